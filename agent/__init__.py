@@ -1,0 +1,113 @@
+"""vlagent: observe-think-act visual agents for phones and desktops on Qwen2-VL-family models.
+
+    import vlagent
+    agent = vlagent.Agent(vlagent.TransformersModel("Qwen/Qwen2-VL-2B-Instruct"), device)
+    result = agent.run("turn on Wi-Fi")
+
+Names are imported on first use (PEP 562), so `import vlagent` stays fast and never pulls in
+torch, transformers or pyautogui; the parsers and coordinate helpers need none of them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import (
+    ActionOutOfBounds,
+    DeviceCommandError,
+    DeviceError,
+    DeviceOffline,
+    ModelError,
+    ParseError,
+    PolicyViolation,
+    RecoverableError,
+    ToolArgumentsError,
+    ToolExecutionError,
+    UserAbort,
+    UserError,
+    VLAgentError,
+)
+
+_LAZY = {
+    "Agent": ".loop",
+    "RunResult": ".loop",
+    "ToolCall": ".parsing",
+    "GroundedBox": ".parsing",
+    "parse_tool_calls": ".parsing",
+    "parse_boxes": ".parsing",
+    "smart_resize": ".coords",
+    "Screen": ".coords",
+    "Model": ".models.base",
+    "Completion": ".models.base",
+    "ScriptedModel": ".models.scripted",
+    "TransformersModel": ".models.transformers_model",
+    "Trajectory": ".trajectory",
+    "Device": ".devices",
+    "Tool": ".tools",
+    "tool": ".tools",
+}
+
+__all__ = [
+    "__version__",
+    # the loop
+    "Agent",
+    "RunResult",
+    "Trajectory",
+    # seams
+    "Device",
+    "Model",
+    "Completion",
+    "Tool",
+    "tool",
+    # models
+    "ScriptedModel",
+    "TransformersModel",
+    # parsing and coordinates
+    "ToolCall",
+    "GroundedBox",
+    "parse_tool_calls",
+    "parse_boxes",
+    "smart_resize",
+    "Screen",
+    # errors
+    "VLAgentError",
+    "UserError",
+    "DeviceError",
+    "DeviceOffline",
+    "DeviceCommandError",
+    "ModelError",
+    "PolicyViolation",
+    "UserAbort",
+    "RecoverableError",
+    "ParseError",
+    "ToolArgumentsError",
+    "ToolExecutionError",
+    "ActionOutOfBounds",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vlagent' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .coords import Screen, smart_resize
+    from .devices import Device
+    from .loop import Agent, RunResult
+    from .models.base import Completion, Model
+    from .models.scripted import ScriptedModel
+    from .models.transformers_model import TransformersModel
+    from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
+    from .tools import Tool, tool
+    from .trajectory import Trajectory

@@ -1,0 +1,117 @@
+"""The `vlagent` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._version import __version__
+from .errors import UserAbort, UserError, VLAgentError
+
+app = typer.Typer(
+    name="vlagent",
+    help="Visual agents for phones and desktops on Qwen2-VL-family models.\n\n"
+    "Examples:\n\n"
+    "  vlagent run 'Turn on Wi-Fi' --device sim --model Qwen/Qwen2-VL-2B-Instruct\n\n"
+    "  vlagent run 'Open Settings' --device image:screen.png --model scripted:outputs.json\n\n"
+    "  vlagent tiny-model ./tiny   (a random-weight checkpoint for offline tests)",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+EXIT_CODES = {"success": 0, "failure": 1, "max_steps": 1, "timeout": 1, "ask_user": 3}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vlagent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+) -> None:
+    """Visual agents for phones and desktops on Qwen2-VL-family models."""
+
+
+@app.command()
+def run(
+    goal: Annotated[str, typer.Argument(help="What the agent should do, in plain words.")],
+    device: Annotated[str, typer.Option("--device", "-d", help="Where to act: sim, adb[:SERIAL], desktop[:MONITOR], image:PATH.")] = "sim",
+    model: Annotated[str, typer.Option("--model", "-m", help="Qwen2-VL id or path, 'tiny', or scripted:FILE.json.")] = "Qwen/Qwen2-VL-2B-Instruct",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for trajectory.json and screenshots (default: a new temp dir).")] = None,
+    max_steps: Annotated[int, typer.Option(min=1, help="Stop after this many steps.")] = 20,
+    max_seconds: Annotated[Optional[float], typer.Option(help="Stop after this much wall time.")] = None,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step (latest first).")] = 2,
+    max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model (default 1280*28*28).")] = None,
+    tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
+) -> None:
+    """Run the agent on GOAL until it terminates or a budget runs out.
+
+    Exit status: 0 success, 1 failure or budget exhausted, 2 error, 3 the model asked the user.
+    """
+    from .loop import Agent
+    from .specs import load_model, open_device
+
+    options = {"tool_format": tool_format}
+    if max_pixels:
+        options["max_pixels"] = max_pixels
+    try:
+        llm = load_model(model, **({} if model.startswith("scripted:") else options))
+        with open_device(device) as dev:
+            agent = Agent(
+                llm, dev, max_steps=max_steps, max_seconds=max_seconds,
+                history_images=history_images, out_dir=out, on_step=_print_step,
+            )
+            console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
+            result = agent.run(goal)
+    except UserAbort as e:
+        console.print(f"[yellow]Stopped:[/] {e}")
+        raise typer.Exit(130) from None
+    except VLAgentError as e:
+        kind = "Error" if isinstance(e, UserError) else type(e).__name__
+        console.print(f"[red]{kind}:[/] {e}")
+        raise typer.Exit(2) from None
+    colour = "green" if result.status == "success" else "yellow"
+    console.print(f"[{colour}]{result.status}[/] after {result.steps} step(s)")
+    if result.answer:
+        typer.echo(result.answer)
+    console.print(f"trajectory: {result.trajectory_path}")
+    raise typer.Exit(EXIT_CODES.get(result.status, 2))
+
+
+def _print_step(step) -> None:
+    calls = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in step.calls) or "-"
+    errors = f" [red]{'; '.join(step.errors)[:160]}[/]" if step.errors else ""
+    model_s = step.timings.get("model", 0.0)
+    console.print(f"step {step.index + 1}: {calls}{errors} [dim](model {model_s:.2f}s)[/]", highlight=False)
+
+
+@app.command("tiny-model")
+def tiny_model(
+    directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
+) -> None:
+    """Write a tiny random-weight Qwen2-VL checkpoint (real classes, tokenizer, processor).
+
+    It runs the whole pipeline offline in seconds; its outputs are random, not a policy.
+    """
+    from .testing import tiny_qwen2_vl
+
+    path = tiny_qwen2_vl(directory)
+    table = Table("file", "bytes", title=f"tiny Qwen2-VL in {path}")
+    for f in sorted(Path(path).iterdir()):
+        table.add_row(f.name, f"{f.stat().st_size:,}")
+    console.print(table)
+
+
+def main() -> None:
+    app()

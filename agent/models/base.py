@@ -1,0 +1,50 @@
+"""The Model protocol and the message shapes every backend reads.
+
+Messages are chat messages as transformers and OpenAI spell them:
+    {"role": "system" | "user" | "assistant", "content": str | [part, ...]}
+    part: {"type": "text", "text": str} | {"type": "image", "image": PIL.Image.Image}
+plus tool results, which each backend renders in the format its model was trained on:
+    {"role": "tool", "name": str, "content": str | [part, ...]}
+
+Tools arrive as JSON schemas in OpenAI's function shape, {"type": "function", "function":
+{"name", "description", "parameters"}}; a backend either sends them natively or renders them
+into the system prompt (`vlagent.prompts.render_messages`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Message = dict[str, Any]
+ToolSchema = dict[str, Any]
+
+# How a model's coordinates map to the image: Qwen2-VL and Qwen3-VL answer in 0-1000 relative
+# units, Qwen2.5-VL in pixels of the image as resized by smart_resize.
+CoordinateSystem = Literal["relative-1000", "smart-resized"]
+ToolFormat = Literal["hermes", "qwen"]
+
+DEFAULT_MIN_PIXELS = 4 * 28 * 28
+# 1280 visual tokens of 28x28 pixels: a 1080x2400 phone screenshot becomes 1272 image tokens.
+DEFAULT_MAX_PIXELS = 1280 * 28 * 28
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: dict[str, int] = field(default_factory=dict)
+    # Seconds per stage the backend measured itself (e.g. preprocess, prefill, decode).
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Anything that turns messages (with images) and tool schemas into text."""
+
+    coordinate_system: CoordinateSystem
+    min_pixels: int
+    max_pixels: int
+
+    def generate(
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
+    ) -> Completion: ...

@@ -1,0 +1,260 @@
+"""TransformersModel: Qwen2-VL / Qwen2.5-VL running in this process with Hugging Face transformers.
+
+torch and transformers are imported inside methods: `import vlagent` stays light, and building a
+TransformersModel costs nothing until `load()` (or the first `generate`) reads the checkpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError, UserError
+from .base import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    Completion,
+    CoordinateSystem,
+    Message,
+    ToolFormat,
+    ToolSchema,
+)
+
+# model_type -> (transformers class name, how the model's coordinates map to the image)
+SUPPORTED_MODEL_TYPES: dict[str, tuple[str, CoordinateSystem]] = {
+    "qwen2_vl": ("Qwen2VLForConditionalGeneration", "relative-1000"),
+    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", "smart-resized"),
+}
+
+# Kernel packages a quantized checkpoint needs, as (import name, pip name). transformers 5 runs
+# AWQ through gptqmodel; transformers 4 used autoawq.
+_QUANT_REQUIREMENTS = {
+    "awq": {5: [("gptqmodel", "gptqmodel"), ("accelerate", "accelerate")], 4: [("awq", "autoawq")]},
+    "gptq": {5: [("optimum", "optimum"), ("gptqmodel", "gptqmodel")],
+             4: [("optimum", "optimum"), (("gptqmodel", "auto_gptq"), "gptqmodel")]},
+}
+
+# Stop before the model writes the tool's result itself. hermes stops after the first call
+# (one action per step); pass stop=[] to let it write several.
+_STOP_STRINGS = {"hermes": ["</tool_call>"], "qwen": ["✿RESULT✿"]}
+
+# Special tokens the agent parses (Qwen2-VL grounding); every other special token is dropped.
+_GROUNDING_TOKENS = ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+                     "<|box_end|>", "<|quad_start|>", "<|quad_end|>")
+
+_HOW_TO_GET = (
+    "download it first, e.g. `huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir DIR` "
+    "and pass DIR, pass the path of a local checkpoint, or serve the model elsewhere and use an "
+    "OpenAI-compatible server URL (OpenAIModel)"
+)
+
+
+class TransformersModel:
+    """A Qwen2-VL-family checkpoint (hub id or local path) answering in-process."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        device: str | None = None,
+        dtype: Any = "auto",
+        attn_implementation: str | None = None,
+        min_pixels: int = DEFAULT_MIN_PIXELS,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_new_tokens: int = 512,
+        tool_format: ToolFormat = "hermes",
+        temperature: float = 0.0,
+    ) -> None:
+        self.model_name = str(model)
+        self.description = f"transformers:{self.model_name}"
+        self.device = device
+        self.dtype = dtype
+        self.attn_implementation = attn_implementation
+        self.min_pixels = min_pixels
+        self.max_pixels = max_pixels
+        self.max_new_tokens = max_new_tokens
+        self.tool_format = tool_format
+        self.temperature = temperature
+        # A guess from the name until load() reads the config.
+        name = self.model_name.lower()
+        self.coordinate_system: CoordinateSystem = (
+            "smart-resized" if "2.5" in name or "2_5" in name else "relative-1000"
+        )
+        self.processor: Any = None
+        self.hf_model: Any = None
+
+    def __repr__(self) -> str:
+        return f"TransformersModel({self.model_name!r}, device={self.device!r})"
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self) -> "TransformersModel":
+        """Read the checkpoint onto the device; `generate` calls this the first time."""
+        if self.hf_model is not None:
+            return self
+        import torch
+        import transformers
+
+        config, source, local_only = self._load_config()
+        if config.model_type not in SUPPORTED_MODEL_TYPES:
+            raise UserError(
+                f"{self.model_name} is a {config.model_type!r} model; TransformersModel supports "
+                f"model types {', '.join(SUPPORTED_MODEL_TYPES)} (Qwen2-VL, Qwen2.5-VL)"
+            )
+        class_name, self.coordinate_system = SUPPORTED_MODEL_TYPES[config.model_type]
+        self._check_quantization(config, transformers.__version__)
+
+        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        kwargs: dict[str, Any] = {"dtype": self._torch_dtype(torch), "local_files_only": local_only}
+        if self.attn_implementation:
+            kwargs["attn_implementation"] = self.attn_implementation
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(source, local_files_only=local_only)
+            model = getattr(transformers, class_name).from_pretrained(source, **kwargs)
+        except ImportError as e:  # flash-attn or a kernel package missing: the user installs it
+            raise UserError(f"cannot load {self.model_name}: {e}") from None
+        except OSError as e:
+            raise UserError(f"cannot load {self.model_name} ({e}); {_HOW_TO_GET}") from None
+        # .to() rather than device_map: device_map needs accelerate, which we do not require.
+        self.hf_model = model.to(self.device).eval()
+        return self
+
+    def _load_config(self) -> tuple[Any, str, bool]:
+        from transformers import AutoConfig
+
+        path = Path(self.model_name).expanduser()
+        name = self.model_name
+        looks_local = path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1
+        if path.exists():
+            attempts = [(str(path), True)]
+        elif looks_local:
+            raise UserError(f"model path {self.model_name} does not exist; {_HOW_TO_GET}")
+        else:  # a hub id: the local cache first, the network only when that misses
+            attempts = [(name, True)] + ([] if os.environ.get("HF_HUB_OFFLINE") else [(name, False)])
+        error: Exception | None = None
+        for source, local_only in attempts:
+            try:
+                return AutoConfig.from_pretrained(source, local_files_only=local_only), source, local_only
+            except (OSError, ValueError) as e:
+                error = e
+        raise UserError(f"cannot load model {self.model_name} ({error}); {_HOW_TO_GET}")
+
+    def _check_quantization(self, config: Any, transformers_version: str) -> None:
+        quant = getattr(config, "quantization_config", None) or {}
+        method = (quant if isinstance(quant, dict) else quant.to_dict()).get("quant_method")
+        major = min(int(transformers_version.split(".")[0]), 5)
+        needs = _QUANT_REQUIREMENTS.get(str(method).lower(), {}).get(major, [])
+        for modules, pip_name in needs:
+            modules = (modules,) if isinstance(modules, str) else modules
+            if not any(importlib.util.find_spec(m) for m in modules):
+                raise UserError(
+                    f"{self.model_name} is {method.upper()}-quantized and needs the {pip_name} "
+                    f"package: pip install {pip_name}"
+                )
+
+    def _torch_dtype(self, torch: Any) -> Any:
+        if self.dtype != "auto":
+            return getattr(torch, self.dtype) if isinstance(self.dtype, str) else self.dtype
+        if str(self.device).startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32  # bf16 matmuls on most CPUs are slower than fp32, not faster
+
+    # -- generation ------------------------------------------------------------------------
+
+    def generate(
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
+    ) -> Completion:
+        """Answer `messages`; options: max_new_tokens, temperature, top_k, top_p, stop (strings)."""
+        self.load()
+        import torch
+        from transformers import StoppingCriteria
+
+        start = time.perf_counter()
+        # Tools and tool results are written into the prompt by our own renderer rather than
+        # the checkpoint's template (Qwen2-VL's has no `tools`): every backend sends the same text.
+        if tools or any(m.get("role") == "tool" for m in messages):
+            from ..prompts import render_messages
+
+            messages = render_messages(messages, tools, self.tool_format)
+        images = [
+            part["image"]
+            for m in messages if isinstance(m.get("content"), list)
+            for part in m["content"] if isinstance(part, dict) and part.get("type") == "image"
+        ]
+        prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+        inputs = self.processor(
+            text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}
+        ).to(self.device)
+        prompt_ids = inputs["input_ids"]
+        preprocess = time.perf_counter() - start
+
+        class FirstTokenTimer(StoppingCriteria):
+            # generate() calls stopping criteria once per new token, so the first call marks
+            # the end of prefill (vision encoder + prompt forward + first sample).
+            first: float | None = None
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                if self.first is None:
+                    if input_ids.is_cuda:
+                        torch.cuda.synchronize()
+                    self.first = time.perf_counter()
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        temperature = options.get("temperature", self.temperature)
+        stop = options.get("stop", _STOP_STRINGS.get(self.tool_format, []))
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": options.get("max_new_tokens", self.max_new_tokens),
+            "do_sample": temperature > 0,
+            "stopping_criteria": [timer := FirstTokenTimer()],
+        }
+        if temperature > 0:
+            # Qwen's generation_config.json ships top_k=1, top_p=0.001 (near-greedy): left in
+            # place they would make `temperature` do nothing, so unset unless asked for.
+            gen_kwargs.update(
+                temperature=temperature, top_k=options.get("top_k"), top_p=options.get("top_p")
+            )
+        if stop:  # StopStringCriteria needs the tokenizer to map strings onto token pieces
+            gen_kwargs.update(stop_strings=list(stop), tokenizer=self.processor.tokenizer)
+        begin = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                output = self.hf_model.generate(**inputs, **gen_kwargs)
+        except torch.cuda.OutOfMemoryError as e:
+            raise ModelError(f"out of GPU memory ({e}); lower max_pixels or max_new_tokens") from None
+        new_ids = output[0, prompt_ids.shape[1]:].tolist()  # .tolist() waits for the device
+        end = time.perf_counter()
+
+        text = self._decode(new_ids)
+        for s in stop:  # the stop string may end inside a token: cut what follows it
+            if s in text:
+                text = text[: text.index(s) + len(s)]
+        first = timer.first or end
+        decode = end - first
+        image_token_id = getattr(self.processor, "image_token_id", None)
+        return Completion(
+            text=text,
+            usage={
+                "prompt_tokens": prompt_ids.shape[1],
+                "completion_tokens": len(new_ids),
+                "image_tokens": int((prompt_ids == image_token_id).sum()) if image_token_id is not None else 0,
+            },
+            timings={
+                "preprocess": preprocess,
+                "prefill": first - begin,
+                "decode": decode,
+                "tokens_per_s": (len(new_ids) - 1) / decode if decode > 0 and len(new_ids) > 1 else 0.0,
+            },
+        )
+
+    def _decode(self, ids: list[int]) -> str:
+        # skip_special_tokens would also drop the grounding tokens the parser reads, so drop
+        # the other special tokens (end of turn, padding, vision placeholders) by id instead.
+        tokenizer = self.processor.tokenizer
+        keep = {tokenizer.convert_tokens_to_ids(t) for t in _GROUNDING_TOKENS}
+        special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+        drop = (special | set(tokenizer.all_special_ids)) - keep
+        return tokenizer.decode([i for i in ids if i not in drop], skip_special_tokens=False)

@@ -1,0 +1,249 @@
+"""Reading tool calls and grounding boxes out of raw model text. Pure: no torch, no I/O.
+
+Both entry points return [] for text without markers and raise `ParseError` -- never anything
+else -- when a marker is there but what follows cannot be read; its message is for the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import json5
+
+from .errors import ParseError
+
+__all__ = ["GroundedBox", "ToolCall", "parse_boxes", "parse_tool_calls"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroundedBox:
+    ref: str | None
+    box: tuple[float, float, float, float]
+
+
+_CALL_START = re.compile(r"<tool_call>|✿FUNCTION✿")
+# Where a Hermes call's JSON can no longer begin: its closing tag (also the broken `</tool_call`
+# without `>`) or the next call. Valid JSON may run past this (a string holding "</tool_call>").
+_HERMES_END = re.compile(r"</tool_call|<tool_call>|✿FUNCTION✿")
+# Qwen-Agent sections; each ends the ✿ARGS✿ before it.
+_QWEN_SECTION = re.compile(r"<tool_call>|✿(?:FUNCTION|ARGS|RESULT|RETURN)✿")
+_QWEN_NAME = re.compile(r"[ \t]*:?[ \t]*([^\n✿]*)")
+# A fenced block whose body starts with an object; ```python and friends never match.
+_FENCE = re.compile(r"```[ \t]*(?:json5?)?\s*(\{.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+_JSON_SPECIAL = re.compile(r"""[{}\[\]"'\\]""")
+
+# strict=False: models put raw newlines and tabs inside strings.
+_DECODER = json.JSONDecoder(strict=False)
+# json5 is pure Python (~50 kB/s); real calls are a few hundred bytes, so longer text that is not
+# valid JSON is refused rather than letting a runaway generation stall the loop.
+_MAX_JSON5_CHARS = 16_000  # also bounds the bracket scan below
+
+_HINTS = {  # each format's error teaches that format
+    "hermes": 'Write exactly one JSON object {"name": ..., "arguments": {...}} inside '
+    "<tool_call></tool_call>.",
+    "qwen": "Write ✿FUNCTION✿: <tool name> on one line, then ✿ARGS✿: and one JSON object.",
+}
+
+
+def parse_tool_calls(text: str) -> list[ToolCall]:
+    """Every tool call in `text`, in order: Hermes `<tool_call>` and Qwen-Agent `✿FUNCTION✿`.
+
+    Recovers a missing or broken closing tag, junk after the object, ```json fences inside or
+    instead of the tags, `arguments` as a string of JSON, `parameters` for `arguments`, json5, a
+    missing final `}`, OpenAI `{"function": {...}}` nesting, a message that is only the object.
+    Without a marker an object needs "name" and "arguments": a tool *schema* has "parameters".
+    """
+    calls, pos = [], 0
+    while match := _CALL_START.search(text, pos):
+        parse = _hermes_call if match.group() == "<tool_call>" else _qwen_call
+        call, end = parse(text, match.end())
+        calls.append(call)
+        pos = max(end, match.end())
+    return calls or _untagged_calls(text)
+
+
+def _hermes_call(text: str, pos: int) -> tuple[ToolCall, int]:
+    stop = _HERMES_END.search(text, pos)
+    limit = stop.start() if stop else len(text)
+    brace = text.find("{", pos, limit)
+    if brace < 0:
+        raise _call_error("no JSON object follows <tool_call>", "<tool_call>" + text[pos:limit])
+    obj, end = _decode_object(text, brace, limit, "hermes")
+    return _to_call(obj, text[brace:end], "hermes"), end
+
+
+def _qwen_call(text: str, pos: int) -> tuple[ToolCall, int]:
+    line = _QWEN_NAME.match(text, pos)
+    name, after = line.group(1).strip(), line.end()
+    if not name:
+        raise _call_error("✿FUNCTION✿ has no tool name", text[pos - 10 : pos + 90], "qwen")
+    section = _QWEN_SECTION.search(text, after)
+    if not section or section.group() != "✿ARGS✿":
+        return ToolCall(name, {}), after  # a call without ✿ARGS✿ takes no arguments
+    start = section.end() + text.startswith(":", section.end())
+    stop = _QWEN_SECTION.search(text, start)
+    limit = stop.start() if stop else len(text)
+    brace = text.find("{", start, limit)
+    if brace < 0:
+        rest = text[start:limit].strip().strip("`").strip()
+        if rest:
+            raise _call_error(f"the arguments of {name!r} are not a JSON object", rest, "qwen")
+        return ToolCall(name, {}), limit
+    obj, end = _decode_object(text, brace, limit, "qwen")
+    return ToolCall(name, _arguments(obj, text[brace:end], "qwen")), end
+
+
+def _untagged_calls(text: str) -> list[ToolCall]:
+    bodies = [m.group(1) for m in _FENCE.finditer(text)]
+    if not bodies and text.lstrip().startswith("{"):
+        bodies = [text.strip()]  # the whole message is one object
+    calls = []
+    for body in bodies:
+        if "name" in body and "arguments" in body:  # cheap gate: most fences are not calls
+            obj, end = _decode_object(body, 0, len(body), "hermes")
+            if isinstance(obj, dict) and {"name", "arguments"} <= obj.keys():
+                calls.append(_to_call(obj, body[:end], "hermes"))
+    return calls
+
+
+def _to_call(obj: Any, bad: str, style: str) -> ToolCall:
+    if isinstance(obj, dict) and "name" not in obj and isinstance(obj.get("function"), dict):
+        obj = obj["function"]  # OpenAI style: {"type": "function", "function": {...}}
+    if not isinstance(obj, dict):
+        raise _call_error("the tool call is not a JSON object", bad, style)
+    if not isinstance(name := obj.get("name"), str) or not name.strip():
+        raise _call_error('the object has no "name" string', bad, style)
+    arguments = obj["arguments"] if "arguments" in obj else obj.get("parameters")
+    return ToolCall(name.strip(), _arguments(arguments, bad, style))
+
+
+def _arguments(value: Any, bad: str, style: str) -> dict[str, Any]:
+    for _ in range(3):  # a string of JSON, sometimes encoded twice over
+        if isinstance(value, str):
+            value = _loads(value, bad, style) if value.strip() else None
+    if value is not None and not isinstance(value, dict):
+        raise _call_error(f'"arguments" must be an object, not {type(value).__name__}', bad, style)
+    return value or {}
+
+
+def _decode_object(text: str, start: int, limit: int, style: str) -> tuple[Any, int]:
+    """The JSON value at text[start] and its end; json5 and repair look only up to `limit`."""
+    try:
+        return _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        pass
+    region = text[start : min(limit, start + _MAX_JSON5_CHARS + 1)]
+    end, open_ = _balanced_end(region)
+    if not open_:
+        return _loads(region[:end], region, style), start + end
+    if start + len(region) < limit:
+        raise _call_error(f"invalid JSON over {_MAX_JSON5_CHARS} characters long", region, style)
+    # The object was never closed. A model that forgot only its final brackets ends on a closing
+    # one; anything else (ending mid-number, mid-string) is a truncation we must not guess at.
+    body = region.rstrip().removesuffix("```").rstrip()
+    if not body.endswith(("}", "]")):
+        raise _call_error("the JSON object is not closed", region, style)
+    closers = "".join("}" if c == "{" else "]" for c in reversed(open_))
+    return _loads(body + closers, region, style), limit
+
+
+def _balanced_end(region: str) -> tuple[int, list[str]]:
+    """Index after the first balanced {...} in `region` and the brackets still open if none is."""
+    stack: list[str] = []
+    quote, skip = None, -1
+    for m in _JSON_SPECIAL.finditer(region):
+        char, i = m.group(), m.start()
+        if i < skip:
+            continue
+        if quote:
+            if char == "\\":
+                skip = i + 2
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "{[":
+            stack.append(char)
+        elif char in "}]" and stack:
+            stack.pop()
+            if not stack:
+                return i + 1, []
+    return len(region), stack
+
+
+def _loads(source: str, bad: str, style: str) -> Any:
+    try:
+        return _DECODER.decode(source)
+    except (ValueError, RecursionError):
+        pass
+    if len(source) > _MAX_JSON5_CHARS:
+        raise _call_error(f"invalid JSON over {_MAX_JSON5_CHARS} characters long", bad, style)
+    try:
+        return json5.loads(source)
+    except Exception as exc:  # json5 raises ValueError, RecursionError, ... on odd input
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise _call_error(f"invalid JSON ({reason})", bad, style) from None
+
+
+def _call_error(reason: str, bad: str, style: str = "hermes") -> ParseError:
+    hint = _HINTS[style]
+    return ParseError(f"Could not parse the tool call: {reason}. {hint} Near: {_excerpt(bad)}")
+
+
+def _excerpt(bad: str) -> str:
+    flat = " ".join(bad.split())  # one line, and short: the model re-reads it in its context
+    return "`" + (flat if len(flat) <= 200 else flat[:199] + "…") + "`"
+
+
+# Each span ends at its closing tag, or -- when the model dropped it -- at the next tag or the end.
+_GROUNDING = re.compile(
+    r"<\|object_ref_start\|>(?P<ref>.*?)(?:<\|object_ref_end\|>|(?=<\|)|\Z)"
+    r"|<ref>(?P<ref_vl>.*?)(?:</ref>|(?=<)|\Z)"
+    r"|<\|box_start\|>(?P<box>.*?)(?:<\|box_end\|>|(?=<\|)|\Z)"
+    r"|<box>(?P<box_vl>.*?)(?:</box>|(?=<)|\Z)",
+    re.DOTALL,
+)
+_NUM = r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*"
+_BOX_BODY = re.compile(  # (x1,y1),(x2,y2) as trained; [x1,y1,x2,y2] as models also write
+    rf"\s*\({_NUM},{_NUM}\)\s*,?\s*\({_NUM},{_NUM}\)\s*|\s*\[{_NUM},{_NUM},{_NUM},{_NUM}\]\s*"
+)
+
+
+def parse_boxes(text: str) -> list[GroundedBox]:
+    """Qwen2-VL `<|object_ref_start|>…<|box_start|>(x1,y1),(x2,y2)<|box_end|>` and Qwen-VL
+    `<ref>…</ref><box>…</box>` boxes, in model units. A ref names every box right after it (one
+    ref, several instances); a box with anything else before it has ref None."""
+    boxes: list[GroundedBox] = []
+    ref, last_end = None, 0
+    for m in _GROUNDING.finditer(text):
+        content = m.group(m.lastgroup)  # each alternative has exactly one named group
+        if m.lastgroup.startswith("ref"):
+            ref = content.strip() or None
+        else:
+            if text[last_end : m.start()].strip():
+                ref = None
+            boxes.append(GroundedBox(ref, _box(content, m.group())))
+        last_end = m.end()
+    return boxes
+
+
+def _box(body: str, whole: str) -> tuple[float, float, float, float]:
+    m = _BOX_BODY.fullmatch(body) if len(body) <= 200 else None  # real ones are ~20 chars
+    numbers = tuple(float(n) for n in m.groups() if n is not None) if m else ()
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise ParseError(
+            "Could not parse the box: it must hold two corner points of finite numbers. Write it "
+            "as <|box_start|>(x1,y1),(x2,y2)<|box_end|>, e.g. (120,340),(560,410). "
+            f"Near: {_excerpt(whole)}"
+        )
+    return numbers  # type: ignore[return-value]

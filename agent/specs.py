@@ -1,0 +1,98 @@
+"""Turning the CLI's `--device` and `--model` strings into objects.
+
+Device specs: `sim`, `adb[:SERIAL]`, `desktop[:MONITOR]`, `image:PATH[,PATH...]`.
+Model specs: `scripted:FILE.json`, `tiny`, a local checkpoint directory or a Hugging Face id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import UserError
+
+DEVICE_HELP = (
+    "sim (a SimPhone on loopback), adb[:SERIAL] (a phone), desktop[:MONITOR] (this screen), "
+    "image:PATH[,PATH...] (fixed screenshots, for dry runs)"
+)
+MODEL_HELP = (
+    "scripted:FILE.json (replay raw outputs), tiny (a random-weight Qwen2-VL built locally: "
+    "exercises the pipeline, not a policy), a local checkpoint dir, or a Hugging Face id such "
+    "as Qwen/Qwen2-VL-2B-Instruct"
+)
+
+
+@contextlib.contextmanager
+def open_device(spec: str) -> Iterator[Any]:
+    """A connected device for `spec`, closed (and a SimPhone stopped) on exit."""
+    kind, _, arg = spec.partition(":")
+    if kind == "image":
+        from .testing import ImageDevice
+
+        paths = [p for p in arg.split(",") if p]
+        if not paths:
+            raise UserError("--device image: needs at least one file, e.g. image:screen.png")
+        with ImageDevice.from_files(*paths) as device:
+            yield device
+    elif kind == "sim":
+        from .devices.adb import AdbDevice
+        from .devices.sim import SimPhoneServer, connect_adb
+
+        with SimPhoneServer() as server:
+            connect_adb(server)
+            with AdbDevice(server.serial) as device:
+                yield device
+    elif kind == "adb":
+        from .devices.adb import AdbDevice
+
+        with AdbDevice(arg or None) as device:
+            yield device
+    elif kind == "desktop":
+        from .devices.desktop import DesktopDevice
+
+        try:
+            monitor = int(arg) if arg else 1
+        except ValueError:
+            raise UserError(f"--device desktop:{arg}: the monitor must be a number, e.g. desktop:2") from None
+        with DesktopDevice(monitor) as device:
+            yield device
+    else:
+        raise UserError(f"unknown device {spec!r}; use one of: {DEVICE_HELP}")
+
+
+def load_model(spec: str, **options: Any) -> Any:
+    """A Model for `spec`; TransformersModel options (pixels, attention) pass through."""
+    if spec.startswith("scripted:"):
+        from .models.scripted import ScriptedModel
+
+        return ScriptedModel.from_file(spec.removeprefix("scripted:"))
+    if spec.startswith(("http://", "https://")):
+        raise UserError(
+            "OpenAI-compatible server URLs are not supported by this version yet; run the model "
+            "in-process with a local path or a Hugging Face id"
+        )
+    from .models.transformers_model import TransformersModel
+
+    if spec == "tiny":
+        spec = str(tiny_model_dir())
+    return TransformersModel(spec, **options)
+
+
+def tiny_model_dir() -> Path:
+    """The cached tiny random-weight checkpoint, built on first use."""
+    cache = Path(os.environ.get("VLAGENT_CACHE", Path.home() / ".cache" / "vlagent"))
+    path = cache / "tiny-qwen2-vl"
+    if not (path / "config.json").exists():
+        from .testing import tiny_qwen2_vl
+
+        # Build beside and rename, so an interrupted build never leaves a half checkpoint behind.
+        partial = cache / f"tiny-qwen2-vl.partial-{os.getpid()}"
+        tiny_qwen2_vl(partial)
+        try:
+            os.replace(partial, path)
+        except OSError:  # another process won the race; its copy is as good as ours
+            shutil.rmtree(partial, ignore_errors=True)
+    return path

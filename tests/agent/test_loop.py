@@ -1,0 +1,148 @@
+"""The agent loop with ScriptedModel: replayed outputs, never a model's judgement."""
+
+import json
+
+import jsonschema
+import pytest
+from PIL import Image
+
+from vlagent import Agent, ModelError, ScriptedModel, Trajectory, tool
+from vlagent import actions as A
+from vlagent.testing import ImageDevice
+from vlagent.trajectory import trajectory_schema
+
+
+def call(name="mobile_use", **arguments):
+    return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments})}\n</tool_call>'
+
+
+@pytest.fixture
+def phone():
+    frames = [Image.new("RGB", (1080, 2400), c) for c in ("white", "lightblue", "lightgreen", "pink")]
+    return ImageDevice(frames)
+
+
+def load(result):
+    data = json.loads(result.trajectory_path.read_text())
+    jsonschema.validate(data, trajectory_schema())
+    return Trajectory.model_validate(data)
+
+
+def test_mistakes_are_fed_back_and_recovered(phone, tmp_path):
+    outputs = [
+        'I will tap it. <tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500,',  # malformed
+        call(action="click", coordinate=[1500, 300]),  # off-screen
+        call(action="click", coordinate=[500, 300], status="maybe"),  # bad argument
+        call(action="click", coordinate=[500, 300]),
+        call(action="terminate", status="success", text="done"),
+    ]
+    model = ScriptedModel(outputs)
+    result = Agent(model, phone, out_dir=tmp_path, settle_timeout=0.2).run("Open Settings")
+
+    assert (result.status, result.answer, result.steps) == ("success", "done", 5)
+    assert phone.actions == [A.Tap(x=540, y=720)]  # only the valid tap reached the device
+    traj = load(result)
+    kinds = [s.errors for s in traj.steps]
+    assert "Could not parse" in kinds[0][0]
+    assert "off the screen" in kinds[1][0]
+    assert "status" in kinds[2][0]
+    assert kinds[3] == kinds[4] == []
+    # Each error reached the model in the next request, as a tool result it can act on.
+    for step, marker in ((1, "Could not parse"), (2, "off the screen"), (3, "status")):
+        messages, _ = model.requests[step]
+        tool_texts = [m["content"] for m in messages if m["role"] == "tool"]
+        assert any(marker in t for t in tool_texts), (step, tool_texts)
+
+
+def test_trajectory_is_written_every_step_with_timings(phone, tmp_path):
+    seen = []
+
+    def on_step(step):
+        # The file on disk already holds this step when the callback runs.
+        seen.append(len(Trajectory.load(tmp_path).steps))
+
+    outputs = [call(action="click", coordinate=[100, 100])] * 2 + [call(action="terminate", status="failure")]
+    result = Agent(ScriptedModel(outputs), phone, out_dir=tmp_path, on_step=on_step, settle_timeout=0.2).run("x")
+    assert result.status == "failure"
+    assert seen == [1, 2, 3]
+    traj = load(result)
+    for step in traj.steps:
+        assert {"capture", "preprocess", "model", "parse", "act", "settle", "record"} <= set(step.timings)
+        assert all(v >= 0 for v in step.timings.values())
+        assert (tmp_path / step.screenshot).exists()
+        assert step.model_size == (672, 1484)
+    assert traj.steps[0].actions == [A.Tap(x=108, y=240)]
+
+
+def test_step_budget_ends_the_run(phone, tmp_path):
+    outputs = [call(action="wait", time=0)] * 5
+    result = Agent(ScriptedModel(outputs), phone, out_dir=tmp_path, max_steps=3).run("x")
+    assert (result.status, result.steps) == ("max_steps", 3)
+
+
+def test_plain_text_without_a_call_is_pointed_out(phone, tmp_path):
+    model = ScriptedModel(["The settings icon is top left.", call(action="terminate", status="success")])
+    result = Agent(model, phone, out_dir=tmp_path).run("x")
+    assert result.status == "success"
+    assert "no tool call" in load(result).steps[0].errors[0]
+
+
+def test_function_tools_run_and_results_reach_the_model(phone, tmp_path):
+    @tool
+    def battery_level(unit: str = "percent") -> dict:
+        """Battery level of the phone.
+
+        Args:
+            unit: percent or fraction.
+        """
+        return {"level": 87 if unit == "percent" else 0.87}
+
+    model = ScriptedModel([
+        call("battery_level", unit=5),  # wrong type: schema error fed back
+        call("battery_level"),
+        call(action="terminate", status="success", text="87%"),
+    ])
+    result = Agent(model, phone, tools=[battery_level], out_dir=tmp_path).run("battery?")
+    assert result.answer == "87%"
+    traj = load(result)
+    assert traj.steps[0].results[0].is_error and "unit" in traj.steps[0].results[0].content
+    assert traj.steps[1].results[0].content == '{"level": 87}'
+    schemas = model.requests[0][1]
+    assert [s["function"]["name"] for s in schemas] == ["mobile_use", "battery_level"]
+
+
+def test_unknown_tool_lists_the_known_ones(phone, tmp_path):
+    model = ScriptedModel([call("fly_away"), call(action="terminate", status="success")])
+    traj = load(Agent(model, phone, out_dir=tmp_path).run("x"))
+    assert "no tool named 'fly_away'" in traj.steps[0].errors[0] and "mobile_use" in traj.steps[0].errors[0]
+
+
+def test_history_keeps_a_bounded_number_of_images(phone, tmp_path):
+    outputs = [call(action="click", coordinate=[10 * i, 10]) for i in range(1, 6)] + [call(action="terminate", status="success")]
+    model = ScriptedModel(outputs)
+    Agent(model, phone, out_dir=tmp_path, history_images=2, settle_timeout=0.1).run("x")
+    last_messages, _ = model.requests[-1]
+    images = [p for m in last_messages if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image"]
+    assert len(images) == 2
+    summary = last_messages[1]["content"]
+    assert "Steps taken so far" in summary and '"coordinate": [10, 10]' in summary
+
+
+def test_errors_the_user_must_fix_raise_with_the_trajectory_saved(phone, tmp_path):
+    model = ScriptedModel([call(action="click", coordinate=[100, 100])])  # runs out on step 2
+    with pytest.raises(ModelError, match="no output left"):
+        Agent(model, phone, out_dir=tmp_path, settle_timeout=0.1).run("x")
+    traj = Trajectory.load(tmp_path)
+    assert traj.status == "error" and "no output left" in traj.error
+    assert len(traj.steps) == 1
+
+
+def test_wrong_ui_tool_for_the_device(phone, tmp_path):
+    model = ScriptedModel([call("computer_use", action="left_click"), call(action="terminate", status="success")])
+    traj = load(Agent(model, phone, out_dir=tmp_path).run("x"))
+    assert "driven with `mobile_use`" in traj.steps[0].errors[0]
+
+
+def test_ask_user_hands_back(phone, tmp_path):
+    result = Agent(ScriptedModel([call(action="ask_user", text="Which Anna?")]), phone, out_dir=tmp_path).run("x")
+    assert (result.status, result.answer) == ("ask_user", "Which Anna?")

@@ -1,0 +1,158 @@
+"""TransformersModel against a tiny random-weight Qwen2-VL built with the real transformers classes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vlagent.errors import UserError
+from vlagent.models.base import Completion, Model
+from vlagent.models.transformers_model import TransformersModel
+
+PHONE = (1080, 2400)  # width, height of a common phone screenshot
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_path: Path) -> TransformersModel:
+    return TransformersModel(tiny_model_path, max_new_tokens=8).load()
+
+
+def screenshot_messages(size: tuple[int, int] = PHONE) -> list[dict]:
+    image = Image.new("RGB", size, (30, 120, 200))
+    return [{"role": "user", "content": [
+        {"type": "image", "image": image}, {"type": "text", "text": "Open Settings."},
+    ]}]
+
+
+def test_tiny_checkpoint_loads_with_real_classes_and_counts_image_tokens(tiny_model_path: Path) -> None:
+    from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
+
+    processor = AutoProcessor.from_pretrained(tiny_model_path, local_files_only=True)
+    hf_model = Qwen2VLForConditionalGeneration.from_pretrained(tiny_model_path, local_files_only=True)
+    assert hf_model.config.image_token_id == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert hf_model.config.text_config.vocab_size >= len(processor.tokenizer)
+
+    prompt = processor.apply_chat_template(screenshot_messages(), tokenize=False, add_generation_prompt=True)
+    assert prompt == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Open Settings.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    inputs = processor(text=[prompt], images=[Image.new("RGB", PHONE)], return_tensors="pt")
+    assert inputs["image_grid_thw"].tolist() == [[1, 106, 48]]
+    assert int((inputs["input_ids"] == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")).sum()) == 1272
+
+
+def test_tokenizer_round_trips_any_unicode(tiny_model_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path, local_files_only=True)
+    text = 'Zürich → 東京 🙂 <tool_call>\n{"name": "x"}\n</tool_call><|box_start|>(1,2),(3,4)<|box_end|>'
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_generate_sends_pixels_and_reports_usage_and_timings(
+    model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+    real_generate = model.hf_model.generate
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model.hf_model, "generate", spy)
+    completion = model.generate(screenshot_messages())
+
+    assert isinstance(completion, Completion) and isinstance(completion.text, str)
+    (kwargs,) = calls
+    assert kwargs["image_grid_thw"].tolist() == [[1, 106, 48]]
+    assert kwargs["pixel_values"].shape == (106 * 48, 3 * 2 * 14 * 14)
+    assert kwargs["do_sample"] is False and kwargs["stop_strings"] == ["</tool_call>"]
+    assert kwargs["tokenizer"] is model.processor.tokenizer
+    assert completion.usage["image_tokens"] == 1272
+    assert completion.usage["prompt_tokens"] > 1272
+    assert 1 <= completion.usage["completion_tokens"] <= 8
+    assert set(completion.timings) == {"preprocess", "prefill", "decode", "tokens_per_s"}
+    assert all(v >= 0 for v in completion.timings.values())
+
+
+def test_tools_and_tool_results_are_rendered_into_the_prompt(
+    model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+    real_template = model.processor.apply_chat_template
+
+    def spy(*args, **kwargs):
+        prompts.append(real_template(*args, **kwargs))
+        return prompts[-1]
+
+    monkeypatch.setattr(model.processor, "apply_chat_template", spy)
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }}
+    after = Image.new("RGB", (280, 560))
+    messages = screenshot_messages((560, 280)) + [
+        {"role": "assistant", "content": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'},
+        {"role": "tool", "name": "get_weather", "content": [{"type": "image", "image": after}, {"type": "text", "text": "21°C"}]},
+    ]
+    completion = model.generate(messages, tools=[weather])
+
+    (prompt,) = prompts
+    assert prompt.startswith("<|im_start|>system\nYou are a helpful assistant.")
+    assert '"name": "get_weather"' in prompt and "<tool_response>" in prompt and "<|im_start|>tool" not in prompt
+    assert prompt.count("<|image_pad|>") == 2
+    assert completion.usage["image_tokens"] == 2 * (560 // 14) * (280 // 14) // 4
+
+
+def test_greedy_generation_is_deterministic(model: TransformersModel) -> None:
+    messages = screenshot_messages((280, 560))
+    assert model.generate(messages).text == model.generate(messages).text
+
+
+def test_decode_keeps_grounding_tokens_and_drops_turn_markers(model: TransformersModel) -> None:
+    text = "<|object_ref_start|>Wi-Fi<|object_ref_end|><|box_start|>(10,20),(30,40)<|box_end|>"
+    ids = model.processor.tokenizer.encode(text + "<|im_end|><|endoftext|>")
+    assert model._decode(ids) == text
+
+
+def test_coordinate_system_follows_the_checkpoint(model: TransformersModel) -> None:
+    assert isinstance(model, Model)
+    assert model.coordinate_system == "relative-1000"
+    # Before loading, the name decides; constructing does no I/O.
+    assert TransformersModel("Qwen/Qwen2.5-VL-7B-Instruct").coordinate_system == "smart-resized"
+
+
+def test_missing_path_says_how_to_get_the_model(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="huggingface-cli download Qwen/Qwen2-VL-2B-Instruct"):
+        TransformersModel(tmp_path / "no-such-model").load()
+
+
+def test_unsupported_model_type_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(UserError, match="qwen2_vl, qwen2_5_vl"):
+        TransformersModel(tmp_path).load()
+
+
+def test_quantized_checkpoint_without_kernels_names_the_package(tiny_model_path: Path, tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gptqmodel"):
+        pytest.skip("gptqmodel is installed")
+    config = json.loads((tiny_model_path / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match="pip install gptqmodel"):
+        TransformersModel(tmp_path).load()
+
+
+def test_importing_the_backend_does_not_import_torch() -> None:
+    code = "import sys, vlagent.models.transformers_model; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

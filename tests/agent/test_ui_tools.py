@@ -1,0 +1,101 @@
+import pytest
+
+from vlagent import ActionOutOfBounds, Screen, ToolArgumentsError
+from vlagent import actions as A
+from vlagent.ui_tools import to_action, ui_tool_schema
+
+PHONE = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(672, 1484))
+DESKTOP = Screen(image_size=(1920, 1080), device_size=(1920, 1080))
+
+
+def mobile(**args):
+    return to_action("mobile_use", args, PHONE, "relative-1000")
+
+
+def computer(**args):
+    return to_action("computer_use", args, DESKTOP, "relative-1000")
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({"action": "click", "coordinate": [500, 500]}, A.Tap(x=540, y=1200)),
+        ({"action": "long_press", "coordinate": [500, 500], "time": 2}, A.LongPress(x=540, y=1200, duration_ms=2000)),
+        ({"action": "swipe", "coordinate": [500, 800], "coordinate2": [500, 200]}, A.Swipe(x1=540, y1=1920, x2=540, y2=480)),
+        ({"action": "type", "text": "héllo $(rm)"}, A.TypeText(text="héllo $(rm)")),
+        ({"action": "key", "text": "volume_up"}, A.Key(keys=("volume_up",))),
+        ({"action": "system_button", "button": "Back"}, A.SystemButton(button="back")),
+        ({"action": "system_button", "button": "App Switch"}, A.SystemButton(button="app_switch")),
+        ({"action": "open", "text": "Settings"}, A.OpenApp(name="Settings")),
+        ({"action": "wait", "time": 0.5}, A.Wait(seconds=0.5)),
+        ({"action": "terminate", "status": "success", "text": "42"}, A.Terminate(status="success", answer="42")),
+        ({"action": "ask_user", "text": "Which Anna?"}, A.AskUser(question="Which Anna?")),
+        # Coordinates given as a string are a harmless slip worth repairing.
+        ({"action": "click", "coordinate": "(500, 500)"}, A.Tap(x=540, y=1200)),
+    ],
+)
+def test_mobile_use_actions(args, expected):
+    assert mobile(**args) == expected
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({"action": "left_click", "coordinate": [500, 500]}, A.Click(x=960, y=540)),
+        ({"action": "left_click"}, A.Click()),
+        ({"action": "right_click", "coordinate": [0, 0]}, A.Click(x=0, y=0, button="right")),
+        ({"action": "middle_click", "coordinate": [0, 0]}, A.Click(x=0, y=0, button="middle")),
+        ({"action": "double_click", "coordinate": [0, 0]}, A.Click(x=0, y=0, clicks=2)),
+        ({"action": "mouse_move", "coordinate": [250, 250]}, A.MouseMove(x=480, y=270)),
+        ({"action": "left_click_drag", "coordinate": [250, 250]}, A.Drag(x=480, y=270)),
+        ({"action": "scroll", "pixels": -3}, A.Scroll(amount=-3)),
+        ({"action": "key", "keys": ["ctrl", "c"]}, A.Key(keys=("ctrl", "c"))),
+        ({"action": "key", "keys": "ctrl+shift+t"}, A.Key(keys=("ctrl", "shift", "t"))),
+        ({"action": "type", "text": "x"}, A.TypeText(text="x")),
+    ],
+)
+def test_computer_use_actions(args, expected):
+    assert computer(**args) == expected
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ({"action": "click"}, "requires `coordinate`"),
+        ({"action": "fly"}, "is not one of"),
+        ({"action": "swipe", "coordinate": [1, 2]}, "requires `coordinate2`"),
+        ({"action": "terminate"}, "requires `status`"),
+        ({"action": "click", "coordinate": [1, 2, 3]}, "coordinate"),
+        ({"action": "system_button", "button": "Power"}, "is not one of"),
+        ({}, "'action' is a required property"),
+    ],
+)
+def test_bad_arguments_are_model_errors(args, match):
+    with pytest.raises(ToolArgumentsError, match=match):
+        mobile(**args)
+
+
+def test_off_screen_coordinate_is_reported_not_clamped():
+    with pytest.raises(ActionOutOfBounds):
+        mobile(action="click", coordinate=[1200, 500])
+
+
+def test_qwen25_schema_states_the_resized_resolution():
+    schema = ui_tool_schema("mobile_use", PHONE, "smart-resized")
+    assert "672x1484" in schema["function"]["parameters"]["properties"]["coordinate"]["description"]
+    assert to_action("mobile_use", {"action": "click", "coordinate": [336, 742]}, PHONE, "smart-resized") == A.Tap(x=540, y=1200)
+
+
+def test_schemas_use_cookbook_action_names():
+    m = ui_tool_schema("mobile_use", PHONE, "relative-1000")["function"]["parameters"]["properties"]["action"]["enum"]
+    assert {"key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"} <= set(m)
+    c = ui_tool_schema("computer_use", DESKTOP, "relative-1000")["function"]["parameters"]["properties"]["action"]["enum"]
+    assert {"key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+            "double_click", "scroll", "wait", "terminate"} <= set(c)
+
+
+def test_actions_round_trip_through_json():
+    for action in [A.Tap(x=1, y=2), A.Drag(x=3, y=4, start=(1, 2)), A.Key(keys=("ctrl", "c")), A.Terminate(status="failure")]:
+        assert A.ACTION_ADAPTER.validate_json(action.model_dump_json()) == action
+    assert A.points_of(A.Swipe(x1=1, y1=2, x2=3, y2=4)) == [(1, 2), (3, 4)]
+    assert A.points_of(A.Click()) == []
