@@ -1,0 +1,69 @@
+import json
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from vlagent import Trajectory, __version__
+from vlagent.cli import app
+
+runner = CliRunner()
+
+
+def scripted(tmp_path, *arguments):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps([
+        f'<tool_call>{json.dumps({"name": "mobile_use", "arguments": a})}</tool_call>' for a in arguments
+    ]))
+    return f"scripted:{path}"
+
+
+def screenshot(tmp_path):
+    path = tmp_path / "screen.png"
+    Image.new("RGB", (1080, 2400), "white").save(path)
+    return f"image:{path}"
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_run_with_a_scripted_model(tmp_path):
+    model = scripted(tmp_path, {"action": "click", "coordinate": [500, 300]},
+                     {"action": "terminate", "status": "success", "text": "Settings is open"})
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "Open Settings", "--device", screenshot(tmp_path), "--model", model, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Settings is open" in result.output
+    traj = Trajectory.load(out)
+    assert traj.status == "success" and len(traj.steps) == 2
+    assert traj.steps[0].actions[0].model_dump() == {"type": "tap", "x": 540, "y": 720}
+
+
+def test_budget_exhausted_exits_1(tmp_path):
+    model = scripted(tmp_path, *[{"action": "wait", "time": 0}] * 3)
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "--max-steps", "2", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "max_steps" in result.output
+
+
+def test_user_errors_say_what_to_fix(tmp_path):
+    result = runner.invoke(app, ["run", "x", "--device", "toaster", "--model", scripted(tmp_path)])
+    assert result.exit_code == 2 and "unknown device 'toaster'" in result.output and "adb[:SERIAL]" in result.output
+    result = runner.invoke(app, ["run", "x", "--device", screenshot(tmp_path), "--model", "scripted:/no/such.json"])
+    assert result.exit_code == 2 and "not found" in result.output
+    result = runner.invoke(app, ["run", "x", "--device", screenshot(tmp_path), "--model", "/no/such/checkpoint"])
+    assert result.exit_code == 2 and "huggingface-cli download" in result.output
+
+
+def test_tiny_model_command(tmp_path):
+    result = runner.invoke(app, ["tiny-model", str(tmp_path / "tiny")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "tiny" / "config.json").exists() and (tmp_path / "tiny" / "model.safetensors").exists()
+
+
+def test_help_teaches():
+    result = runner.invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    for word in ("--device", "--model", "scripted:FILE.json", "Exit status"):
+        assert word in result.output
