@@ -1,0 +1,62 @@
+"""The one retry policy (tenacity) for transient failures: HTTP tools, model servers, devices.
+
+What is never retried, whatever raised it: the model's own mistakes (RecoverableError: a retry
+would repeat them), a person's decisions (UserError, PolicyViolation, UserAbort), and HTTP
+answers that will not change on a retry (4xx other than 408 and 429). Everything in
+`TRANSIENT` is retried with exponential backoff and jitter, within a bounded count and time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import tenacity
+
+from .errors import PolicyViolation, RecoverableError, UserAbort, UserError
+
+T = TypeVar("T")
+
+NEVER_RETRIED: tuple[type[BaseException], ...] = (
+    RecoverableError, UserError, PolicyViolation, UserAbort, KeyboardInterrupt,
+)
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that may go away on their own: timeouts, dropped connections, 429/5xx."""
+    if isinstance(exc, NEVER_RETRIED):
+        return False
+    status = _http_status(exc)
+    if status is not None:
+        return status in RETRYABLE_STATUS
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is optional until an HTTP tool needs it
+        return False
+    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+
+
+def _http_status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def retrying(
+    *, attempts: int = 4, max_seconds: float = 30.0, initial: float = 0.25, maximum: float = 8.0,
+    retry_if: Callable[[BaseException], bool] = is_transient,
+) -> tenacity.Retrying:
+    """A tenacity Retrying for `for attempt in retrying(): with attempt: ...` loops."""
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(retry_if),
+        stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
+        wait=tenacity.wait_exponential_jitter(initial=initial, max=maximum),
+        reraise=True,  # callers see the real exception, not tenacity.RetryError
+    )
+
+
+def call_with_retries(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` under the default policy."""
+    return retrying()(fn, *args, **kwargs)
