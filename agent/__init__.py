@@ -43,6 +43,9 @@ _LAZY = {
     "Completion": ".models.base",
     "ScriptedModel": ".models.scripted",
     "TransformersModel": ".models.transformers_model",
+    "OpenAIModel": ".models.openai_model",
+    "Assistant": ".assistant",
+    "Reply": ".assistant",
     "Trajectory": ".trajectory",
     "Device": ".devices",
     "Tool": ".tools",
@@ -64,6 +67,10 @@ __all__ = [
     # models
     "ScriptedModel",
     "TransformersModel",
+    "OpenAIModel",
+    # function-calling chat
+    "Assistant",
+    "Reply",
     # parsing and coordinates
     "ToolCall",
     "GroundedBox",
@@ -108,6 +115,8 @@ if TYPE_CHECKING:
     from .models.base import Completion, Model
     from .models.scripted import ScriptedModel
     from .models.transformers_model import TransformersModel
+    from .models.openai_model import OpenAIModel
+    from .assistant import Assistant, Reply
     from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
     from .tools import Tool, tool
     from .trajectory import Trajectory

@@ -52,7 +52,8 @@ def retrying(
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(retry_if),
         stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
-        wait=tenacity.wait_exponential_jitter(initial=initial, max=maximum),
+        # exponential + random jitter spelled so tenacity 8 and 9 read it the same way
+        wait=tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(0, initial),
         reraise=True,  # callers see the real exception, not tenacity.RetryError
     )
 

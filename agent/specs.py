@@ -1,7 +1,8 @@
 """Turning the CLI's `--device` and `--model` strings into objects.
 
 Device specs: `sim`, `adb[:SERIAL]`, `desktop[:MONITOR]`, `image:PATH[,PATH...]`.
-Model specs: `scripted:FILE.json`, `tiny`, a local checkpoint directory or a Hugging Face id.
+Model specs: `scripted:FILE.json`, `tiny`, a local checkpoint directory, a Hugging Face id, or
+an OpenAI-compatible server `http(s)://HOST:PORT[/v1][#SERVED_MODEL_NAME]`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ DEVICE_HELP = (
 )
 MODEL_HELP = (
     "scripted:FILE.json (replay raw outputs), tiny (a random-weight Qwen2-VL built locally: "
-    "exercises the pipeline, not a policy), a local checkpoint dir, or a Hugging Face id such "
-    "as Qwen/Qwen2-VL-2B-Instruct"
+    "exercises the pipeline, not a policy), a local checkpoint dir, a Hugging Face id such "
+    "as Qwen/Qwen2-VL-2B-Instruct, or a server URL http://HOST:PORT/v1#MODEL (vLLM, SGLang, ...)"
 )
 
 
@@ -70,10 +71,14 @@ def load_model(spec: str, **options: Any) -> Any:
 
         return ScriptedModel.from_file(spec.removeprefix("scripted:"))
     if spec.startswith(("http://", "https://")):
-        raise UserError(
-            "OpenAI-compatible server URLs are not supported by this version yet; run the model "
-            "in-process with a local path or a Hugging Face id"
-        )
+        from .models.openai_model import OpenAIModel
+
+        url, _, served = spec.partition("#")
+        name = served or None
+        # Qwen2-VL chat templates ignore `tools`, so prompted tools are the portable default;
+        # the same text then reaches the model as on the in-process path.
+        system = "smart-resized" if name and ("2.5" in name or "2_5" in name) else "relative-1000"
+        return OpenAIModel(url, name, native_tools=False, coordinate_system=system, **options)
     from .models.transformers_model import TransformersModel
 
     if spec == "tiny":

@@ -58,4 +58,7 @@ class ScriptedModel:
                 f"ScriptedModel has no output left: it was given {len(self.outputs)} and asked "
                 f"for number {index + 1}; add outputs or lower max_steps"
             )
-        return Completion(text=self.outputs[index])
+        text = self.outputs[index]
+        if callback := options.get("stream_callback"):
+            callback(text)  # one chunk: replayed text has no generation to stream
+        return Completion(text=text)

@@ -9,7 +9,7 @@ PUBLIC_API = {
     "__version__",
     "Agent", "RunResult", "Trajectory",
     "Device", "Model", "Completion", "Tool", "tool",
-    "ScriptedModel", "TransformersModel",
+    "ScriptedModel", "TransformersModel", "OpenAIModel", "Assistant", "Reply",
     "ToolCall", "GroundedBox", "parse_tool_calls", "parse_boxes", "smart_resize", "Screen",
     "VLAgentError", "UserError", "DeviceError", "DeviceOffline", "DeviceCommandError",
     "ModelError", "PolicyViolation", "UserAbort", "RecoverableError", "ParseError",
@@ -48,7 +48,7 @@ def test_recoverable_errors_share_a_root():
 def test_import_pulls_no_heavy_modules():
     code = (
         "import sys, vlagent\n"
-        "from vlagent import parse_tool_calls, smart_resize, Agent, ScriptedModel, TransformersModel\n"
+        "from vlagent import parse_tool_calls, smart_resize, Agent, ScriptedModel, TransformersModel, OpenAIModel\n"
         "from vlagent.devices import Device\n"
         "heavy = [m for m in ('torch', 'transformers', 'pyautogui', 'mss', 'adbutils') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
