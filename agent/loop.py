@@ -23,7 +23,8 @@ from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls
 from .prompts import render
 from .settle import wait_until_stable
-from .tools.base import Tool, tool_schema, validate_arguments
+from .tools.base import Tool, tool_schema
+from .tools.runner import call_tool
 from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
 from .ui_tools import UI_TOOL_NAMES, to_action, ui_tool_schema
 from .vision import fit_to_model
@@ -205,13 +206,13 @@ class Agent:
                     self.device.execute(action)
                 step.results.append(ResultRecord(name=call.name, content="ok"))
                 return None, True
-            tool = self.tools.get(call.name)
-            if tool is None:
+            if call.name not in self.tools:
                 known = ", ".join([self.ui_tool, *self.tools])
                 raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
-            validate_arguments(tool, call.arguments)
-            result = tool(**call.arguments)
-            step.results.append(ResultRecord(name=call.name, content=_result_text(result)))
+            result = call_tool(self.tools[call.name], call.arguments)  # validated, timed, wrapped
+            if result.is_error:
+                step.errors.append(result.text)
+            step.results.append(ResultRecord(name=call.name, content=result.text, is_error=result.is_error))
             return None, False
         except RecoverableError as e:
             step.errors.append(str(e))
@@ -255,15 +256,6 @@ def _summarise(step: Step) -> str:
     calls = "; ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in step.calls)
     outcome = "; ".join(r.content for r in step.results)
     return f"{calls or 'no valid call'} -> {outcome or 'ok'}"[:300]
-
-
-def _result_text(result: Any) -> str:
-    if isinstance(result, str):
-        return result
-    try:
-        return json.dumps(result, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(result)
 
 
 def _describe(obj: Any) -> str:
