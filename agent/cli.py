@@ -96,6 +96,99 @@ def _print_step(step) -> None:
     console.print(f"step {step.index + 1}: {calls}{errors} [dim](model {model_s:.2f}s)[/]", highlight=False)
 
 
+BUILTIN_TOOLS = ("weather", "flights", "plugins")
+
+
+@app.command()
+def chat(
+    model: Annotated[str, typer.Option("--model", "-m", help="Qwen2-VL id or path, 'tiny', server URL, or scripted:FILE.json.")] = "Qwen/Qwen2-VL-2B-Instruct",
+    tools: Annotated[list[str], typer.Option("--tool", "-t", help="Built-in tools to offer: weather, flights, plugins (installed vlagent.tools entry points). Repeatable.")] = ["weather"],
+    mcp: Annotated[list[str], typer.Option(help="An MCP server to start over stdio, as one command line, e.g. 'python server.py'. Repeatable.")] = [],
+    image: Annotated[list[Path], typer.Option("--image", "-i", help="An image for the first message (file or URL). Repeatable.")] = [],
+    message: Annotated[Optional[str], typer.Option("--message", "-p", help="Ask this one question and exit instead of chatting.")] = None,
+    system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
+    tool_format: Annotated[str, typer.Option(help="hermes or qwen (✿FUNCTION✿).")] = "hermes",
+    max_tool_rounds: Annotated[int, typer.Option(min=0, help="Tool rounds allowed per question.")] = 5,
+) -> None:
+    """Chat with a function-calling model; images and tools welcome.
+
+    In the chat: '/image PATH' attaches an image to your next message, '/reset' forgets the
+    conversation, '/exit' (or Ctrl-D) leaves. The answer streams as the model writes it.
+    """
+    import contextlib
+    import shlex
+
+    from .assistant import Assistant
+    from .specs import load_model
+
+    unknown = sorted(set(tools) - set(BUILTIN_TOOLS))
+    if unknown:
+        console.print(f"[red]Error:[/] unknown tool(s) {unknown}; choose from {list(BUILTIN_TOOLS)}")
+        raise typer.Exit(2)
+    try:
+        with contextlib.ExitStack() as stack:
+            chosen = _builtin_tools(tools)
+            for line in mcp:
+                from .tools.mcp import MCPServer
+
+                command, *args = shlex.split(line)
+                chosen += stack.enter_context(MCPServer.stdio(command, args)).tools
+            options = {} if model.startswith("scripted:") else {"tool_format": tool_format}
+            assistant = Assistant(
+                load_model(model, **options), chosen, system=system,
+                max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(d, nl=False),
+            )
+            console.print(f"[dim]tools: {', '.join(t.name for t in chosen) or 'none'}[/]")
+            pending = [str(p) for p in image]
+            questions = [message] if message is not None else _prompts()
+            for question in questions:
+                if question.startswith("/image "):
+                    pending.append(question.removeprefix("/image ").strip())
+                    continue
+                if question == "/reset":
+                    assistant.reset()
+                    continue
+                reply = assistant.ask(question, images=pending)
+                pending = []
+                typer.echo("")
+                for call, result in zip(reply.calls, reply.results):
+                    colour = "red" if result.is_error else "dim"
+                    console.print(f"[{colour}]  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}[/]", highlight=False)
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(2) from None
+
+
+def _builtin_tools(names: list[str]) -> list:
+    chosen: list = []
+    if "weather" in names:
+        from .tools.weather import get_weather
+
+        chosen.append(get_weather)
+    if "flights" in names:
+        from .tools.flights import flight_status, search_flights
+
+        chosen += [flight_status, search_flights]
+    if "plugins" in names:
+        from .tools import load_plugins
+
+        chosen += load_plugins()
+    return chosen
+
+
+def _prompts():
+    """Questions typed at the terminal until /exit or end of input."""
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            return
+        if line in ("/exit", "/quit"):
+            return
+        if line:
+            yield line
+
+
 @app.command("tiny-model")
 def tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],

@@ -52,7 +52,7 @@ class ScriptedModel:
         self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
     ) -> Completion:
         index = len(self.requests)
-        self.requests.append((messages, tools))
+        self.requests.append((list(messages), tools))  # a snapshot: callers keep appending
         if index >= len(self.outputs):
             raise ModelError(
                 f"ScriptedModel has no output left: it was given {len(self.outputs)} and asked "

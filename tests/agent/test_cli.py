@@ -67,3 +67,25 @@ def test_help_teaches():
     assert result.exit_code == 0
     for word in ("--device", "--model", "scripted:FILE.json", "Exit status"):
         assert word in result.output
+
+
+def test_chat_one_question_with_a_scripted_model(tmp_path):
+    outputs = tmp_path / "chat.json"
+    outputs.write_text(json.dumps(["✿RETURN✿: Hello from a replayed answer."]))
+    result = runner.invoke(app, ["chat", "--model", f"scripted:{outputs}", "--tool", "weather", "-p", "Hi"])
+    assert result.exit_code == 0, result.output
+    assert "Hello from a replayed answer." in result.output and "✿RETURN✿" not in result.output
+    assert "tools: get_weather" in result.output
+
+
+def test_chat_reads_questions_until_exit(tmp_path):
+    outputs = tmp_path / "chat.json"
+    outputs.write_text(json.dumps(["First answer.", "Second answer."]))
+    result = runner.invoke(app, ["chat", "-m", f"scripted:{outputs}", "-t", "plugins"], input="one\n/reset\ntwo\n/exit\nthree\n")
+    assert result.exit_code == 0, result.output
+    assert "First answer." in result.output and "Second answer." in result.output
+
+
+def test_chat_rejects_unknown_tools(tmp_path):
+    result = runner.invoke(app, ["chat", "-m", "scripted:x.json", "-t", "teleport"])
+    assert result.exit_code == 2 and "teleport" in result.output
