@@ -45,6 +45,7 @@ _LAZY = {
     "TransformersModel": ".models.transformers_model",
     "OpenAIModel": ".models.openai_model",
     "Assistant": ".assistant",
+    "load_model": ".specs",
     "Reply": ".assistant",
     "Trajectory": ".trajectory",
     "Device": ".devices",
@@ -68,6 +69,7 @@ __all__ = [
     "ScriptedModel",
     "TransformersModel",
     "OpenAIModel",
+    "load_model",
     # function-calling chat
     "Assistant",
     "Reply",
@@ -117,6 +119,7 @@ if TYPE_CHECKING:
     from .models.transformers_model import TransformersModel
     from .models.openai_model import OpenAIModel
     from .assistant import Assistant, Reply
+    from .specs import load_model
     from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
     from .tools import Tool, tool
     from .trajectory import Trajectory
