@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,21 +42,32 @@ PAD = (0xF0, 0xC0, 0x20)
 
 # -- fixtures ---------------------------------------------------------------------------------
 
+@contextmanager
+def _screen():
+    """Xvfb carved into MONITORS; without xrandr or RandR-1.5-aware mss (10.2+), a plain
+    1024x768 screen: the same monitor 1, and the monitor-2 test skips."""
+    with xvfb(*SCREEN) as server:
+        if not missing_tools("xrandr"):
+            server.set_monitors(MONITORS)
+            import mss
+
+            with (getattr(mss, "MSS", None) or mss.mss)(display=server.display) as sct:
+                server.multi_monitor = len(sct.monitors) == 3
+            if server.multi_monitor:
+                yield server
+                return
+    with xvfb(*MONITORS[0][1:3]) as server:
+        server.multi_monitor = False
+        yield server
+
+
 @pytest.fixture(scope="module")
 def x_server():
     if missing_tools("Xvfb"):
         pytest.skip(f"Xvfb is not installed ({INSTALL_HINT})")
     if "pyautogui" in sys.modules:
         pytest.skip("pyautogui was imported before Xvfb started; it stays bound to that display")
-    with xvfb(*SCREEN) as server, display_env(server):
-        server.multi_monitor = False
-        if not missing_tools("xrandr"):
-            server.set_monitors(MONITORS)
-            import mss
-
-            with (getattr(mss, "MSS", None) or mss.mss)() as sct:
-                # mss reads RandR 1.5 monitors since 10.2; older ones list only CRTCs.
-                server.multi_monitor = len(sct.monitors) == 3
+    with _screen() as server, display_env(server):
         yield server
 
 
@@ -118,6 +131,16 @@ class App:
         x, y, w, h = self.state()["widgets"][name]
         return x + w // 2 - origin[0], y + h // 2 - origin[1]
 
+    def at(self, name: str, origin: tuple[int, int] = (0, 0)) -> dict[str, int]:
+        """center() as action arguments: A.Click(**app.at("button"))."""
+        x, y = self.center(name, origin)
+        return {"x": x, "y": y}
+
+    def slider(self, value: str, origin: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+        """Where the scale's slider sits at `value` ("0", "50" or "100")."""
+        x, y = self.state()["scale_points"][value]
+        return x - origin[0], y - origin[1]
+
 
 @pytest.fixture
 def launch(x_server, tmp_path):
@@ -134,13 +157,15 @@ def launch(x_server, tmp_path):
 
 
 def press_at(app: App, count: int) -> dict:
-    return app.wait_for(lambda s: len(s["presses"]) >= count and s["presses"][-1]["held_ms"] is not None,
-                        what=f"{count} presses on the pad")["presses"][-1]
+    """The pad's `count`-th mouse press, once released (held_ms set)."""
+    state = app.wait_for(lambda s: len(s["presses"]) >= count and s["presses"][-1]["held_ms"] is not None,
+                         what=f"{count} presses on the pad")
+    return state["presses"][count - 1]
 
 
 # -- seeing -----------------------------------------------------------------------------------
 
-def test_screenshot_shows_what_x_shows(device, launch):
+def test_screenshot_shows_what_x_shows(x_server, device, launch):
     app = launch(100, 100)
     image = device.screenshot()
     assert image.mode == "RGB" and image.size == device.size == (1024, 768)
@@ -148,6 +173,16 @@ def test_screenshot_shows_what_x_shows(device, launch):
     assert image.getpixel(app.center("pad")) == PAD
     assert image.getpixel((900, 700)) == (0, 0, 0)  # bare Xvfb root window
     assert device.scale == 1.0 and device.kind == "desktop"
+    # Pixel for pixel what the server holds, read by another path (core GetImage, not XShm).
+    from Xlib import X, display
+
+    conn = display.Display(x_server.display)
+    try:
+        raw = conn.screen().root.get_image(80, 90, 600, 450, X.ZPixmap, 0xFFFFFFFF).data
+    finally:
+        conn.close()
+    assert Image.frombytes("RGB", (600, 450), raw, "raw", "BGRX").tobytes() == \
+        image.crop((80, 90, 680, 540)).tobytes()
 
 
 def test_screenshots_from_other_threads(device, launch):
@@ -176,25 +211,43 @@ def test_bad_monitor_lists_the_monitors(x_server):
     with pytest.raises(UserError, match=r"no monitor 7.*1: 1024x768 at \(0, 0\)"):
         DesktopDevice(7).connect()
     with DesktopDevice(0) as everything:
-        assert everything.size == SCREEN
+        assert everything.size == (x_server.width, x_server.height)
+
+
+def test_explicit_display_without_the_environment(x_server, launch, monkeypatch):
+    from vlagent.devices import DesktopDevice
+
+    if missing_tools("xdotool", "xclip") == ["xdotool", "xclip"]:
+        pytest.skip(f"typing Unicode needs xdotool or xclip ({INSTALL_HINT})")
+    app = launch(100, 100)
+    monkeypatch.delenv("DISPLAY")
+    with DesktopDevice(display=x_server.display) as dev:
+        assert dev.screenshot().getpixel((105, 105)) == BACKGROUND
+        dev.execute(A.Click(**app.at("entry")))
+        dev.execute(A.TypeText(text="ok ✓"))  # xdotool (or xclip) gets the display too
+        app.wait_for(lambda s: s["entry"] == "ok ✓", what="typing on the explicit display")
+    with pytest.raises(UserError, match="already connected to display"):
+        DesktopDevice(display=":4242").connect()
 
 
 # -- mouse ------------------------------------------------------------------------------------
 
 def test_clicks_land_on_button_checkbox_and_pad(device, launch, pointer_home):
     app = launch(100, 100)
-    device.execute(A.Click(x=app.center("button")[0], y=app.center("button")[1]))
-    device.execute(A.Tap(x=app.center("check")[0], y=app.center("check")[1]))
+    device.execute(A.Click(**app.at("button")))
+    device.execute(A.Tap(**app.at("check")))
     app.wait_for(lambda s: s["submitted"] == 1 and s["agree"], what="button and checkbox")
 
     x, y = app.center("pad")
     device.execute(A.Click(x=x + 7, y=y - 5, button="right"))
-    assert press_at(app, 1) | {"held_ms": 0} == {"button": 3, "x": x + 7, "y": y - 5, "double": False, "held_ms": 0}
+    first = press_at(app, 1)
+    assert (first["button"], first["x"], first["y"], first["double"]) == (3, x + 7, y - 5, False)
     device.execute(A.Click(x=x, y=y, button="middle"))
     assert press_at(app, 2)["button"] == 2
     device.execute(A.Click(x=x - 20, y=y + 10, clicks=2))
-    assert press_at(app, 4) | {"held_ms": 0} == {"button": 1, "x": x - 20, "y": y + 10, "double": True, "held_ms": 0}
-    assert press_at(app, 4)["held_ms"] < 200  # a click, not a press-and-hold
+    double = press_at(app, 4)
+    assert (double["button"], double["x"], double["y"], double["double"]) == (1, x - 20, y + 10, True)
+    assert double["held_ms"] < 200  # a click, not a press-and-hold
 
     device.execute(A.MouseMove(x=x + 30, y=y + 30))
     assert tuple(pointer_home.position()) == (x + 30, y + 30)
@@ -207,13 +260,13 @@ def test_clicks_land_on_button_checkbox_and_pad(device, launch, pointer_home):
 
 def test_drag_moves_the_scale(device, launch):
     app = launch(100, 100)
-    points = app.state()["scale_points"]
-    device.execute(A.Drag(start=tuple(points["0"]), x=points["50"][0], y=points["50"][1], duration_ms=150))
+    (x0, y0), (x50, y50), (x100, y100) = app.slider("0"), app.slider("50"), app.slider("100")
+    device.execute(A.Drag(start=(x0, y0), x=x50, y=y50, duration_ms=150))
     app.wait_for(lambda s: abs(s["scale"] - 50) <= 1, what="the scale at 50")
-    device.execute(A.MouseMove(x=points["50"][0], y=points["50"][1]))
-    device.execute(A.Drag(x=points["100"][0], y=points["100"][1], duration_ms=0))  # from the pointer
+    device.execute(A.MouseMove(x=x50, y=y50))
+    device.execute(A.Drag(x=x100, y=y100, duration_ms=0))  # from where the pointer is
     app.wait_for(lambda s: s["scale"] == 100, what="the scale at 100")
-    device.execute(A.Swipe(x1=points["100"][0], y1=points["100"][1], x2=points["0"][0] - 40, y2=points["0"][1]))
+    device.execute(A.Swipe(x1=x100, y1=y100, x2=x0 - 40, y2=y0))
     app.wait_for(lambda s: s["scale"] == 0, what="the scale back at 0")
 
 
@@ -239,13 +292,14 @@ def test_off_screen_and_unsupported_actions_are_model_errors(device):
                             (A.Key(keys=("ctrl", "hyperdrive")), "unknown key")):
         with pytest.raises(ToolArgumentsError, match=message):
             device.execute(action)
+    with pytest.raises(ValueError, match="handled by the agent loop"):
+        device.execute(A.Wait(seconds=0))
 
 
 # -- keyboard ---------------------------------------------------------------------------------
 
 def click_entry(device, app):
-    x, y = app.center("entry")
-    device.execute(A.Click(x=x, y=y))
+    device.execute(A.Click(**app.at("entry")))
 
 
 def test_typing_ascii_and_key_combos(device, launch):
@@ -273,9 +327,11 @@ def test_typing_unicode_with_xdotool(device, launch):
     text = "héllo 日本語 Ωμέγα ñ ü € 😀 한국어"
     device.execute(A.TypeText(text=text))
     app.wait_for(lambda s: s["entry"] == text, what="Unicode typing")
-    device.execute(A.TypeText(text=" 東京\tok\n"))  # tab and newline are key presses
+    # Tab and newline are key presses, as typed by a person: Tab moves the focus to the button.
+    device.execute(A.TypeText(text=" 東京\tok\n"))
     state = app.wait_for(lambda s: s["keys"][-1:] == ["Return"], what="Tab and Return")
-    assert state["entry"] == text + " 東京ok" and "Tab" in state["keys"]
+    assert state["keys"][-6:] == ["U6771", "U4EAC", "Tab", "o", "k", "Return"]
+    assert state["entry"] == text + " 東京"
 
 
 @pytest.mark.skipif(bool(missing_tools("xclip")), reason=f"xclip is not installed ({INSTALL_HINT})")
@@ -284,7 +340,7 @@ def test_typing_unicode_through_the_clipboard_without_xdotool(device, launch, tm
     click_entry(device, app)
     only_xclip = tmp_path / "bin"
     only_xclip.mkdir()
-    os.symlink(subprocess.check_output(["which", "xclip"], text=True).strip(), only_xclip / "xclip")
+    os.symlink(shutil.which("xclip"), only_xclip / "xclip")
     monkeypatch.setenv("PATH", str(only_xclip))
     device.execute(A.TypeText(text="ascii, 東京 ünïcödé"))
     app.wait_for(lambda s: s["entry"] == "ascii, 東京 ünïcödé", what="pasted Unicode")
@@ -306,12 +362,17 @@ def test_second_monitor_offsets(x_server, launch, pointer_home):
         assert dev.size == (1024, 768)
         image = dev.screenshot()
         assert image.getpixel((205, 155)) == BACKGROUND and image.getpixel((195, 145)) == (0, 0, 0)
-        x, y = app.center("pad", origin=(left, top))
+        origin = (left, top)
+        x, y = app.center("pad", origin)
         dev.execute(A.Click(x=x, y=y))
-        assert press_at(app, 1)[("x")] == left + x and press_at(app, 1)["y"] == top + y
-        bx, by = app.center("button", origin=(left, top))
-        dev.execute(A.Click(x=bx, y=by))
+        assert (press_at(app, 1)["x"], press_at(app, 1)["y"]) == (left + x, top + y)
+        dev.execute(A.Click(**app.at("button", origin)))
         app.wait_for(lambda s: s["submitted"] == 1, what="the button on monitor 2")
+        x50, y50 = app.slider("50", origin)
+        dev.execute(A.Drag(start=app.slider("0", origin), x=x50, y=y50, duration_ms=100))
+        app.wait_for(lambda s: abs(s["scale"] - 50) <= 1, what="the scale dragged on monitor 2")
+        dev.execute(A.Scroll(amount=-2, **app.at("listbox", origin)))
+        app.wait_for(lambda s: s["list_top"] > 0, what="the list scrolled on monitor 2")
         with pytest.raises(ActionOutOfBounds):
             dev.execute(A.Click(x=1024, y=0))
 
@@ -341,7 +402,7 @@ def test_scale_is_detected_and_clicks_land(x_server, launch):
         assert image.size == (2048, 1536)
         px, py = app.center("pad")
         dev.execute(A.Click(x=px, y=py))
-        assert press_at(app, 1)["x"] == px
+        assert (press_at(app, 1)["x"], press_at(app, 1)["y"]) == (px, py)
         image = dev.screenshot()
         assert image.getpixel((2 * px + 4, 2 * py + 16)) == (255, 255, 255)  # arrow drawn at 2x
         assert image.getpixel((2 * px + 60, 2 * py + 60)) == PAD
@@ -365,7 +426,9 @@ def test_explicit_scale_sets_the_pointer_space(x_server, pointer_home):
 # -- the agent loop ---------------------------------------------------------------------------
 
 def call(**arguments) -> str:
-    return '<tool_call>\n' + json.dumps({"name": "computer_use", "arguments": arguments}, ensure_ascii=False) + '\n</tool_call>'
+    """What a Qwen model writes to call the desktop UI tool (hermes format)."""
+    body = json.dumps({"name": "computer_use", "arguments": arguments}, ensure_ascii=False)
+    return f"<tool_call>\n{body}\n</tool_call>"
 
 
 def relative(point: tuple[float, float], size: tuple[int, int]) -> list[float]:
@@ -374,16 +437,17 @@ def relative(point: tuple[float, float], size: tuple[int, int]) -> list[float]:
 
 
 def form_script(app: App, size: tuple[int, int]) -> list[str]:
-    points = app.state()["scale_points"]
-    rel = lambda p: relative(p, size)  # noqa: E731
+    def rel(point: tuple[int, int]) -> list[float]:
+        return relative(point, size)
+
     return [
         call(action="left_click", coordinate=rel(app.center("entry"))),
         call(action="type", text="Ada Lovelace 🧮"),
         call(action="left_click", coordinate=rel(app.center("check"))),
-        call(action="mouse_move", coordinate=rel(points["0"])),
-        call(action="left_click_drag", coordinate=rel(points["50"])),
+        call(action="mouse_move", coordinate=rel(app.slider("0"))),
+        call(action="left_click_drag", coordinate=rel(app.slider("50"))),
         call(action="scroll", pixels=-2, coordinate=rel(app.center("listbox"))),
-        "The form is filled; now submit it.\n" + call(action="left_click", coordinate=rel(app.center("button"))),
+        "The form is filled; submitting.\n" + call(action="left_click", coordinate=rel(app.center("button"))),
         call(action="terminate", status="success", text="submitted"),
     ]
 
@@ -410,7 +474,7 @@ def test_agent_fills_the_form(x_server, launch, tmp_path, retina):
     assert traj.status == "success" and len(traj.steps) == len(script)
     assert traj.steps[0].screenshot_size == ((2048, 1536) if retina else (1024, 768))
     assert traj.steps[0].device_size == (1024, 768)
-    assert traj.steps[0].actions[0] == A.Click(x=app.center("entry")[0], y=app.center("entry")[1])
+    assert traj.steps[0].actions == [A.Click(**app.at("entry"))]
 
 
 def test_failsafe_corner_stops_the_run(x_server, launch, tmp_path, pointer_home):
@@ -434,7 +498,6 @@ def test_failsafe_corner_stops_the_run(x_server, launch, tmp_path, pointer_home)
     assert tuple(pointer_home.position()) == (0, 0)
     traj = Trajectory.load(tmp_path / "run")
     assert traj.status == "interrupted" and traj.error == FAILSAFE_MESSAGE
-    assert [s.actions for s in traj.steps] == [[A.Click(x=app.center("button")[0], y=app.center("button")[1])],
-                                               [A.MouseMove(x=0, y=0)]]
+    assert [s.actions for s in traj.steps] == [[A.Click(**app.at("button"))], [A.MouseMove(x=0, y=0)]]
     assert all((tmp_path / "run" / s.screenshot).is_file() for s in traj.steps)
     assert app.state()["submitted"] == 1  # the second click never happened
