@@ -208,3 +208,7 @@ def tiny_model(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

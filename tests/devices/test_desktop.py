@@ -477,6 +477,31 @@ def test_agent_fills_the_form(x_server, launch, tmp_path, retina):
     assert traj.steps[0].actions == [A.Click(**app.at("entry"))]
 
 
+def test_cli_run_on_the_desktop_fills_the_form(x_server, launch, tmp_path):
+    """`vlagent run ... --device desktop:1` end to end, in its own process on the same X server."""
+    import os
+    import subprocess
+    import sys
+
+    from vlagent.trajectory import Trajectory
+
+    if missing_tools("xdotool", "xclip") == ["xdotool", "xclip"]:
+        pytest.skip(f"typing the emoji needs xdotool or xclip ({INSTALL_HINT})")
+    app = launch(100, 100)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(form_script(app, (1024, 768))))
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "vlagent.cli", "run", "Fill in the form and submit it",
+         "--device", "desktop:1", "--model", f"scripted:{script}", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "DISPLAY": os.environ["DISPLAY"]},
+    )
+    assert result.returncode == 0, result.stderr
+    state = app.wait_for(lambda s: s["submitted"] == 1, what="the form submitted")
+    assert state["entry"] == "Ada Lovelace 🧮" and state["agree"] is True
+    assert Trajectory.load(out).status == "success"
+
+
 def test_failsafe_corner_stops_the_run(x_server, launch, tmp_path, pointer_home):
     import vlagent
     from vlagent.devices import DesktopDevice
