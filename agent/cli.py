@@ -189,6 +189,22 @@ def _prompts():
             yield line
 
 
+@app.command()
+def sim(
+    port: Annotated[int, typer.Option(help="Loopback TCP port to listen on.")] = 5555,
+    size: Annotated[str, typer.Option(help="Screen size WIDTHxHEIGHT in pixels.")] = "1080x2400",
+) -> None:
+    """Run a SimPhone in the foreground until Ctrl-C; drive it with `adb connect 127.0.0.1:PORT`."""
+    from .devices.sim import serve
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        console.print(f"[red]Error:[/] --size {size!r}: write WIDTHxHEIGHT, e.g. 1080x2400")
+        raise typer.Exit(2) from None
+    serve(port, (width, height))
+
+
 @app.command("tiny-model")
 def tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],

@@ -104,7 +104,7 @@ class Agent:
                 traj.steps.append(step)
                 t = time.perf_counter()
                 writer.write()
-                step.timings["record"] = time.perf_counter() - t
+                step.timings["record"] += time.perf_counter() - t
                 if self.on_step:
                     self.on_step(step)
                 if final is not None:
@@ -153,7 +153,9 @@ class Agent:
             device_size=screen.device_size, model_size=seen.size,
             model_output=completion.text, usage=completion.usage, timings=timings,
         )
+        t = time.perf_counter()
         step.screenshot = writer.save_screenshot(index, frame)
+        timings["record"] = time.perf_counter() - t  # the JSON rewrite is added in run()
 
         t = time.perf_counter()
         try:

@@ -40,12 +40,16 @@ def open_device(spec: str) -> Iterator[Any]:
             yield device
     elif kind == "sim":
         from .devices.adb import AdbDevice
-        from .devices.sim import SimPhoneServer, connect_adb
+        from .devices.sim import SimPhoneServer, connect_adb, disconnect_adb
 
         with SimPhoneServer() as server:
             connect_adb(server)
-            with AdbDevice(server.serial) as device:
-                yield device
+            try:
+                # ime_settle=0: SimPhone's keyboard switch is instant, unlike a real phone's.
+                with AdbDevice(server.serial, ime_settle=0) as device:
+                    yield device
+            finally:
+                disconnect_adb(server)  # else adb keeps retrying a dead "offline" entry
     elif kind == "adb":
         from .devices.adb import AdbDevice
 

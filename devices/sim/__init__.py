@@ -1,0 +1,33 @@
+"""SimPhone: a simulated Android phone that the real `adb` binary drives over loopback.
+
+    from vlagent.devices.sim import SimPhoneServer, connect_adb
+    with SimPhoneServer() as server:       # listens on 127.0.0.1, a free port
+        connect_adb(server)                # `adb connect 127.0.0.1:PORT`, waits for `device`
+        ...                                # adb -s server.serial shell input tap 540 1200
+
+`Phone` is the phone itself (state, apps, rendering, input) and knows nothing of adb;
+`SimPhoneServer` speaks the device side of the ADB transport protocol for it.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "Phone": ".phone",
+    "SimPhoneServer": ".server",
+    "connect_adb": ".server",
+    "disconnect_adb": ".server",
+    "serve": ".server",
+}
+
+__all__ = ["Phone", "SimPhoneServer", "connect_adb", "disconnect_adb", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vlagent.devices.sim' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

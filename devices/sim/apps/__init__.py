@@ -1,0 +1,29 @@
+"""The SimPhone's apps: one module per app, each exposing `APP`, and the registry of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .base import Activity
+
+
+@dataclass(frozen=True)
+class App:
+    label: str
+    package: str
+    root: Callable[..., Activity]     # host -> the task's first activity
+    icon: str                         # glyph name for launcher icons
+    colour: tuple[int, int, int]
+    activities: tuple[str, ...]       # activity names `am start -n` accepts
+
+
+def registry() -> dict[str, App]:
+    """package -> App, in launcher order (imported lazily: the app modules import the toolkit)."""
+    from . import browser, calculator, clock, contacts, messages, notes, settings
+
+    apps = [settings.APP, contacts.APP, messages.APP, clock.APP, calculator.APP, notes.APP, browser.APP]
+    return {a.package: a for a in apps}
+
+
+__all__ = ["Activity", "App", "registry"]

@@ -1,0 +1,139 @@
+"""Launcher: a home screen of app icons over a wallpaper, and an app drawer (swipe up) with search."""
+
+from __future__ import annotations
+
+import functools
+
+from PIL import Image, ImageOps
+
+from .. import ui, widgets as w
+from ..glyphs import glyph
+from ..ui import Canvas, Frame, View
+from . import registry
+from .base import Activity
+
+PACKAGE = "com.android.launcher3"
+RID = PACKAGE + ":id/"
+
+
+@functools.lru_cache(maxsize=8)
+def wallpaper(width: int, height: int, dark: bool) -> Image.Image:
+    # Rendered once per size: a vertical gradient costs ~a frame's budget if drawn every time.
+    top, bottom = ((24, 38, 74), (64, 42, 94)) if dark else ((66, 110, 196), (150, 110, 200))
+    column = ImageOps.colorize(Image.linear_gradient("L").crop((0, 0, 1, 256)), top, bottom)
+    column = column.resize((1, height), Image.Resampling.BILINEAR)
+    return column.resize((width, height), Image.Resampling.NEAREST)   # widening a column: just copies
+
+
+def app_icon(f: Frame, app, cx: int, top: int, cell_w: int, on_tap, label_colour) -> View:
+    size = f.dp(56)
+    px = f.dp(12)
+    h = size + f.dp(8) + ui.line_height(px)
+
+    def paint(c: Canvas, v: View) -> None:
+        cx, top = (v.bounds[0] + v.bounds[2]) // 2, v.bounds[1]
+        cy = top + size // 2
+        c.circle(cx, cy, size // 2, fill=app.colour)
+        glyph(c, app.icon, cx, cy, f.dp(30), (255, 255, 255), app.colour)
+        c.text(cx, top + size + f.dp(8), ui.ellipsize(app.label, px, cell_w - f.dp(4)), px, label_colour, "ma")
+
+    return View((cx - cell_w // 2, top, cx + cell_w // 2, top + h), cls=ui.TEXT_VIEW, text=app.label,
+                desc=app.label, rid=RID + "icon", clickable=True, long_clickable=True, focusable=True,
+                paint=paint, on_tap=on_tap, on_long=lambda: None)
+
+
+class Launcher(Activity):
+    package = PACKAGE
+    name = ".Launcher"
+
+    def __init__(self, host):
+        super().__init__(host)
+        self.drawer = False
+
+    def info(self) -> dict:
+        return {"drawer_open": self.drawer}
+
+    def on_back(self) -> bool:
+        if self.drawer:
+            self.close_drawer()
+        return True   # BACK on home does nothing, as on Android
+
+    def on_home(self) -> None:
+        self.close_drawer()
+
+    def close_drawer(self) -> None:
+        self.drawer = False
+        self.clear_focus()
+        self.fields.pop("search", None)
+        self.scroll.clear()
+
+    def open_app(self, package: str) -> None:
+        self.close_drawer()
+        self.host.start(package)
+
+    def build(self, f: Frame) -> list[View]:
+        bg = View((0, 0, f.w, f.h), in_xml=False,
+                  paint=lambda c, v: c.image.paste(wallpaper(f.w, f.h, f.theme.dark), (-c.ox, -c.oy)))
+        return [bg, *(self._drawer(f) if self.drawer else self._home(f))]
+
+    def _home(self, f: Frame) -> list[View]:
+        apps = list(registry().values())
+        cols = 7 if f.landscape else 4
+        margin = f.dp(16)
+        cell_w = (f.w - 2 * margin) // cols
+        row_h = f.dp(56 + 8 + 12 * 1.4 + 20)
+        rows = (len(apps) + cols - 1) // cols
+        top = f.bottom - f.dp(72) - rows * row_h
+        white = (255, 255, 255)
+        date = self.host.date_text()
+        root = View((0, f.top, f.w, f.bottom), cls=ui.FRAME, rid=RID + "workspace",
+                    on_swipe=self._home_swipe)
+        root.add(w.label(f, (f.dp(24), f.top + f.dp(24), f.w - f.dp(24), f.top + f.dp(72)), date, size=22,
+                         color=white, rid=RID + "date"))
+        for i, app in enumerate(apps):
+            r, col = divmod(i, cols)
+            cx = margin + col * cell_w + cell_w // 2
+            root.add(app_icon(f, app, cx, top + r * row_h, cell_w, lambda p=app.package: self.open_app(p), white))
+        hint_y = f.bottom - f.dp(36)
+        root.add(View((f.w // 2 - f.dp(20), hint_y - f.dp(12), f.w // 2 + f.dp(20), hint_y + f.dp(12)), in_xml=False,
+                      paint=lambda c, v: glyph(c, "chevron_up", f.w // 2, hint_y, f.dp(24), white)))
+        return [root]
+
+    def _home_swipe(self, dx: int, dy: int) -> bool:
+        if dy < 0 and abs(dy) > abs(dx):  # swipe up anywhere on home opens all apps
+            self.drawer = True
+            return True
+        return False
+
+    def _drawer(self, f: Frame) -> list[View]:
+        th = f.theme
+        query = self.fields.get("search", "")
+        apps = sorted(registry().values(), key=lambda a: a.label.casefold())
+        shown = [a for a in apps if query.strip().casefold() in a.label.casefold()]
+        panel = View((0, f.top, f.w, f.h), cls=ui.FRAME, rid=RID + "apps_view", on_swipe=self._drawer_swipe,
+                     paint=lambda c, v: c.rect((0, f.top, f.w, f.h + f.dp(28)), fill=th.bg, radius=f.dp(28)))
+        y = f.top + f.dp(20)
+        search = w.text_field(f, self, "search", f.dp(16), y, f.w - f.dp(32), label_text="Search apps",
+                              rid=RID + "search_box", on_submit=lambda: shown and self.open_app(shown[0].package))
+        panel.add(search)
+        y = search.bounds[3] + f.dp(16)
+        cols = 6 if f.landscape else 4
+        margin = f.dp(16)
+        cell_w = (f.w - 2 * margin) // cols
+        row_h = f.dp(56 + 8 + 12 * 1.4 + 24)
+        grid = ui.Scroll((0, y, f.w, f.bottom), self.scroll, "drawer", rid=RID + "apps_list_view")
+        for i, app in enumerate(shown):
+            r, col = divmod(i, cols)
+            cx = margin + col * cell_w + cell_w // 2
+            grid.add(app_icon(f, app, cx, y + r * row_h, cell_w, lambda p=app.package: self.open_app(p), th.text))
+        grid.finish(y + ((len(shown) + cols - 1) // cols) * row_h)
+        if not shown:
+            grid.add(w.label(f, (0, y, f.w, y + f.dp(56)), "No apps found", align="center", color=th.muted))
+        panel.add(grid)
+        return [panel]
+
+    def _drawer_swipe(self, dx: int, dy: int) -> bool:
+        if dy > 0 and abs(dy) > abs(dx):  # pull down at the top of the list closes the drawer
+            self.close_drawer()
+            return True
+        return False

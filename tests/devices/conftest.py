@@ -1,0 +1,144 @@
+"""Fixtures for the adb tests: a private adb server, SimPhones connected to it, helpers.
+
+The adb server runs on a free port of its own (ANDROID_ADB_SERVER_PORT is set for the session,
+so adbutils and every `adb` we start use it) and is killed at the end: the tests never touch a
+developer's own adb server or phones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import xml.etree.ElementTree as ET
+from typing import Iterator
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def adb_bin() -> str:
+    adbutils = pytest.importorskip("adbutils")
+    try:
+        return adbutils.adb_path()
+    except Exception:
+        pytest.skip("no adb binary (adbutils ships one; install adbutils or platform-tools)")
+
+
+@pytest.fixture(scope="session")
+def adb_port(adb_bin: str) -> Iterator[int]:
+    port = _free_port()
+    saved = os.environ.get("ANDROID_ADB_SERVER_PORT")
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
+    subprocess.run([adb_bin, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=60, check=True)
+    try:
+        yield port
+    finally:
+        subprocess.run([adb_bin, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+        if saved is None:
+            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
+        else:
+            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
+
+
+@pytest.fixture(scope="session")
+def adb_client(adb_port: int):
+    import adbutils
+
+    return adbutils.AdbClient(host="127.0.0.1", port=adb_port)
+
+
+class Adb:
+    """The real adb binary against the private server."""
+
+    def __init__(self, binary: str, port: int):
+        self.binary = binary
+        self.port = port
+
+    def __call__(self, *args: str, serial: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        cmd = [self.binary, "-P", str(self.port)] + (["-s", serial] if serial else []) + list(args)
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+
+    def state(self, serial: str) -> dict:
+        """Phone.state() as any adb client sees it: `adb shell cmd simphone state`."""
+        out = self("shell", "cmd", "simphone", "state", serial=serial)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    def files(self, serial: str) -> dict:
+        """Every file on the phone with its size: `adb shell cmd simphone fs`."""
+        out = self("shell", "cmd", "simphone", "fs", serial=serial)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    def ui(self, serial: str) -> str:
+        """The UI hierarchy, the way scripts get it: uiautomator dump to a file, then pull it."""
+        dump = self("shell", "uiautomator", "dump", serial=serial)
+        assert b"UI hierchary dumped to: /sdcard/window_dump.xml" in dump.stdout, dump
+        out = self("exec-out", "cat", "/sdcard/window_dump.xml", serial=serial)
+        return out.stdout.decode("utf-8")
+
+    def tap_target(self, serial: str, **match: str) -> tuple[int, int]:
+        """The centre of the node matching `match` in the current UI dump."""
+        return center(find_node(self.ui(serial), **match))
+
+
+@pytest.fixture(scope="session")
+def adb(adb_bin: str, adb_port: int) -> Adb:
+    return Adb(adb_bin, adb_port)
+
+
+def _serve(adb_client, **kwargs):
+    from vlagent.devices.sim import SimPhoneServer, connect_adb, disconnect_adb
+
+    server = SimPhoneServer(**kwargs).start()
+    try:
+        connect_adb(server, adb_client)
+    except BaseException:
+        server.stop()
+        raise
+    return server, lambda: (disconnect_adb(server, adb_client), server.stop())
+
+
+@pytest.fixture
+def sim(adb_client):
+    """A fresh SimPhone (on its home screen), connected to the private adb server."""
+    server, stop = _serve(adb_client)
+    yield server
+    stop()
+
+
+@pytest.fixture(scope="module")
+def shared_sim(adb_client):
+    """One SimPhone for a whole module, for tests that only read or that tidy up after."""
+    server, stop = _serve(adb_client)
+    yield server
+    stop()
+
+
+# --- helpers (methods of the `adb` fixture: tests/ is not a package, conftest is not importable)
+
+
+def find_node(xml: str, **match: str) -> tuple[int, int, int, int]:
+    """Bounds (l, t, r, b) of the first uiautomator node whose attributes all match, e.g.
+    find_node(xml, text="Settings") or find_node(xml, **{"resource-id": "pkg:id/x"})."""
+    for node in ET.fromstring(xml.encode("utf-8")).iter("node"):
+        if all(node.get(k) == v for k, v in match.items()):
+            l, t, r, b = map(int, re.findall(r"-?\d+", node.get("bounds", "")))
+            return l, t, r, b
+    raise AssertionError(f"no node with {match} in the UI dump")
+
+
+def center(bounds: tuple[int, int, int, int]) -> tuple[int, int]:
+    l, t, r, b = bounds
+    return (l + r) // 2, (t + b) // 2
