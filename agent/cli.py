@@ -25,7 +25,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-EXIT_CODES = {"success": 0, "failure": 1, "max_steps": 1, "timeout": 1, "ask_user": 3}
+EXIT_CODES = {
+    "success": 0, "failure": 1, "max_steps": 1, "timeout": 1, "max_tokens": 1, "stuck": 1,
+    "too_many_errors": 1, "ask_user": 3,
+}
 
 
 def _version(value: bool) -> None:
@@ -54,14 +57,23 @@ def run(
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step (latest first).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model (default 1280*28*28).")] = None,
     tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
+    max_tokens: Annotated[Optional[int], typer.Option(help="Stop once the run used this many model tokens.")] = None,
+    secret: Annotated[list[str], typer.Option(help="NAME=VALUE the model may type as {{NAME}} without seeing it; never recorded. Repeatable.")] = [],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
 ) -> None:
     """Run the agent on GOAL until it terminates or a budget runs out.
 
     Exit status: 0 success, 1 failure or budget exhausted, 2 error, 3 the model asked the user.
     """
+    from .guards import Secrets
     from .loop import Agent
     from .specs import load_model, open_device
 
+    try:
+        secrets = Secrets.parse(secret)
+    except ValueError as e:
+        console.print(f"[red]Error:[/] {e}")
+        raise typer.Exit(2) from None
     options = {"tool_format": tool_format}
     if max_pixels:
         options["max_pixels"] = max_pixels
@@ -71,6 +83,7 @@ def run(
             agent = Agent(
                 llm, dev, max_steps=max_steps, max_seconds=max_seconds,
                 history_images=history_images, out_dir=out, on_step=_print_step,
+                max_tokens=max_tokens, secrets=secrets, dry_run=dry_run,
             )
             console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
             result = agent.run(goal)

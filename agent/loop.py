@@ -18,7 +18,9 @@ from PIL import Image
 
 from . import actions as A
 from .coords import Screen
-from .errors import RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
+from .devices.base import ui_tree
+from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
+from .guards import RepeatDetector, Secrets, is_black
 from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls
 from .prompts import render
@@ -29,6 +31,14 @@ from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWr
 from .ui_tools import UI_TOOL_NAMES, to_action, ui_tool_schema
 from .vision import fit_to_model
 
+REPEAT_MESSAGE = (
+    "You chose the same action on a screen that did not change, so it was not repeated. Look "
+    "at the screen again and try something different, or terminate."
+)
+BLACK_FRAME_MESSAGE = (
+    "The screen capture came back black (a secure screen or a failed capture), so it is not "
+    "shown. {tree}Wait, go back, or terminate if the task cannot continue."
+)
 NO_CALL_MESSAGE = (
     "Your reply had no tool call. Call `{tool}` with the next action, or its `terminate` action "
     "when the task is finished."
@@ -50,6 +60,12 @@ class Agent:
     as text). settle_timeout: longest wait for the screen to stop changing after an action.
     on_step: called with each recorded Step (the CLI prints progress with it). The tool-call
     format (Hermes or ✿) is the model backend's business: it renders prompts and results.
+
+    Guards: max_tokens (prompt + completion, whole run); max_consecutive_errors steps in a row
+    with nothing but mistakes stop the run; the same action on an unchanged screen is not
+    repeated (the model is told) and repeat_limit such choices in a row stop it; secrets are
+    `{{NAME}}` placeholders substituted only when typing on the device; policy (a
+    `vlagent.Policy`) checks each action and tool call first; dry_run records without acting.
     """
 
     def __init__(
@@ -64,6 +80,12 @@ class Agent:
         out_dir: str | Path | None = None,
         settle_timeout: float = 2.0,
         on_step: Callable[[Step], None] | None = None,
+        max_tokens: int | None = None,
+        max_consecutive_errors: int = 5,
+        repeat_limit: int = 3,
+        secrets: Secrets | dict[str, str] | None = None,
+        policy: Any = None,
+        dry_run: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -79,6 +101,12 @@ class Agent:
         self.out_dir = Path(out_dir) if out_dir else None
         self.settle_timeout = settle_timeout
         self.on_step = on_step
+        self.max_tokens = max_tokens
+        self.max_consecutive_errors = max_consecutive_errors
+        self.repeat_limit = repeat_limit
+        self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(dict(secrets or {}))
+        self.policy = policy
+        self.dry_run = dry_run
         self.ui_tool = "computer_use" if getattr(device, "kind", "phone") == "desktop" else "mobile_use"
         self.system = getattr(model, "coordinate_system", "relative-1000")
 
@@ -95,6 +123,8 @@ class Agent:
         started = time.monotonic()
         frame: Image.Image | None = None
         self._seen: dict[int, Image.Image] = {}  # model-sized images of recent steps
+        self._repeats = RepeatDetector()
+        tokens = errors_in_a_row = 0
         try:
             for index in range(self.max_steps):
                 if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
@@ -107,6 +137,15 @@ class Agent:
                 step.timings["record"] += time.perf_counter() - t
                 if self.on_step:
                     self.on_step(step)
+                tokens += step.usage.get("prompt_tokens", 0) + step.usage.get("completion_tokens", 0)
+                progressed = any(not r.is_error for r in step.results)
+                errors_in_a_row = 0 if progressed else errors_in_a_row + 1
+                if final is None and self._repeats.count >= self.repeat_limit:
+                    final = ("stuck", None)
+                elif final is None and errors_in_a_row >= self.max_consecutive_errors:
+                    final = ("too_many_errors", None)
+                elif final is None and self.max_tokens is not None and tokens >= self.max_tokens:
+                    final = ("max_tokens", None)
                 if final is not None:
                     traj.status, traj.answer = final
                     break
@@ -119,7 +158,7 @@ class Agent:
             traj.status, traj.error = "interrupted", str(e)
             raise
         except VLAgentError as e:
-            traj.status, traj.error = "error", f"{type(e).__name__}: {e}"
+            traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
             raise
         finally:
             writer.write()
@@ -129,8 +168,7 @@ class Agent:
         timings: dict[str, float] = {}
         started_at = time.time()
         t = time.perf_counter()
-        if frame is None:
-            frame = self.device.screenshot()
+        frame = self._capture(frame)
         timings["capture"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -138,8 +176,11 @@ class Agent:
         screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=seen.size)
         schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
         schemas += [tool_schema(t_) for t_ in self.tools.values()]
-        messages = self._messages(goal, traj.steps, seen, screen)
-        self._seen[index] = seen
+        black = is_black(frame)
+        current: Image.Image | str = self._black_frame_note(screen) if black else seen
+        messages = self._messages(goal, traj.steps, current, screen)
+        if not black:
+            self._seen[index] = seen
         self._seen.pop(index - self.history_images, None)
         timings["preprocess"] = time.perf_counter() - t
 
@@ -151,7 +192,7 @@ class Agent:
         step = Step(
             index=index, started_at=started_at, screenshot_size=frame.size,
             device_size=screen.device_size, model_size=seen.size,
-            model_output=completion.text, usage=completion.usage, timings=timings,
+            model_output=self.secrets.scrub(completion.text), usage=completion.usage, timings=timings,
         )
         t = time.perf_counter()
         step.screenshot = writer.save_screenshot(index, frame)
@@ -164,7 +205,10 @@ class Agent:
             calls = []
             step.errors.append(str(e))
             step.results.append(ResultRecord(name="parse", content=f"Error: {e}", is_error=True))
-        step.calls = [CallRecord(name=c.name, arguments=c.arguments) for c in calls]
+        step.calls = [
+            CallRecord(name=c.name, arguments=json.loads(self.secrets.scrub(json.dumps(c.arguments))))
+            for c in calls
+        ]
         timings["parse"] = time.perf_counter() - t
         if not calls and not step.errors:
             message = NO_CALL_MESSAGE.format(tool=self.ui_tool)
@@ -174,7 +218,7 @@ class Agent:
         t = time.perf_counter()
         final, acted = None, False
         for call in calls:
-            final, did_act = self._execute(call, screen, step)
+            final, did_act = self._execute(call, screen, step, frame)
             acted = acted or did_act
             if final is not None:
                 break
@@ -186,44 +230,90 @@ class Agent:
             next_frame, _ = wait_until_stable(self.device.screenshot, timeout=self.settle_timeout)
         timings["settle"] = time.perf_counter() - t
         step.timings = timings  # pydantic copied the dict at construction; keep the full one
+        step.errors = [self.secrets.scrub(e) for e in step.errors]
+        for r in step.results:
+            r.content = self.secrets.scrub(r.content)
         return step, next_frame, final
 
-    def _execute(self, call: ToolCall, screen: Screen, step: Step) -> tuple[tuple[str, str | None] | None, bool]:
+    def _capture(self, frame: Image.Image | None) -> Image.Image:
+        """The settled frame if there is one, else a new capture; a black one is retried twice."""
+        if frame is not None and not is_black(frame):
+            return frame
+        frame = self.device.screenshot()
+        for _ in range(2):
+            if not is_black(frame):
+                break
+            time.sleep(0.25)
+            frame = self.device.screenshot()
+        return frame
+
+    def _black_frame_note(self, screen: Screen) -> str:
+        """What the model gets instead of a black frame: the UI tree's labels, where there is one."""
+        from .uitree import summarize
+
+        xml = ui_tree(self.device)
+        tree = summarize(xml, screen, self.system) if xml else ""
+        return BLACK_FRAME_MESSAGE.format(tree=f"The UI tree shows:\n{tree}\n" if tree else "")
+
+    def _execute(self, call: ToolCall, screen: Screen, step: Step, frame: Image.Image):
         """Run one call; returns (final status and answer, or None; whether the device acted)."""
         try:
             if call.name in UI_TOOL_NAMES:
-                if call.name != self.ui_tool:
-                    raise ToolArgumentsError(f"this device is driven with `{self.ui_tool}`, not `{call.name}`")
-                action = to_action(call.name, call.arguments, screen, self.system)
-                step.actions.append(action)
-                if isinstance(action, A.Terminate):
-                    step.results.append(ResultRecord(name=call.name, content=f"terminated: {action.status}"))
-                    return (action.status, action.answer), False
-                if isinstance(action, A.AskUser):
-                    step.results.append(ResultRecord(name=call.name, content="handed back to the user"))
-                    return ("ask_user", action.question), False
-                if isinstance(action, A.Wait):
-                    time.sleep(action.seconds)
-                else:
-                    self.device.execute(action)
-                step.results.append(ResultRecord(name=call.name, content="ok"))
-                return None, True
+                return self._ui_action(call, screen, step, frame)
             if call.name not in self.tools:
                 known = ", ".join([self.ui_tool, *self.tools])
                 raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
+            if self.policy is not None:
+                self.policy.check(call)
+            if self.dry_run:
+                step.results.append(ResultRecord(name=call.name, content="dry run: not called"))
+                return None, False
             result = call_tool(self.tools[call.name], call.arguments)  # validated, timed, wrapped
             if result.is_error:
                 step.errors.append(result.text)
             step.results.append(ResultRecord(name=call.name, content=result.text, is_error=result.is_error))
             return None, False
-        except RecoverableError as e:
+        except (RecoverableError, PolicyViolation) as e:
+            # A blocked action is reported to the model, which may find a safe way or stop.
             step.errors.append(str(e))
             step.results.append(ResultRecord(name=call.name, content=f"Error: {e}", is_error=True))
             return None, False
 
+    def _ui_action(self, call: ToolCall, screen: Screen, step: Step, frame: Image.Image):
+        if call.name != self.ui_tool:
+            raise ToolArgumentsError(f"this device is driven with `{self.ui_tool}`, not `{call.name}`")
+        action = to_action(call.name, call.arguments, screen, self.system)
+        if isinstance(action, A.Terminate):
+            step.actions.append(action)
+            step.results.append(ResultRecord(name=call.name, content=f"terminated: {action.status}"))
+            return (action.status, action.answer), False
+        if isinstance(action, A.AskUser):
+            step.actions.append(action)
+            step.results.append(ResultRecord(name=call.name, content="handed back to the user"))
+            return ("ask_user", action.question), False
+        if isinstance(action, A.Wait):
+            step.actions.append(action)
+            time.sleep(action.seconds)
+            step.results.append(ResultRecord(name=call.name, content="ok"))
+            return None, True
+        if self._repeats.observe(action, frame) > 1:
+            raise ToolArgumentsError(REPEAT_MESSAGE)
+        if self.policy is not None:
+            needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key))
+            self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None)
+        step.actions.append(action)  # recorded with placeholders, never secret values
+        if self.dry_run:
+            step.results.append(ResultRecord(name=call.name, content="dry run: not executed"))
+            return None, False
+        if isinstance(action, A.TypeText) and self.secrets.values:
+            action = A.TypeText(text=self.secrets.substitute(action.text))
+        self.device.execute(action)
+        step.results.append(ResultRecord(name=call.name, content="ok"))
+        return None, True
+
     # -- prompt -----------------------------------------------------------------------------
 
-    def _messages(self, goal: str, history: list[Step], image: Image.Image, screen: Screen) -> list[Message]:
+    def _messages(self, goal: str, history: list[Step], current: Image.Image | str, screen: Screen) -> list[Message]:
         """System prompt, the goal, recent steps in full, older ones as one line each."""
         w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
@@ -232,6 +322,8 @@ class Agent:
         split = max(0, len(history) - keep)
         older, recent = history[:split], history[split:]
         intro = f"The user's task: {goal}"
+        if self.secrets.values:
+            intro += "\n\n" + self.secrets.prompt_note()
         if older:
             lines = [f"{s.index + 1}. {_summarise(s)}" for s in older]
             intro += "\n\nSteps taken so far (oldest first):\n" + "\n".join(lines)
@@ -246,10 +338,13 @@ class Agent:
             messages.append({"role": "assistant", "content": s.model_output})
             for r in s.results:
                 messages.append({"role": "tool", "name": r.name, "content": r.content})
-        messages.append({"role": "user", "content": [
-            {"type": "image", "image": image},
-            {"type": "text", "text": "This is the current screen. What is the next action?"},
-        ]})
+        if isinstance(current, str):
+            messages.append({"role": "user", "content": current})
+        else:
+            messages.append({"role": "user", "content": [
+                {"type": "image", "image": current},
+                {"type": "text", "text": "This is the current screen. What is the next action?"},
+            ]})
         return messages
 
 

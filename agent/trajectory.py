@@ -20,7 +20,8 @@ from .actions import Action
 
 SCHEMA_VERSION = 1
 RunStatus = Literal[
-    "running", "success", "failure", "ask_user", "max_steps", "timeout", "error", "interrupted"
+    "running", "success", "failure", "ask_user", "max_steps", "timeout", "max_tokens", "stuck",
+    "too_many_errors", "error", "interrupted",
 ]
 
 

@@ -89,3 +89,15 @@ def test_chat_reads_questions_until_exit(tmp_path):
 def test_chat_rejects_unknown_tools(tmp_path):
     result = runner.invoke(app, ["chat", "-m", "scripted:x.json", "-t", "teleport"])
     assert result.exit_code == 2 and "teleport" in result.output
+
+
+def test_secret_and_dry_run_flags(tmp_path):
+    model = scripted(tmp_path, {"action": "type", "text": "{{PIN}}"}, {"action": "terminate", "status": "success"})
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "unlock", "-d", screenshot(tmp_path), "-m", model, "-o", str(out),
+                                 "--secret", "PIN=271828", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "271828" not in (out / "trajectory.json").read_text()
+    assert Trajectory.load(out).steps[0].results[0].content == "dry run: not executed"
+    bad = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "--secret", "oops"])
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
