@@ -208,7 +208,9 @@ def from_action(action: A._Action, device_size: tuple[int, int]) -> AitwAction |
     return None
 
 
-def predicted_action(text: str, screen: Screen, system: str, tool: str = "mobile_use") -> tuple[A._Action | None, str | None]:
+def predicted_action(
+    text: str, screen: Screen, system: str, tool: str = "mobile_use"
+) -> tuple[A._Action | None, str | None]:
     """The first `tool` call in a model's output as an Action in a 0..GRID pointer space.
 
     Returns (action, None), or (None, why) when there is no readable, valid call: such a step
@@ -238,7 +240,8 @@ def to_arguments(action: AitwAction, screen: Screen, system: str) -> dict[str, A
         touch = model_point(action.touch_yx[::-1], screen, system)
         if is_tap_action(action.touch_yx, action.lift_yx):
             return {"action": "click", "coordinate": touch}
-        return {"action": "swipe", "coordinate": touch, "coordinate2": model_point(action.lift_yx[::-1], screen, system)}
+        lift = model_point(action.lift_yx[::-1], screen, system)
+        return {"action": "swipe", "coordinate": touch, "coordinate2": lift}
     if t == ActionType.TYPE:
         return {"action": "type", "text": action.typed_text}
     buttons = {ActionType.PRESS_BACK: "Back", ActionType.PRESS_HOME: "Home", ActionType.PRESS_ENTER: "Enter"}

@@ -19,7 +19,7 @@ Scoring follows `coat/evaluate.py` (its ActionEvaluator):
 Where we differ: CoAT scores a predicted *box* and, by a slip, compares it with the point (0, 0)
 for every click (its `_parse_answer_` fills the gold point for scrolls only). Our models predict a
 point, so a click is exact by AITW's tap rule against the gold touch point -- within 0.14 of the
-screen, or inside the same 1.4x-grown UI box -- as the AITZ paper does for its fine-tuned models.
+screen, or inside the same 1.4x-grown UI box -- the rule AITZ inherits from AITW for points.
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ def exact_match(step: AitzStep, predicted: AitzAction, image_size: tuple[int, in
     return True  # STOP
 
 
-def score_step(step: AitzStep, predicted: AitzAction, image_size: tuple[int, int], error: str | None = None) -> dict[str, Any]:
+def score_step(
+    step: AitzStep, predicted: AitzAction, image_size: tuple[int, int], error: str | None = None
+) -> dict[str, Any]:
     gold = from_aitw(step.action)
     return {
         "episode_id": step.episode_id, "step_id": step.step_id, "subset": step.subset,

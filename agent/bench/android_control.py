@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import aitw
 from .. import actions as A
 from ..coords import Screen
+from . import aitw
 
 TAP_DISTANCE_THRESHOLD = aitw.TAP_DISTANCE_THRESHOLD
 KINDS = ("click", "long_press", "scroll", "open_app", "input_text", "navigate_home", "navigate_back", "wait")
@@ -125,7 +125,9 @@ def exact_match(step: ControlStep, predicted: ControlAction, image_size: tuple[i
     return True  # navigate_home, navigate_back, wait: the type is the whole action
 
 
-def score_step(step: ControlStep, predicted: ControlAction, image_size: tuple[int, int], error: str | None = None) -> dict[str, Any]:
+def score_step(
+    step: ControlStep, predicted: ControlAction, image_size: tuple[int, int], error: str | None = None
+) -> dict[str, Any]:
     return {
         "episode_id": step.episode_id, "step_id": step.step_id,
         "gold": kind_of(step.action), "predicted": predicted.kind,

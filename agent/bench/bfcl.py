@@ -109,7 +109,7 @@ def list_dict_checker(param: str, value: list, possible: list) -> dict[str, Any]
         if len(value) != len(candidate):
             result = _fail("value_error:list_dict_count", "Wrong number of dictionaries in the list.")
             continue
-        for item, expected in zip(value, candidate):
+        for item, expected in zip(value, candidate, strict=True):
             result = dict_checker(param, item, [expected])
             if not result["valid"]:
                 break
@@ -129,11 +129,11 @@ def type_checker(param: str, value: Any, possible: list, expected_name: str,
     result = {"valid": True, "error": [], "is_variable": False, "error_type": "type_error:simple"}
     answer_type = _answer_type(possible)
     is_variable = answer_type is not None and answer_type != expected
-    if type(value) == expected:  # noqa: E721 -- exact types, as the reference: bool is no int
+    if type(value) is expected:  # exact types, as the reference: True is no int
         if nested is None:
             return {**result, "is_variable": is_variable}
         for candidate in possible:  # one candidate whose items all have the nested type suffices
-            if type(candidate) == list and any(
+            if type(candidate) is list and any(
                 not type_checker(param, item, candidate, str(nested), nested, None)["valid"] for item in value
             ):
                 continue
@@ -143,7 +143,7 @@ def type_checker(param: str, value: Any, possible: list, expected_name: str,
             f"{expected_name} with inner type {nested}. Parameter value: {value!r}."]}
     # Falls through after a failed nested check, as the reference does: a value of the answers'
     # type keeps that failure (marked a variable), anything else becomes a simple type error.
-    if answer_type is not None and type(value) == answer_type:
+    if answer_type is not None and type(value) is answer_type:
         return {**result, "is_variable": True}
     result["valid"] = False
     result["error"] = result["error"] + [f"Incorrect type for parameter {param!r}. Expected type "
