@@ -46,6 +46,7 @@ _LAZY = {
     "OpenAIModel": ".models.openai_model",
     "Assistant": ".assistant",
     "load_model": ".specs",
+    "Policy": ".policy",
     "Reply": ".assistant",
     "Trajectory": ".trajectory",
     "Device": ".devices",
@@ -73,6 +74,8 @@ __all__ = [
     # function-calling chat
     "Assistant",
     "Reply",
+    # safety
+    "Policy",
     # parsing and coordinates
     "ToolCall",
     "GroundedBox",
@@ -120,6 +123,7 @@ if TYPE_CHECKING:
     from .models.openai_model import OpenAIModel
     from .assistant import Assistant, Reply
     from .specs import load_model
+    from .policy import Policy
     from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
     from .tools import Tool, tool
     from .trajectory import Trajectory

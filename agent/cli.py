@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -58,8 +59,11 @@ def run(
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model (default 1280*28*28).")] = None,
     tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
     max_tokens: Annotated[Optional[int], typer.Option(help="Stop once the run used this many model tokens.")] = None,
-    secret: Annotated[list[str], typer.Option(help="NAME=VALUE the model may type as {{NAME}} without seeing it; never recorded. Repeatable.")] = [],
+    secret: Annotated[list[str], typer.Option(help="NAME=VALUE the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
+    policy: Annotated[str, typer.Option(help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
+    allow_app: Annotated[list[str], typer.Option(help="Only act in these apps (package or label). Repeatable.")] = [],
+    deny_app: Annotated[list[str], typer.Option(help="Never act in these apps (package or label). Repeatable.")] = [],
 ) -> None:
     """Run the agent on GOAL until it terminates or a budget runs out.
 
@@ -67,8 +71,16 @@ def run(
     """
     from .guards import Secrets
     from .loop import Agent
+    from .policy import Policy
     from .specs import load_model, open_device
 
+    if policy not in ("ask", "deny", "allow"):
+        console.print(f"[red]Error:[/] --policy {policy!r}: use ask, deny or allow")
+        raise typer.Exit(2)
+    guard = Policy(
+        policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None,
+        allow_apps=allow_app or None, deny_apps=deny_app,
+    )
     try:
         secrets = Secrets.parse(secret)
     except ValueError as e:
@@ -83,7 +95,7 @@ def run(
             agent = Agent(
                 llm, dev, max_steps=max_steps, max_seconds=max_seconds,
                 history_images=history_images, out_dir=out, on_step=_print_step,
-                max_tokens=max_tokens, secrets=secrets, dry_run=dry_run,
+                max_tokens=max_tokens, secrets=secrets, dry_run=dry_run, policy=guard,
             )
             console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
             result = agent.run(goal)
@@ -100,6 +112,13 @@ def run(
         typer.echo(result.answer)
     console.print(f"trajectory: {result.trajectory_path}")
     raise typer.Exit(EXIT_CODES.get(result.status, 2))
+
+
+def _confirm_on_terminal(assessment, subject) -> bool:
+    console.print(f"[yellow]The agent wants to {assessment}.[/]")
+    for reason in assessment.reasons:
+        console.print(f"  [dim]{reason}[/]")
+    return typer.confirm("Allow it?", default=False)
 
 
 def _print_step(step) -> None:

@@ -264,7 +264,7 @@ class Agent:
                 known = ", ".join([self.ui_tool, *self.tools])
                 raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
             if self.policy is not None:
-                self.policy.check(call)
+                self.policy.check(call, tool=self.tools[call.name])  # reads a declared tool.risk
             if self.dry_run:
                 step.results.append(ResultRecord(name=call.name, content="dry run: not called"))
                 return None, False
@@ -299,7 +299,7 @@ class Agent:
         if self._repeats.observe(action, frame) > 1:
             raise ToolArgumentsError(REPEAT_MESSAGE)
         if self.policy is not None:
-            needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key))
+            needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key, A.SystemButton))
             self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None)
         step.actions.append(action)  # recorded with placeholders, never secret values
         if self.dry_run:

@@ -95,9 +95,14 @@ def test_secret_and_dry_run_flags(tmp_path):
     model = scripted(tmp_path, {"action": "type", "text": "{{PIN}}"}, {"action": "terminate", "status": "success"})
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", "unlock", "-d", screenshot(tmp_path), "-m", model, "-o", str(out),
-                                 "--secret", "PIN=271828", "--dry-run"])
+                                 "--secret", "PIN=271828", "--dry-run", "--policy", "allow"])
     assert result.exit_code == 0, result.output
     assert "271828" not in (out / "trajectory.json").read_text()
     assert Trajectory.load(out).steps[0].results[0].content == "dry run: not executed"
+    # Without a terminal to ask, typing a secret is a guarded action the default policy refuses.
+    guarded = runner.invoke(app, ["run", "unlock", "-d", screenshot(tmp_path), "-m", model, "-o", str(tmp_path / "g"),
+                                  "--secret", "PIN=271828"])
+    assert guarded.exit_code == 0, guarded.output
+    assert "password_entry" in Trajectory.load(tmp_path / "g").steps[0].errors[0]
     bad = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "--secret", "oops"])
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output

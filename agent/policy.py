@@ -1,0 +1,494 @@
+"""The action guard: what an action or a tool call risks, and whether the policy lets it happen.
+
+    policy = vlagent.Policy("ask", confirm=lambda assessment, action: ask_person(str(assessment)))
+    policy.check(Tap(x=970, y=2210), ui_xml=device.ui_tree())  # returns, or raises PolicyViolation
+
+`classify` finds what an action touches in the uiautomator tree (the smallest clickable node under
+a tap; its label from its text, content-desc, resource-id and its children's texts, as buttons
+often keep theirs in a child TextView) and matches words per `Risk`; tool calls go by a declared
+`risk` / `sensitive` attribute (or MCP-style `annotations`), else by their name. Pure: no I/O.
+
+Conservative by design: a false alarm ("Send feedback" asks) is acceptable, a miss is not.
+- Enter (a key, the `enter` system button, a line break in typed text) in a message-like field is
+  `send`, as many apps send on Enter; Ctrl/Cmd+Enter is `send` anywhere.
+- A yes-button ("OK", "Continue", "Allow") takes on the risks its window's text names: a pop-up
+  "Send your contacts?" [Cancel, OK] makes "OK" a `send`. No-buttons ("Cancel", "Later") never do.
+- "Update"/"Upgrade"/"Get"/"Download" are `install` in a store or on a screen about apps/versions.
+- Tapping a text field only focuses it. Typing into a password/PIN/OTP field, or typing a
+  `{{SECRET}}` placeholder anywhere, is `password_entry`; typing into a card field is `pay`.
+- Without a UI tree (desktops) a tap's target is unknown and not classified; the reasons say so.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Literal, Mapping
+
+from . import actions as A
+from .errors import PolicyViolation
+from .parsing import ToolCall
+
+__all__ = ["ALL_RISKS", "Assessment", "Policy", "Risk", "app_matches", "classify"]
+
+
+class Risk(str, Enum):
+    NONE = "none"
+    SEND = "send"
+    CALL = "call"
+    PAY = "pay"
+    INSTALL = "install"
+    DELETE = "delete"
+    DATA_LOSS_SETTING = "data_loss_setting"
+    PASSWORD_ENTRY = "password_entry"
+    SENSITIVE = "sensitive"  # a tool its author marked sensitive without naming a category
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ALL_RISKS = frozenset(Risk) - {Risk.NONE}
+_TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE}  # "Forgot password?" is no password entry
+
+# Words per category, matched case-insensitively on whole words (phrases: consecutive words);
+# CJK entries match as substrings. Button labels are imperatives, so few inflections are needed.
+KEYWORDS: dict[Risk, tuple[str, ...]] = {
+    Risk.SEND: ("send", "reply", "reply all", "post", "share", "submit", "forward", "publish", "tweet", "upload",
+                "invite", "broadcast", "enviar", "envoyer", "senden", "absenden", "inviare", "invia", "verzenden",
+                "отправить", "发送", "送信", "보내기", "전송"),
+    Risk.CALL: ("call", "dial", "redial", "call back", "video call", "voice call", "facetime", "llamar", "appeler",
+                "anrufen", "chiamare", "ligar", "позвонить", "拨打", "呼叫", "発信", "전화 걸기"),
+    Risk.PAY: ("pay", "payment", "buy", "buy now", "purchase", "checkout", "check out", "place order", "order now",
+               "confirm order", "subscribe", "subscription", "free trial", "start trial", "book now", "donate",
+               "transfer", "send money", "top up", "add funds", "upgrade", "rent", "card number", "cvv", "cvc",
+               "iban", "pagar", "payer", "bezahlen", "zahlen", "kaufen", "comprar", "acheter", "acquista",
+               "купить", "оплатить", "支付", "付款", "购买", "購入", "支払", "결제", "구매"),
+    Risk.INSTALL: ("install", "reinstall", "install anyway", "sideload", "allow from this source", "unknown apps",
+                   "instalar", "installer", "installieren", "installa", "установить", "安装", "インストール", "설치"),
+    Risk.DELETE: ("delete", "remove", "erase", "discard", "trash", "move to trash", "bin", "uninstall", "wipe",
+                  "purge", "destroy", "deactivate", "clear all", "clear data", "clear storage", "clear history",
+                  "clear cache", "clear chat", "clear conversation", "clear everything", "clear call log",
+                  "empty trash", "eliminar", "borrar", "supprimer", "effacer", "löschen", "entfernen", "elimina",
+                  "cancella", "excluir", "apagar", "удалить", "删除", "移除", "清除", "削除", "삭제"),
+    Risk.DATA_LOSS_SETTING: ("reset", "factory", "erase all", "erase everything", "clear storage", "format",
+                             "forget", "restore", "wipe", "restablecer", "réinitialiser", "zurücksetzen",
+                             "ripristina", "сброс", "重置", "恢复出厂", "初期化", "초기화"),
+    Risk.PASSWORD_ENTRY: ("password", "passwd", "pwd", "passcode", "passphrase", "pin", "otp", "verification code",
+                          "security code", "one time code", "contraseña", "mot de passe", "passwort", "kennwort",
+                          "senha", "пароль", "密码", "パスワード", "비밀번호"),
+}
+# Extra verbs for tool *names* (send_email, make_payment, delete_file, book_flight, ...).
+TOOL_WORDS: dict[Risk, tuple[str, ...]] = {
+    Risk.SEND: ("email", "mail", "sms", "notify", "message user", "transmit", "dm"),
+    Risk.PAY: ("order", "book", "reserve", "charge", "withdraw", "deposit", "refund", "sell", "trade", "invest"),
+    Risk.DELETE: ("drop", "truncate", "unlink", "rm", "rmdir", "cancel", "revoke", "terminate", "kill",
+                  "overwrite", "clear"),
+    Risk.PASSWORD_ENTRY: ("credential", "credentials", "secret", "login", "signin"),
+}
+STORE_WORDS = ("update", "upgrade", "get", "download")  # install, in a store or about an app
+YES_WORDS = ("ok", "okay", "yes", "confirm", "continue", "accept", "agree", "i agree", "proceed", "allow",
+             "go", "sure", "apply", "do it", "next", "done", "got it")
+YES_FIRST_WORDS = ("yes", "ok", "confirm", "continue", "accept", "allow", "proceed")  # "Yes, go ahead"
+MESSAGE_FIELD_WORDS = ("message", "compose", "chat", "reply", "comment", "sms", "mms", "tweet", "post",
+                       "caption", "write", "send")
+NOT_MESSAGE_FIELD = ("search", "query", "find", "url", "address", "recipient", "to", "subject", "name",
+                     "title", "number", "phone", "email")
+MESSAGING_PACKAGES = ("messaging", "mms", "whatsapp", "telegram", "tencent.mm", "slack", "discord",
+                      "signal", "com.google.android.gm", "email", "teams", "orca", "instagram", "twitter")
+STORE_PACKAGES = ("com.android.vending", "packageinstaller", "store", "market", "appgallery")
+# Exempt from an app allowlist (never from the denylist): home screen, system UI, system dialogs.
+SYSTEM_PACKAGES = frozenset({"android", "com.android.systemui", "com.android.launcher3",
+                             "com.google.android.apps.nexuslauncher", "com.android.launcher"})
+SWIPE_SLOP = 40  # device pixels: a swipe shorter than this is a tap (Android: 8 dp; 32 px at 640 dpi)
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_SECRET = re.compile(r"\{\{\s*[A-Za-z_]\w*\s*\}\}")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
+
+
+def _words(text: str) -> str:
+    """' send message button ': lowercase words between spaces, camelCase and snake_case split."""
+    return " " + " ".join(re.findall(r"[^\W_]+", _CAMEL.sub(" ", text).casefold())) + " "
+
+
+def _has(words: str, raw: str, phrase: str) -> bool:
+    return phrase in raw.casefold() if _CJK.search(phrase) else f" {phrase} " in words
+
+
+def _match(text: str, table: Mapping[Risk, tuple[str, ...]]) -> list[tuple[Risk, str]]:
+    words = _words(text)
+    return [(r, next(p for p in phrases if _has(words, text, p))) for r, phrases in table.items()
+            if any(_has(words, text, p) for p in phrases)]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What an action risks and why. `reasons`: "send: description 'Send SMS' says 'send'", one per
+    finding; `node`: the UI node acted on or typed into (uiautomator attributes, bounds as a tuple;
+    a password field's text left out); `target`: the action in words ("tapping 'Send SMS'");
+    `package`: the app acted in (the node's, else the screen's) or the app an OpenApp names."""
+
+    risks: list[Risk] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    node: dict[str, Any] | None = None
+    target: str = ""
+    package: str | None = None
+
+    @property
+    def risky(self) -> bool:
+        return bool(self.risks)
+
+    def __str__(self) -> str:
+        return f"{self.target} ({', '.join(map(str, self.risks)) or 'no risk'})"
+
+
+class _Found:
+    def __init__(self) -> None:
+        self.risks: list[Risk] = []
+        self.reasons: list[str] = []
+
+    def add(self, risk: Risk, reason: str) -> None:
+        self.risks += [risk] if risk not in self.risks else []
+        self.reasons.append(f"{risk}: {reason}")
+
+    def scan(self, text: str, what: str, table: Mapping[Risk, tuple[str, ...]] = KEYWORDS,
+             only: Iterable[Risk] = ALL_RISKS, quote: bool = True) -> None:
+        for risk, word in _match(text, table):
+            if risk in only:  # typed text is never quoted: it may be a secret
+                self.add(risk, f"{what} {_quote(text) + ' ' if quote else ''}says {word!r}")
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= 60 else text[:59] + "…")
+
+
+# -- the UI tree --------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Node:
+    a: dict[str, str]
+    bounds: tuple[int, int, int, int] | None
+    parent: "_Node | None"
+    window: int
+    in_clickable: bool  # this node or an ancestor is clickable: its text labels a control
+    children: list["_Node"] = field(default_factory=list)
+
+    def flag(self, name: str) -> bool:
+        return self.a.get(name) == "true"
+
+    def has(self, x: int, y: int) -> bool:
+        b = self.bounds
+        return b is not None and b[0] <= x < b[2] and b[1] <= y < b[3]
+
+    def area(self) -> int:
+        l, t, r, b = self.bounds or (0, 0, 0, 0)
+        return max(0, r - l) * max(0, b - t)
+
+    @property
+    def editable(self) -> bool:
+        return any(k in self.a.get("class", "") for k in ("EditText", "AutoCompleteTextView"))
+
+    @property
+    def rid(self) -> str:
+        return self.a.get("resource-id", "").rpartition(":id/")[2]
+
+    def parts(self):
+        """Descendants that belong to this control: not other controls inside it, nor theirs."""
+        for c in self.children:
+            if not c.flag("clickable"):
+                yield c
+                yield from c.parts()
+
+    def info(self) -> dict[str, Any]:
+        hide = {"text"} if self.flag("password") else set()
+        return {**{k: v for k, v in self.a.items() if k not in hide}, "bounds": self.bounds}
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(xml: str) -> tuple[_Node, ...]:
+    try:
+        root = ET.fromstring(xml)
+    except (ET.ParseError, ValueError):
+        return ()
+    nodes: list[_Node] = []
+    stack = [(el, None, i) for i, el in reversed(list(enumerate(e for e in root if e.tag == "node")))]
+    while stack:  # iterative: a hostile tree may nest deeper than Python's recursion limit
+        el, parent, window = stack.pop()
+        m = _BOUNDS.fullmatch(el.get("bounds", "").strip())
+        node = _Node(dict(el.attrib), tuple(map(int, m.groups())) if m else None, parent, window,  # type: ignore[arg-type]
+                     el.get("clickable") == "true" or bool(parent and parent.in_clickable))
+        nodes.append(node)
+        if parent is not None:
+            parent.children.append(node)
+        stack.extend((c, node, window) for c in reversed(list(el)) if c.tag == "node")
+    return tuple(nodes)
+
+
+def _target(nodes: tuple[_Node, ...], x: int, y: int) -> _Node | None:
+    """The smallest clickable node under (x, y); on a tie the later one, drawn on top."""
+    best = None
+    for n in nodes:
+        if (n.flag("clickable") or n.flag("long-clickable")) and n.has(x, y):
+            if best is None or n.area() <= best.area():
+                best = n
+    return best
+
+
+def _texts(n: _Node) -> list[tuple[str, str]]:
+    """(where, text) naming a control: its own words, then the short texts of its parts."""
+    own = [("label", "" if n.editable else n.a.get("text", "")), ("description", n.a.get("content-desc", "")),
+           ("id", n.rid.replace("_", " "))]
+    kids = [("label", d.a.get(k, "")) for d in list(n.parts())[:30] for k in ("text", "content-desc")
+            if not d.editable and not d.rid.endswith(("summary", "snippet")) and len(d.a.get(k, "").split()) <= 8]
+    return [(w, t) for w, t in own + kids if t.strip()]
+
+
+def _label(n: _Node) -> str:
+    texts = _texts(n)
+    return " ".join(next((t for w, t in texts if w != "id"), texts[0][1] if texts else "").split())[:40]
+
+
+def _window_text(nodes: tuple[_Node, ...], n: _Node) -> list[str]:
+    """Texts on the same window that name no control: titles, messages, page text."""
+    return [t for m in nodes if m.window == n.window and not m.in_clickable and not m.editable
+            for t in (m.a.get("text", ""), m.a.get("content-desc", "")) if t.strip()]
+
+
+def _screen_package(nodes: tuple[_Node, ...]) -> str | None:
+    return next((n.a["package"] for n in nodes if n.parent is None and n.a.get("package")
+                 and n.a["package"] != "com.android.systemui"), None)
+
+
+def _focused(nodes: tuple[_Node, ...], focused: Mapping[str, Any] | None) -> _Node | None:
+    if focused is not None:  # e.g. SimPhone's state()["focused_field"]
+        a = {"resource-id": str(focused.get("resource_id") or focused.get("resource-id") or ""),
+             "text": str(focused.get("text") or ""), "package": str(focused.get("package") or ""),
+             "class": str(focused.get("class") or "android.widget.EditText"),
+             "password": "true" if focused.get("password") in (True, "true") else "false"}
+        return _Node(a, None, None, -1, False)
+    hits = [n for n in nodes if n.flag("focused")]
+    return next((n for n in reversed(hits) if n.editable), hits[-1] if hits else None)
+
+
+def _message_field(n: _Node | None) -> bool:
+    if n is None or not n.editable:
+        return False
+    words = _words(" ".join((n.rid, n.a.get("text", ""), n.a.get("content-desc", ""), n.a.get("hint", ""))))
+    if any(f" {w} " in words for w in NOT_MESSAGE_FIELD):
+        return False
+    return any(f" {w} " in words for w in MESSAGE_FIELD_WORDS) or any(
+        p in n.a.get("package", "") for p in MESSAGING_PACKAGES)
+
+
+# -- classification -----------------------------------------------------------------------------
+
+def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, Any] | None = None,
+             tool: Any = None) -> Assessment:
+    """What `subject` (an Action in device pixels, or a ToolCall) risks, and why.
+
+    ui_xml: the uiautomator dump of the screen it acts on; focused: the focused field when the
+    tree lacks it ({"resource_id", "text", "password", "package"}); tool: the Tool a call names.
+    """
+    if isinstance(subject, ToolCall):
+        return _classify_call(subject, tool)
+    if not isinstance(subject, A._Action):
+        raise TypeError(f"expected an Action or a ToolCall, not {type(subject).__name__}")
+    nodes = _parse(ui_xml) if ui_xml else ()
+    found, node, target, package = _Found(), None, subject.type, _screen_package(nodes)
+    match subject:
+        case A.Tap(x=x, y=y) | A.LongPress(x=x, y=y) | A.Click(x=int() as x, y=int() as y):
+            verb = {"tap": "tapping", "long_press": "long-pressing", "click": "clicking"}[subject.type]
+            node, target = _classify_point(nodes, x, y, verb, found)
+        case A.Swipe(x1=x1, y1=y1, x2=x2, y2=y2) | A.Drag(start=(x1, y1), x=x2, y=y2):
+            short = abs(x2 - x1) <= SWIPE_SLOP and abs(y2 - y1) <= SWIPE_SLOP  # a tap, to the phone
+            node, target = _classify_point(nodes, x1, y1, "tapping" if short else "swiping", found, swipe=not short)
+        case A.TypeText(text=text):
+            node = _focused(nodes, focused)
+            target = f"typing into {_quote(_label(node) or 'the focused field')}" if node else "typing"
+            if _SECRET.search(text):
+                found.add(Risk.PASSWORD_ENTRY, "the text holds a secret placeholder")
+            if node is not None:
+                if node.flag("password"):
+                    found.add(Risk.PASSWORD_ENTRY, "the focused field is a password field")
+                for part in ("resource-id", "content-desc", "hint", "text"):  # text: a hint, or what it holds
+                    value = node.rid.replace("_", " ") if part == "resource-id" else node.a.get(part, "")
+                    found.scan(value, f"the focused field's {part}", only=(Risk.PASSWORD_ENTRY, Risk.PAY),
+                               quote=part != "text")
+                if "\n" in text and _message_field(node):
+                    found.add(Risk.SEND, "a line break in a message field may send it")
+            elif not nodes and focused is None:
+                found.reasons.append("no UI tree: the focused field is unknown")
+        case A.Key(keys=keys) | A.SystemButton(button=keys):
+            keys = [k.casefold().removeprefix("keycode_") for k in ((keys,) if isinstance(keys, str) else keys)]
+            node, target = _focused(nodes, focused), f"pressing {'+'.join(keys)}"
+            _classify_keys(keys, node, found)
+        case A.OpenApp(name=name):
+            target, package = f"opening {name!r}", name.strip().partition("/")[0]
+    if node is not None and node.bounds is not None:
+        package = node.a.get("package") or package
+    return Assessment(found.risks, found.reasons, node.info() if node else None, target, package)
+
+
+def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, swipe: bool = False):
+    if not nodes:
+        found.reasons.append("no UI tree: what is at the point is unknown")
+    node = _target(nodes, x, y)
+    if node is None:  # web pages mark few links clickable: fall back to the label under the point
+        node = min((n for n in nodes if n.has(x, y) and len(n.a.get("text", "").split()) <= 12
+                    and (n.a.get("text", "").strip() or n.a.get("content-desc", "").strip())),
+                   key=_Node.area, default=None)
+    if node is None:
+        return None, f"{verb} at ({x}, {y})"
+    label, texts = _label(node), _texts(node)
+    target = f"{verb} {_quote(label)}" if label else f"{verb} at ({x}, {y})"
+    if node.editable and not swipe:
+        return node, target  # a tap on a text field only focuses it
+    if swipe and not any(re.search(r"\b(swipe|slide|drag)\b", t, re.I) for _, t in texts):
+        return node, target  # a real swipe scrolls; only "swipe to pay" controls act on one
+    for where, text in texts:
+        found.scan(text, where, only=_TAP_RISKS)
+    if any(_PHONE.fullmatch(t.strip()) and sum(c.isdigit() for c in t) >= 7 for w, t in texts if w == "label"):
+        found.add(Risk.CALL, f"{_quote(label)} is a phone number")
+    words, context = _words(" ".join(t for _, t in texts)), _window_text(nodes, node)
+    if any(f" {w} " in words for w in STORE_WORDS) and (
+            any(p in node.a.get("package", "") for p in STORE_PACKAGES)
+            or any(f" {w} " in _words(t) for t in context for w in ("install", "version", "apk", "app", "store"))):
+        found.add(Risk.INSTALL, f"{_quote(label)} on a screen about apps installs")
+    said = _words(label).split()
+    if " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
+        for text in context:  # a yes-button does what its dialog or page says
+            found.scan(text, f"{_quote(label)} confirms", only=_TAP_RISKS)
+    return node, target
+
+
+def _classify_keys(keys: list[str], field_: _Node | None, found: _Found) -> None:
+    mods = set(keys) & {"ctrl", "control", "ctrl_left", "ctrl_right", "cmd", "command", "meta", "meta_left",
+                        "super", "win", "alt", "alt_left", "option", "shift", "shift_left", "shift_right"}
+    main = [k for k in keys if k not in mods]
+    if "call" in main:
+        found.add(Risk.CALL, "the call key dials")
+    if set(main) & {"enter", "return", "numpad_enter", "kp_enter", "dpad_center", "center"}:
+        if mods & {"ctrl", "control", "ctrl_left", "cmd", "command", "meta", "meta_left", "super"}:
+            found.add(Risk.SEND, "Ctrl/Cmd+Enter sends in many mail and chat apps")
+        elif _message_field(field_):
+            found.add(Risk.SEND, f"Enter in the message field {_quote(_label(field_))} may send it")
+    if set(main) & {"delete", "del", "forward_del"} or ("backspace" in main and mods):
+        if mods & {"shift", "shift_left", "cmd", "command", "meta", "meta_left"}:
+            found.add(Risk.DELETE, "Shift+Delete / Cmd+Backspace deletes files")
+        elif field_ is None or not field_.editable:
+            found.add(Risk.DELETE, "Delete outside a text field may delete the selection")
+
+
+def _declared(value: Any) -> list[Risk]:
+    """A tool's declared risks ([] when it declares itself safe): names, Risks, True or lists."""
+    if value is False or value in ("none", "") or (isinstance(value, (list, tuple, set)) and not value):
+        return []
+    values = ["sensitive" if value is True else value] if isinstance(value, (str, bool)) else list(value)
+    return [Risk(str(v)) if str(v) in Risk._value2member_map_ else Risk.SENSITIVE for v in values if str(v) != "none"]
+
+
+def _classify_call(call: ToolCall, tool: Any) -> Assessment:
+    found, target = _Found(), f"calling the tool {call.name!r}"
+    for attr in ("risk", "sensitive"):  # None means undeclared; "none" or False declares it safe
+        if (value := getattr(tool, attr, None)) is not None:
+            for risk in _declared(value):
+                found.add(risk, f"the tool declares {attr}={value!r}")
+            return Assessment(found.risks, found.reasons or [f"the tool declares {attr}={value!r}"], None, target)
+    notes = getattr(tool, "annotations", None)  # MCP tool annotations
+    hint = (lambda k: notes.get(k)) if isinstance(notes, Mapping) else (lambda k: getattr(notes, k, None))
+    if notes is not None and hint("readOnlyHint") is True:
+        return Assessment([], ["the tool is annotated read-only"], None, target)
+    if notes is not None and hint("destructiveHint") is True:
+        found.add(Risk.SENSITIVE, "the tool is annotated destructive")
+    found.scan(call.name, "the tool name", _TOOL_TABLE)
+    return Assessment(found.risks, found.reasons, None, target)
+
+
+_TOOL_TABLE = {r: words + TOOL_WORDS.get(r, ()) for r, words in KEYWORDS.items()}
+
+
+# -- the policy ---------------------------------------------------------------------------------
+
+Mode = Literal["ask", "deny", "allow"]
+Confirm = Callable[[Assessment, Any], bool]
+
+
+def app_matches(entry: str, app: str) -> bool:
+    """Does an allow/deny list `entry` (a package or a launcher label) name `app` (either)?
+    A package entry names only that package, or a label for it; labels compare loosely."""
+    e, a = (" ".join(s.strip().partition("/")[0].casefold().split()) for s in (entry, app))
+    if e == a or ("." in e and "." in a):
+        return e == a
+    if "." in a:
+        e, a = a, e  # e: the package, a: the label
+    if "." not in e:
+        return e.replace(" ", "") == a.replace(" ", "")
+    try:
+        from .devices.adb import COMMON_APPS  # launcher labels to packages, as OpenApp resolves them
+    except ImportError:  # pragma: no cover - the table only widens matching
+        COMMON_APPS = {}
+    return e in COMMON_APPS.get(a, ()) or e.rsplit(".", 1)[-1] == a.replace(" ", "")
+
+
+class Policy:
+    """Guards actions and tool calls: `check` returns the Assessment or raises PolicyViolation.
+
+    mode: "ask" calls `confirm(assessment, action_or_call)` for a guarded risk (only `True`
+    allows; without `confirm` it blocks), "deny" blocks guarded risks, "allow" lets them through.
+    allow_apps / deny_apps (packages or labels) apply in every mode to OpenApp targets and to the
+    app acted in (`foreground`, and the package the UI tree shows); the home screen and system UI
+    are exempt from the allowlist, and back/home/app-switch always work so the agent can leave.
+    """
+
+    def __init__(self, mode: Mode = "ask", *, confirm: Confirm | None = None,
+                 allow_apps: Iterable[str] | None = None, deny_apps: Iterable[str] = (),
+                 guarded: Iterable[Risk | str] = ALL_RISKS) -> None:
+        if mode not in ("ask", "deny", "allow"):
+            raise ValueError(f"policy mode must be 'ask', 'deny' or 'allow', not {mode!r}")
+        self.mode, self.confirm = mode, confirm
+        self.allow_apps = None if allow_apps is None else frozenset(allow_apps)
+        self.deny_apps = frozenset(deny_apps)
+        self.guarded = frozenset(Risk(g) for g in guarded) - {Risk.NONE}
+
+    def __repr__(self) -> str:
+        return (f"Policy({self.mode!r}, guarded={sorted(map(str, self.guarded))}, "
+                f"allow_apps={self.allow_apps and sorted(self.allow_apps)}, deny_apps={sorted(self.deny_apps)})")
+
+    def check(self, subject: Any, *, ui_xml: str | None = None, foreground: str | None = None,
+              focused: Mapping[str, Any] | None = None, tool: Any = None) -> Assessment:
+        """The Assessment of `subject` (an Action or a ToolCall; `tool`: the Tool it names) when
+        the policy lets it run; else PolicyViolation, worded for logs and for the model."""
+        a = classify(subject, ui_xml, focused=focused, tool=tool)
+        leaving = isinstance(subject, (A.Wait, A.Terminate, A.AskUser)) or (
+            isinstance(subject, A.SystemButton) and subject.button != "enter")
+        if isinstance(subject, A._Action) and not leaving:
+            apps = [a.package] if isinstance(subject, A.OpenApp) else [foreground, a.package]
+            for app in dict.fromkeys(p for p in apps if p):
+                self._check_app(app, a)
+        hits = [r for r in a.risks if r in self.guarded]
+        if not hits or self.mode == "allow":
+            return a
+        why = "; ".join(next(r for r in a.reasons if r.startswith(f"{h}: ")) for h in hits)
+        what, advice = f"{a.target} ({why})", " Do not try another way; if the task needs it, hand back with ask_user."
+        if self.mode == "deny":
+            raise PolicyViolation(f"blocked by policy (deny mode): {what}.{advice}")
+        if self.confirm is None:
+            raise PolicyViolation(f"blocked: {what} needs the user's confirmation and no one can be asked "
+                                  f"(ask mode without a confirm callback).{advice}")
+        if self.confirm(a, subject) is not True:
+            raise PolicyViolation(f"blocked: {what} needs the user's confirmation and the user declined.{advice}")
+        return a
+
+    def _check_app(self, app: str, a: Assessment) -> None:
+        if any(app_matches(e, app) for e in self.deny_apps):
+            raise PolicyViolation(f"blocked: {a.target}: the app {app!r} is on the user's denylist. "
+                                  "Use another app or hand back with ask_user.")
+        if self.allow_apps is not None and not any(app_matches(e, app) for e in (*self.allow_apps, *SYSTEM_PACKAGES)):
+            raise PolicyViolation(f"blocked: {a.target}: the app {app!r} is not on the user's allowlist "
+                                  f"({', '.join(sorted(self.allow_apps))}). Stay within those apps.")
