@@ -49,7 +49,7 @@ def main_options(
 
 @app.command()
 def run(
-    goal: Annotated[str, typer.Argument(help="What the agent should do, in plain words.")],
+    goal: Annotated[Optional[str], typer.Argument(help="What the agent should do, in plain words (not with --resume).")] = None,
     device: Annotated[str, typer.Option("--device", "-d", help="Where to act: sim, adb[:SERIAL], desktop[:MONITOR], image:PATH.")] = "sim",
     model: Annotated[str, typer.Option("--model", "-m", help="Qwen2-VL id or path, 'tiny', or scripted:FILE.json.")] = "Qwen/Qwen2-VL-2B-Instruct",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for trajectory.json and screenshots (default: a new temp dir).")] = None,
@@ -64,6 +64,7 @@ def run(
     policy: Annotated[str, typer.Option(help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
     allow_app: Annotated[list[str], typer.Option(help="Only act in these apps (package or label). Repeatable.")] = [],
     deny_app: Annotated[list[str], typer.Option(help="Never act in these apps (package or label). Repeatable.")] = [],
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory (its goal, its steps so far).")] = None,
 ) -> None:
     """Run the agent on GOAL until it terminates or a budget runs out.
 
@@ -74,6 +75,9 @@ def run(
     from .policy import Policy
     from .specs import load_model, open_device
 
+    if (goal is None) == (resume is None):
+        console.print("[red]Error:[/] give a GOAL, or --resume DIR to continue a run (not both)")
+        raise typer.Exit(2)
     if policy not in ("ask", "deny", "allow"):
         console.print(f"[red]Error:[/] --policy {policy!r}: use ask, deny or allow")
         raise typer.Exit(2)
@@ -97,8 +101,12 @@ def run(
                 history_images=history_images, out_dir=out, on_step=_print_step,
                 max_tokens=max_tokens, secrets=secrets, dry_run=dry_run, policy=guard,
             )
-            console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
-            result = agent.run(goal)
+            if resume is not None:
+                console.print(f"[bold]Resuming[/] {resume}  [dim]device={device} model={model}[/]")
+                result = agent.resume(resume)
+            else:
+                console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
+                result = agent.run(goal)
     except UserAbort as e:
         console.print(f"[yellow]Stopped:[/] {e}")
         raise typer.Exit(130) from None

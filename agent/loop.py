@@ -118,15 +118,37 @@ class Agent:
             goal=goal, model=_describe(self.model), device=_describe(self.device),
             coordinate_system=self.system,
         )
-        writer = TrajectoryWriter(out_dir, traj)
+        return self._run(traj, TrajectoryWriter(out_dir, traj))
+
+    def resume(self, run_dir: str | Path) -> RunResult:
+        """Continue an interrupted run from its trajectory.json, in the same directory.
+
+        Finished steps are not redone: the model sees them as history and acts on the screen as
+        it is now. `max_steps` counts the steps of the whole run, old and new.
+        """
+        traj = Trajectory.load(run_dir)
+        writer = TrajectoryWriter(run_dir, traj)
+        if traj.status in ("success", "failure", "ask_user"):
+            return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
+        traj.status, traj.error = "running", None
+        self._seen = {}
+        for step in traj.steps[-(self.history_images - 1):] if self.history_images > 1 else []:
+            if step.screenshot and (writer.dir / step.screenshot).exists():
+                with Image.open(writer.dir / step.screenshot) as image:
+                    self._seen[step.index] = fit_to_model(image, self.model.min_pixels, self.model.max_pixels)
+        return self._run(traj, writer, fresh=False)
+
+    def _run(self, traj: Trajectory, writer: TrajectoryWriter, fresh: bool = True) -> RunResult:
+        goal = traj.goal
         writer.write()
         started = time.monotonic()
         frame: Image.Image | None = None
-        self._seen: dict[int, Image.Image] = {}  # model-sized images of recent steps
+        if fresh:
+            self._seen = {}  # model-sized images of recent steps
         self._repeats = RepeatDetector()
         tokens = errors_in_a_row = 0
         try:
-            for index in range(self.max_steps):
+            for index in range(len(traj.steps), self.max_steps):
                 if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
                     traj.status = "timeout"
                     break

@@ -148,3 +148,33 @@ def test_is_black():
     frame = Image.new("RGB", (1080, 2400), "black")
     frame.putpixel((540, 1200), (255, 255, 255))
     assert is_black(frame)  # one stray pixel is still a black frame after downsampling
+
+
+def test_resume_continues_an_interrupted_run_without_redoing_steps(tmp_path):
+    frames = [Image.new("RGB", (1080, 2400), c) for c in ("white", "gray", "silver", "beige")]
+    device = ImageDevice(frames)
+    taps = [ui(action="click", coordinate=[100 * i, 100]) for i in (1, 2, 3)]
+
+    class Crash(ScriptedModel):
+        def generate(self, messages, tools=None, **options):
+            if len(self.requests) == 2:
+                raise KeyboardInterrupt  # the person hits Ctrl-C while the model thinks
+            return super().generate(messages, tools, **options)
+
+    with pytest.raises(KeyboardInterrupt):
+        Agent(Crash(taps), device, out_dir=tmp_path, settle_timeout=0.1).run("tap three times")
+    assert Trajectory.load(tmp_path).status == "interrupted"
+    assert len(device.actions) == 2
+
+    model = ScriptedModel([taps[2], DONE])
+    result = Agent(model, device, out_dir=tmp_path, settle_timeout=0.1).resume(tmp_path)
+    assert (result.status, result.steps) == ("success", 4)
+    assert device.actions == [A.Tap(x=108, y=240), A.Tap(x=216, y=240), A.Tap(x=324, y=240)]  # none twice
+    traj = Trajectory.load(tmp_path)
+    assert [s.index for s in traj.steps] == [0, 1, 2, 3] and traj.goal == "tap three times"
+    # The resumed model saw the earlier steps as history, with the last screenshot.
+    first = model.requests[0][0]
+    assert any(m["role"] == "assistant" and m["content"] == taps[1] for m in first)
+    assert sum(1 for m in first if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image") == 2
+    # A finished run is not resumed.
+    assert Agent(ScriptedModel([]), device, out_dir=tmp_path).resume(tmp_path).status == "success"
