@@ -47,6 +47,7 @@ _LAZY = {
     "Assistant": ".assistant",
     "load_model": ".specs",
     "Policy": ".policy",
+    "connect": ".session",
     "Reply": ".assistant",
     "Trajectory": ".trajectory",
     "Device": ".devices",
@@ -76,6 +77,8 @@ __all__ = [
     "Reply",
     # safety
     "Policy",
+    # scripted automation
+    "connect",
     # parsing and coordinates
     "ToolCall",
     "GroundedBox",
@@ -124,6 +127,7 @@ if TYPE_CHECKING:
     from .assistant import Assistant, Reply
     from .specs import load_model
     from .policy import Policy
+    from .session import connect
     from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
     from .tools import Tool, tool
     from .trajectory import Trajectory

@@ -245,6 +245,55 @@ def sim(
     serve(port, (width, height))
 
 
+flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.", no_args_is_help=True)
+app.add_typer(flow_app, name="flow")
+
+
+@flow_app.command("run")
+def flow_run(
+    path: Annotated[Path, typer.Argument(help="The flow file (YAML).")],
+    device: Annotated[Optional[str], typer.Option("--device", "-d", help="Overrides the flow's device: sim, adb[:SERIAL], desktop[:N].")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Overrides the flow's model (needed by grounded steps the cache does not hold).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Record the run here as a trajectory.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model even when the grounding cache knows the answer.")] = False,
+) -> None:
+    """Run a YAML flow. Grounded steps already seen on an unchanged screen cost no model call."""
+    from .flows import run_flow
+
+    try:
+        result = run_flow(path, device, model, out, cache=not no_cache)
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(2) from None
+    table = Table("#", "step", "where", "model calls", "cached", "seconds", title=result.name or str(path))
+    for step in result.steps:
+        table.add_row(str(step.index + 1), step.kind, step.where, str(step.model_calls), "yes" if step.cached else "", f"{step.seconds:.2f}")
+    console.print(table)
+    console.print(f"{result.status}: {result.model_calls} model call(s), {result.cache_hits} cache hit(s)")
+    raise typer.Exit(0 if result.status == "success" else 1)
+
+
+@app.command("replay")
+def replay_cmd(
+    directory: Annotated[Path, typer.Argument(help="A run directory holding trajectory.json.")],
+    device: Annotated[str, typer.Option("--device", "-d", help="Where to replay: sim, adb[:SERIAL], desktop[:N].")] = "sim",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Re-grounds steps whose screen differs; without one, a differing screen stops the replay.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Record the replay as a trajectory.")] = None,
+) -> None:
+    """Replay a run's actions without the model, re-grounding only where the screen differs."""
+    from .replay import replay
+
+    try:
+        result = replay(directory, device, model, out)
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"replayed {result.replayed} step(s), re-grounded {result.regrounded}, "
+        f"{result.model_calls} model call(s) in {result.seconds:.1f}s"
+    )
+
+
 @app.command("tiny-model")
 def tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],

@@ -44,9 +44,10 @@ CACHE_VERSION = 1
 # summary 11%, "Connected devices" vs "Network & internet" (same layout, other words) 41%, a
 # list scrolled by 100 px 87%, another app 90% and more; a rotated screen never compares.
 SCREEN_TOLERANCE = 0.2
-# The region around a cached point may change more (a switch that flipped is still the switch),
-# but not into something else: a popup over it, another element there.
-REGION_TOLERANCE = 0.5
+# The region around a cached point may change more (a flipped switch is still the switch: 33% on
+# SimPhone, up to 55% on small synthetic screens), but not into something else: a popup over it
+# or another element in its place is 90-100% apart.
+REGION_TOLERANCE = 0.6
 # Grey levels a thumbnail cell must differ from its neighbour by to count as an edge: flat areas
 # then hash to zeros and stay zeros under compression noise.
 _EDGE = 2.0
@@ -125,8 +126,7 @@ def region_around(point: tuple[float, float], image_size: tuple[int, int]) -> tu
 
 def normalize_instruction(text: str) -> str:
     """Cache key for an instruction: case, spacing, quotes and final punctuation do not matter."""
-    text = " ".join(text.split()).casefold()
-    return text.strip("\"'“”‘’`").rstrip(".!?;:").strip()
+    return " ".join(text.split()).casefold().strip("\"'“”‘’`.!?;: ")
 
 
 # -- the cache ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ PUBLIC_API = {
     "__version__",
     "Agent", "RunResult", "Trajectory",
     "Device", "Model", "Completion", "Tool", "tool",
-    "ScriptedModel", "TransformersModel", "OpenAIModel", "load_model", "Assistant", "Reply", "Policy",
+    "ScriptedModel", "TransformersModel", "OpenAIModel", "load_model", "Assistant", "Reply", "Policy", "connect",
     "ToolCall", "GroundedBox", "parse_tool_calls", "parse_boxes", "smart_resize", "Screen",
     "VLAgentError", "UserError", "DeviceError", "DeviceOffline", "DeviceCommandError",
     "ModelError", "PolicyViolation", "UserAbort", "RecoverableError", "ParseError",
