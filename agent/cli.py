@@ -245,6 +245,14 @@ def sim(
     serve(port, (width, height))
 
 
+def _add_bench() -> None:
+    from .bench.cli import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_add_bench()
+
 flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.", no_args_is_help=True)
 app.add_typer(flow_app, name="flow")
 

@@ -180,3 +180,26 @@ def test_bfcl_run_with_tools_and_decode_failures(tmp_path):
     messages, tools = model.requests[0]
     assert messages == [{"role": "user", "content": "Square 2 and 3."}]
     assert tools[0]["function"]["name"] == "math_square"
+
+
+def test_bench_dataset_command(tmp_path):
+    """`vlagent bench dataset bfcl --data DIR --model scripted:FILE` prints and writes the metrics."""
+    from typer.testing import CliRunner
+
+    from vlagent.cli import app
+
+    square = {"name": "square", "description": "Square a number.", "parameters": {
+        "type": "dict", "properties": {"x": {"type": "integer", "description": "n"}}, "required": ["x"]}}
+    data = tmp_path / "data"
+    (data / "possible_answer").mkdir(parents=True)
+    (data / "BFCL_v4_simple_python.json").write_text(json.dumps(
+        {"id": "simple_python_0", "question": [[{"role": "user", "content": "Square 4."}]], "function": [square]}))
+    (data / "possible_answer" / "BFCL_v4_simple_python.json").write_text(json.dumps(
+        {"id": "simple_python_0", "ground_truth": [{"square": {"x": [4]}}]}))
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(['<tool_call>{"name": "square", "arguments": {"x": 4}}</tool_call>']))
+    result = CliRunner().invoke(app, ["bench", "dataset", "bfcl", "--data", str(data), "--model", f"scripted:{outputs}",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "categories.simple_python" in result.output and "1.0000" in result.output
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["categories"] == {"simple_python": 1.0}

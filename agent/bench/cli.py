@@ -1,0 +1,191 @@
+"""`vlagent bench ...`: benchmark commands (typer). `sim` runs the SimPhone task suite; other
+benchmarks add their commands to `bench_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+bench_app = typer.Typer(
+    help="Benchmarks: the SimPhone task suite (sim) and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@bench_app.callback()
+def bench() -> None:
+    """Benchmarks: the SimPhone task suite (sim) and more."""
+
+SIM_EXAMPLES = """Examples:
+
+  vlagent bench sim --model oracle --out runs/oracle -j 4   (proves every task solvable)
+
+  vlagent bench sim --model http://gpu1:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct,http://gpu2:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct --out runs/qwen -j 8
+
+  vlagent bench sim --model random --tasks 'clock.*,notes.*' --seed 3 --repeats 5 --out runs/random
+"""
+
+
+class RichProgress:
+    """The runner's progress protocol on a rich progress bar."""
+
+    def __init__(self, console: Console):
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/] "
+                                            "[yellow]{task.fields[infra]} infra[/]"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+        self.counts = {"success": 0, "failure": 0, "infra": 0}
+        self.task: Any = None
+
+    def start(self, total: int, done: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("episodes", total=total, completed=done, ok=0, bad=0, infra=0)
+
+    def advance(self, result: Any) -> None:
+        self.counts[result.outcome] += 1
+        self.progress.update(self.task, advance=1, description=result.task_id, ok=self.counts["success"],
+                             bad=self.counts["failure"], infra=self.counts["infra"])
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title="SimPhone suite")
+    for col in ("app", "episodes", "success", "failure", "infra", "success rate", "s/step"):
+        table.add_column(col, justify="left" if col == "app" else "right")
+
+    def row(name: str, b: dict, style: str | None = None) -> None:
+        rate = "n/a" if b["success_rate"] is None else f"{100 * b['success_rate']:.1f}%"
+        step = "" if b["mean_step_seconds"] is None else f"{b['mean_step_seconds']:.2f}"
+        table.add_row(name, str(b["episodes"]), str(b["success"]), str(b["failure"]), str(b["infra"]), rate, step,
+                      style=style)
+
+    for app, b in summary["by_app"].items():
+        row(app, b)
+    row("all", summary["all"], style="bold")
+    return table
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter("give the size as WIDTHxHEIGHT, e.g. 1080x2400") from None
+    return w, h
+
+
+SIM_HELP = (
+    "Run the SimPhone task suite with a model and score it.\n\n"
+    "Success needs the agent to terminate with success and the task's exact check to pass on the "
+    "phone's state. Failures of the device or the model server count apart (infra). Rerun with the "
+    "same --out to resume."
+)
+
+
+@bench_app.command(help=SIM_HELP, epilog=SIM_EXAMPLES)
+def sim(
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: results.json, report.html, a folder per episode. Rerun to resume.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="oracle, random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Episodes at a time, each on its own device.")] = 1,
+    tasks: Annotated[str, typer.Option("--tasks", "-t", help="Task ids or globs, comma-separated (e.g. 'clock.*,notes.create').")] = "*",
+    seed: Annotated[int, typer.Option(help="First seed: it picks names, times and numbers (and the SimPhone's data).")] = 0,
+    repeats: Annotated[int, typer.Option(min=1, help="Seeds per task: seed, seed+1, ...")] = 1,
+    device: Annotated[str, typer.Option("--device", "-d", help="sim (a fresh SimPhone per episode), or adb:SERIAL,... (SimPhones already on adb, one per worker).")] = "sim",
+    sim_size: Annotated[str, typer.Option(help="SimPhone screen WIDTHxHEIGHT (density scales with it).")] = "1080x2400",
+    retry_infra: Annotated[bool, typer.Option(help="On a rerun, run again the episodes that failed for infrastructure reasons.")] = True,
+    report: Annotated[bool, typer.Option(help="Write report.html (screenshots with actions drawn, plots).")] = True,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
+    max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
+    tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen.")] = "hermes",
+    list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
+) -> None:
+    """Run the SimPhone task suite with a model and score it (help: SIM_HELP)."""
+    from ..errors import UserError, VLAgentError
+    from .runner import run_suite
+    from .tasks import select
+
+    if list_tasks:
+        table = Table(title="SimPhone tasks")
+        for col in ("id", "app", "complexity", "steps", "checks"):
+            table.add_column(col)
+        for t in select(tasks):
+            table.add_row(t.id, t.app, f"{t.complexity:g}", str(t.max_steps),
+                          ("answer: " if t.info else "") + t.description)
+        Console().print(table)
+        return
+    if out is None:
+        raise typer.BadParameter("give the run directory with --out DIR (rerun with the same DIR to resume)",
+                                 param_hint="--out")
+    options: dict[str, Any] = {"tool_format": tool_format}
+    if max_pixels:
+        options["max_pixels"] = max_pixels
+    models = [m.strip() for m in model.split(",") if m.strip()]
+    try:
+        result = run_suite(out, models=models, tasks=tasks, seed=seed, repeats=repeats, jobs=jobs,
+                           devices=device.split(","), sim_size=_size(sim_size), retry_infra=retry_infra,
+                           progress=RichProgress(console), history_images=history_images, model_options=options)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]Stopped.[/] Finished episodes are kept in {out}; run the same command to resume.")
+        raise typer.Exit(130) from None
+    except (UserError, VLAgentError) as e:
+        console.print(f"[red]Error:[/] {e}")
+        raise typer.Exit(2) from None
+    console.print(summary_table(result.summary))
+    console.print(f"{result.ran} episodes run, {result.skipped} already finished; results in {out / 'results.json'}")
+    if report:
+        from .report import write_report
+
+        console.print(f"report: {write_report(out)}")
+
+
+@bench_app.command()
+def dataset(
+    name: Annotated[str, typer.Argument(help="aitw, aitz, android_control, screenspot or bfcl.")],
+    data: Annotated[Path, typer.Option("--data", help="The dataset's file or folder, in its own format (nothing is downloaded).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model id or path, server URL, or scripted:FILE.json.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write metrics.json and results.jsonl here.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Score only the first N episodes (ScreenSpot, BFCL: examples).")] = None,
+    images: Annotated[Optional[Path], typer.Option(help="Folder of the dataset's screenshots, when not beside --data.")] = None,
+    level: Annotated[str, typer.Option(help="AndroidControl instructions: high or low.")] = "high",
+) -> None:
+    """Score a model on a public dataset with the metrics its paper reports."""
+    import json
+
+    from ..errors import VLAgentError
+    from ..specs import load_model
+    from .datasets import run_dataset
+
+    try:
+        llm = load_model(model)
+        with Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task(name, total=None)
+
+            def progress(done: int, total: int, row: Any) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_dataset(name, data, llm, limit=limit, out=out, images_dir=images, level=level,
+                                 progress=progress)
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(2) from None
+    table = Table("metric", "value", title=f"{name} — {result['model']}")
+    for key, value in _flatten(result["metrics"]):
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else json.dumps(value))
+    console.print(table)
+
+
+def _flatten(metrics: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(metrics, dict):
+        return [row for k, v in metrics.items() for row in _flatten(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), metrics)]

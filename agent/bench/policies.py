@@ -1,0 +1,200 @@
+"""Baseline policies for the SimPhone suite, as `Model`s the Agent drives like any other.
+
+`OraclePolicy` follows a task's plan (`Task.solution`): each turn it reads the phone's UI tree
+(uiautomator XML, through a `ui_tree` callable the runner hands it; the Agent only passes
+screenshots) and emits one `mobile_use` call in relative-1000 coordinates. It must solve every
+task: that proves the task solvable within its budget and its check satisfiable. When the plan
+cannot go on (a node it needs is not there) it terminates with failure and says why.
+
+`RandomPolicy` taps, swipes, types, presses Back/Home and sometimes terminates, from a seed: the
+floor every real model must beat.
+
+`ModelPool` turns the runner's model specs into the model of each episode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from typing import Any, Callable, Sequence
+
+from ..errors import UserError
+from ..models.base import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, Message, ToolSchema
+from .tasks import Node, Step, find, parse_nodes
+
+SCROLL_LIMIT = 8
+
+
+def tool_call(**arguments: Any) -> str:
+    """A Hermes-format `mobile_use` call, as Qwen2.5-VL writes it."""
+    body = json.dumps({"name": "mobile_use", "arguments": arguments}, ensure_ascii=False)
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+class _Policy:
+    coordinate_system = "relative-1000"
+    min_pixels = DEFAULT_MIN_PIXELS
+    max_pixels = DEFAULT_MAX_PIXELS
+
+
+class OraclePolicy(_Policy):
+    """Follows `plan` on the screen `ui_tree()` describes; one call per `generate`."""
+
+    def __init__(self, plan: Sequence[Step], ui_tree: Callable[[], str], *, goal: str | None = None):
+        self.plan = list(plan)
+        self.ui_tree = ui_tree
+        self.goal = goal
+        self.description = "oracle"
+        self._next = 0
+        self._scrolls = 0
+
+    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
+        if self.goal is not None and not _mentions(messages, self.goal):
+            return Completion(tool_call(action="terminate", status="failure",
+                                        text="the oracle was given a plan for another goal"))
+        text = self._turn()
+        if callback := options.get("stream_callback"):
+            callback(text)
+        return Completion(text=text)
+
+    def _turn(self) -> str:
+        if self._next >= len(self.plan):
+            return tool_call(action="terminate", status="failure", text="the oracle's plan ran out")
+        step = self.plan[self._next]
+        if step.op == "open":
+            return self._advance(tool_call(action="open", text=step.text))
+        if step.op == "type":
+            return self._advance(tool_call(action="type", text=step.text))
+        if step.op == "key":
+            return self._advance(tool_call(action="key", text=step.text))
+        if step.op == "button":
+            return self._advance(tool_call(action="system_button", button=step.text))
+        nodes = parse_nodes(self.ui_tree())
+        size = _screen_size(nodes)
+        if step.op == "finish":
+            answer = step.answer(nodes) if callable(step.answer) else step.answer
+            args = {"action": "terminate", "status": "success"}
+            if answer is not None:
+                args["text"] = answer
+            return self._advance(tool_call(**args))
+        node = find(nodes, dict(step.near) or None, **dict(step.match))
+        if node is None:
+            if step.scroll and self._scrolls < SCROLL_LIMIT:
+                swipe = _scroll_down(nodes, size)
+                if swipe is not None:
+                    self._scrolls += 1
+                    return swipe
+            wanted = dict(step.match)
+            return tool_call(action="terminate", status="failure", text=f"the oracle found no node {wanted}")
+        self._scrolls = 0
+        if step.op == "seek":
+            self._next += 1
+            return self._turn()
+        if step.op == "tap":
+            return self._advance(tool_call(action="click", coordinate=_relative(node.center, size)))
+        if step.op == "slide":
+            value, lo, hi = step.value
+            l, t, r, b = node.bounds
+            x = l + round((value - lo) * max(1, r - l - 1) / (hi - lo))
+            return self._advance(tool_call(action="click", coordinate=_relative((x, (t + b) // 2), size)))
+        raise ValueError(f"unknown plan step {step.op!r}")
+
+    def _advance(self, text: str) -> str:
+        self._next += 1
+        return text
+
+
+class RandomPolicy(_Policy):
+    """Random actions from `seed`; terminates (success or failure) with probability `p_stop`."""
+
+    def __init__(self, seed: int = 0, *, p_stop: float = 0.08):
+        self.rng = random.Random(seed)
+        self.p_stop = p_stop
+        self.description = f"random (seed {seed})"
+
+    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
+        r, roll = self.rng, self.rng.random()
+        point = lambda: [r.randint(20, 980), r.randint(40, 960)]  # noqa: E731
+        if roll < self.p_stop:
+            text = tool_call(action="terminate", status=r.choice(["success", "failure"]))
+        elif roll < 0.6:
+            text = tool_call(action="click", coordinate=point())
+        elif roll < 0.75:
+            text = tool_call(action="swipe", coordinate=point(), coordinate2=point())
+        elif roll < 0.85:
+            text = tool_call(action="system_button", button=r.choice(["Back", "Home"]))
+        elif roll < 0.93:
+            text = tool_call(action="type", text=r.choice(["hello", "42", "ok", "test 1"]))
+        else:
+            text = tool_call(action="open", text=r.choice(["Settings", "Contacts", "Clock", "Notes", "Calculator"]))
+        return Completion(text=text)
+
+
+class ModelPool:
+    """Model specs to per-episode models. A spec is `oracle`, `random[:SEED]`, a factory
+    (EpisodeContext -> Model), or anything `vlagent.load_model` takes, loaded once and shared by
+    the workers given it. Worker i gets spec i mod n: several server URLs spread the workers."""
+
+    def __init__(self, specs: Sequence[Any], **load_options: Any):
+        if not specs:
+            raise UserError("give at least one model")
+        self.specs = list(specs)
+        self.load_options = load_options
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def describe(self, worker: int) -> str:
+        spec = self.specs[worker % len(self.specs)]
+        return spec if isinstance(spec, str) else getattr(spec, "__name__", type(spec).__name__)
+
+    def build(self, worker: int, ctx: Any) -> Any:
+        """The model for the episode `ctx` (a runner.EpisodeContext) on `worker`."""
+        spec = self.specs[worker % len(self.specs)]
+        if callable(spec):
+            return spec(ctx)
+        if spec == "oracle":
+            return OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
+        if spec == "random" or spec.startswith("random:"):
+            key = f"{ctx.task.id}/{ctx.instance.seed}/{spec.partition(':')[2] or 0}"
+            return RandomPolicy(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"))
+        with self._lock:
+            if spec not in self._loaded:
+                from ..specs import load_model
+
+                options = {} if spec.startswith("scripted:") else self.load_options
+                self._loaded[spec] = load_model(spec, **options)
+            return self._loaded[spec]
+
+
+def _screen_size(nodes: list[Node]) -> tuple[int, int]:
+    """The screen's size from the dump: the root window spans it."""
+    l, t, r, b = nodes[0].bounds if nodes else (0, 0, 1080, 2400)
+    return max(1, r), max(1, b)
+
+
+def _relative(point: tuple[int, int], size: tuple[int, int]) -> list[float]:
+    """Device pixel -> relative-1000, aimed at the pixel's middle so the loop's floor() lands on it."""
+    return [round((point[0] + 0.5) * 1000 / size[0], 3), round((point[1] + 0.5) * 1000 / size[1], 3)]
+
+
+def _scroll_down(nodes: list[Node], size: tuple[int, int]) -> str | None:
+    """A swipe up inside the largest scrollable view: the content moves up, later items show."""
+    lists = [n for n in nodes if n.scrollable]
+    if not lists:
+        return None
+    l, t, r, b = max(lists, key=lambda n: (n.bounds[2] - n.bounds[0]) * (n.bounds[3] - n.bounds[1])).bounds
+    x = (l + r) // 2
+    y1, y2 = t + (b - t) * 3 // 4, t + (b - t) // 4
+    return tool_call(action="swipe", coordinate=_relative((x, y1), size), coordinate2=_relative((x, y2), size))
+
+
+def _mentions(messages: list[Message], goal: str) -> bool:
+    for m in messages:
+        content = m.get("content")
+        texts = [content] if isinstance(content, str) else [
+            p.get("text", "") for p in content or [] if isinstance(p, dict)]
+        if any(goal in t for t in texts):
+            return True
+    return False

@@ -1,0 +1,412 @@
+"""Running the SimPhone suite: episodes in parallel, resumable, with a result per episode.
+
+An episode is one task at one seed. Each runs on its own device: by default a fresh SimPhone
+(seeded with the episode's seed, so names and numbers differ by seed too) on its own adb serial;
+or one of the given adb serials, reused from episode to episode (tasks then start from the home
+screen with no background tasks, and checks compare with the state right after setup).
+
+Layout of OUT:
+    run.json                      what was asked (models, tasks, seeds); a resume must match it
+    results.json                  every finished episode plus a summary, rewritten as they finish
+    episodes/<task>__s<seed>/     trajectory.json, step_NNN.png, result.json (written last)
+
+An episode with a result.json is finished and is skipped when the run starts again; one without
+(interrupted) runs again. Failures of the infrastructure (the device or the model server gave
+out; setup could not run) are counted apart from task failures and are retried on a rerun
+unless `retry_infra=False`. Success needs both: the agent terminated with success, and the
+task's check passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+from pydantic import BaseModel
+
+from ..errors import UserAbort, UserError
+from ..trajectory import Trajectory
+from .policies import ModelPool
+from .tasks import Env, Task, TaskInstance, select
+
+SCHEMA_VERSION = 1
+Outcome = Literal["success", "failure", "infra"]
+
+
+class EpisodeResult(BaseModel):
+    task_id: str
+    app: str
+    complexity: float
+    seed: int
+    goal: str | None = None
+    params: dict[str, Any] = {}
+    max_steps: int
+    outcome: Outcome
+    reason: str = ""                      # the check's verdict, or what broke
+    status: str | None = None             # the agent's final status (success, max_steps, ...)
+    answer: str | None = None
+    infra_stage: str | None = None        # device, setup, run, check
+    steps: int = 0
+    seconds: float = 0.0
+    step_seconds: list[float] = []
+    model_seconds: list[float] = []
+    model: str = ""
+    device: str = ""
+    teardown_error: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpisodeContext:
+    """What a model factory may use to build the model for one episode."""
+
+    task: Task
+    instance: TaskInstance
+    device: Any
+
+
+ModelFactory = Callable[[EpisodeContext], Any]
+
+
+def episode_name(task_id: str, seed: int) -> str:
+    return f"{task_id}__s{seed}"
+
+
+# -------------------------------------------------------------------------------------- devices
+
+class SimPhones:
+    """A fresh SimPhone per episode, seeded by it, connected to the adb server in use."""
+
+    def __init__(self, size: tuple[int, int] = (1080, 2400), **device_options: Any):
+        self.size = size
+        self.device_options = {"ime_settle": 0, **device_options}
+
+    @contextlib.contextmanager
+    def open(self, seed: int) -> Iterator[Any]:
+        from ..devices import AdbDevice
+        from ..devices.sim import SimPhoneServer, connect_adb, disconnect_adb
+
+        w, h = self.size
+        server = SimPhoneServer(width=w, height=h, density=round(420 * w / 1080), seed=seed).start()
+        try:
+            connect_adb(server)
+            try:
+                with AdbDevice(server.serial, **self.device_options) as device:
+                    yield device
+            finally:
+                with contextlib.suppress(Exception):
+                    disconnect_adb(server)
+        finally:
+            server.stop()
+
+
+class AttachedDevice:
+    """A device already on adb (`adb:SERIAL`), reused by one worker for all its episodes."""
+
+    def __init__(self, serial: str, **device_options: Any):
+        self.serial = serial
+        self.device_options = device_options
+        self._device: Any = None
+
+    @contextlib.contextmanager
+    def open(self, seed: int) -> Iterator[Any]:
+        from ..devices import AdbDevice
+
+        if self._device is None:
+            self._device = AdbDevice(self.serial, **self.device_options).connect()
+        try:
+            yield self._device
+        except BaseException:
+            self._device = None   # reconnect before the next episode
+            raise
+
+
+def device_slots(specs: Sequence[str], jobs: int, sim_size: tuple[int, int], **options: Any) -> list[Any]:
+    """One device provider per worker: `sim` gives each worker its own SimPhones, `adb:SERIAL`
+    one phone that no other worker shares."""
+    specs = [s.strip() for s in specs if s.strip()] or ["sim"]
+    if specs == ["sim"]:
+        return [SimPhones(sim_size, **options) for _ in range(jobs)]
+    slots: list[Any] = []
+    for spec in specs:
+        kind, _, arg = spec.partition(":")
+        if kind == "sim":
+            slots.append(SimPhones(sim_size, **options))
+        elif kind == "adb" and arg:
+            slots.append(AttachedDevice(arg, **options))
+        else:
+            raise UserError(f"--device {spec!r}: use sim or adb:SERIAL (comma-separated for several)")
+    return slots
+
+
+# -------------------------------------------------------------------------------------- one episode
+
+def run_episode(task: Task, seed: int, device: Any, make_model: Callable[[EpisodeContext], Any], out_dir: Path,
+                *, model_name: str = "", stop: threading.Event | None = None, settle_timeout: float = 2.0,
+                history_images: int = 2, max_seconds: float | None = None) -> EpisodeResult:
+    """Setup, agent, check, teardown on one device. Raises only UserAbort/KeyboardInterrupt."""
+    from ..loop import Agent
+
+    started = time.time()
+    env = Env(device)
+    base = dict(task_id=task.id, app=task.app, complexity=task.complexity, seed=seed, max_steps=task.max_steps,
+                model=model_name, device=getattr(device, "description", str(device)), started_at=started)
+
+    def infra(stage: str, error: BaseException, **extra: Any) -> EpisodeResult:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return EpisodeResult(**{**base, **extra}, outcome="infra", infra_stage=stage, reason=detail[:2000],
+                             seconds=time.time() - started, finished_at=time.time())
+
+    try:
+        inst = task.setup(env, seed)
+    except Exception as e:
+        return infra("setup", e)
+    base.update(goal=inst.goal, params=inst.params)
+
+    def on_step(step: Any) -> None:
+        if stop is not None and stop.is_set():
+            raise UserAbort("the benchmark run was stopped")
+
+    status = answer = None
+    try:
+        model = make_model(EpisodeContext(task, inst, device))
+        agent = Agent(model, device, max_steps=inst.max_steps, max_seconds=max_seconds, out_dir=out_dir,
+                      settle_timeout=settle_timeout, history_images=history_images, on_step=on_step)
+        result = agent.run(inst.goal)
+        status, answer = result.status, result.answer
+    except (UserAbort, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        return infra("run", e, **_timings(out_dir))
+    timing = _timings(out_dir)
+    try:
+        final = env.state()
+    except Exception as e:
+        return infra("check", e, status=status, answer=answer, **timing)
+    verdict = task.check(inst, final, answer)
+    if status != "success":
+        outcome, reason = "failure", f"the agent did not terminate with success ({status}); check: {verdict.reason}"
+    else:
+        outcome, reason = ("success" if verdict.success else "failure"), verdict.reason
+    teardown_error = None
+    try:
+        task.teardown(env, inst)
+    except Exception as e:
+        teardown_error = f"{type(e).__name__}: {e}"[:500]
+    return EpisodeResult(**base, outcome=outcome, reason=reason, status=status, answer=answer, **timing,
+                         teardown_error=teardown_error, seconds=time.time() - started, finished_at=time.time())
+
+
+def _timings(out_dir: Path) -> dict[str, Any]:
+    try:
+        traj = Trajectory.load(out_dir)
+    except (OSError, ValueError):
+        return {}
+    return {"steps": len(traj.steps),
+            "step_seconds": [round(sum(v for k, v in s.timings.items() if not k.startswith("model_")), 4)
+                             for s in traj.steps],
+            "model_seconds": [round(s.timings.get("model", 0.0), 4) for s in traj.steps]}
+
+
+# -------------------------------------------------------------------------------------- the suite
+
+@dataclass
+class SuiteResult:
+    out: Path
+    results: list[EpisodeResult]
+    ran: int          # episodes run this time (the rest were finished before)
+    skipped: int
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.results)
+
+
+def plan_episodes(tasks: str | Sequence[str] = "*", seed: int = 0, repeats: int = 1) -> list[tuple[Task, int]]:
+    chosen = select(tasks)
+    if not chosen:
+        raise UserError(f"no task matches {tasks!r}; `vlagent bench sim --list` shows them")
+    return [(t, seed + r) for r in range(repeats) for t in chosen]
+
+
+def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracle",), tasks: str | Sequence[str] = "*",
+              seed: int = 0, repeats: int = 1, jobs: int = 1, devices: Sequence[str] = ("sim",),
+              sim_size: tuple[int, int] = (1080, 2400), retry_infra: bool = True,
+              on_episode: Callable[[EpisodeResult], None] | None = None, progress: Any = None,
+              settle_timeout: float = 2.0, history_images: int = 2, max_seconds: float | None = None,
+              device_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None) -> SuiteResult:
+    """Run every (task, seed) episode not finished in `out` yet, `jobs` at a time.
+
+    progress: None, or an object with start(total, done), advance(result) and stop() (the CLI
+    passes a rich progress bar). on_episode: called in this thread after each finished episode;
+    an exception there (KeyboardInterrupt included) stops the run, in-flight episodes abort at
+    their next step and stay unfinished, and the exception propagates.
+    """
+    out = Path(out)
+    episodes = plan_episodes(tasks, seed, repeats)
+    pool = ModelPool(models, **(model_options or {}))
+    _claim(out, pool, tasks, seed, repeats)
+    ep_root = out / "episodes"
+    done: dict[str, EpisodeResult] = {}
+    todo: list[tuple[Task, int]] = []
+    for task, s in episodes:
+        name = episode_name(task.id, s)
+        prior = _load_result(ep_root / name)
+        if prior is not None and not (retry_infra and prior.outcome == "infra"):
+            done[name] = prior
+        else:
+            shutil.rmtree(ep_root / name, ignore_errors=True)   # an interrupted or retried episode
+            todo.append((task, s))
+    skipped = len(done)
+    jobs = max(1, min(jobs, len(todo) or 1))
+    slots = device_slots(list(devices), jobs, sim_size, **(device_options or {}))
+    jobs = min(jobs, len(slots))
+    work: queue.Queue = queue.Queue()
+    for item in todo:
+        work.put(item)
+    finished: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def worker(index: int) -> None:
+        slot = slots[index]
+        while not stop.is_set():
+            try:
+                task, s = work.get_nowait()
+            except queue.Empty:
+                return
+            ep_dir = ep_root / episode_name(task.id, s)
+            try:
+                result = _on_device(slot, task, s, ep_dir, pool, index, stop, settle_timeout, history_images,
+                                    max_seconds)
+            except (UserAbort, KeyboardInterrupt):
+                return
+            except Exception:   # a bug in the runner or a task: recorded, the run goes on
+                result = EpisodeResult(task_id=task.id, app=task.app, complexity=task.complexity, seed=s,
+                                       max_steps=task.max_steps, outcome="infra", infra_stage="runner",
+                                       reason=traceback.format_exc()[-2000:], model=pool.describe(index))
+            _write_json(ep_dir / "result.json", result.model_dump())
+            finished.put(result)
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"bench-worker-{i}", daemon=True) for i in range(jobs)]
+    if progress is not None:
+        progress.start(len(episodes), skipped)
+    for t in threads:
+        t.start()
+    new: list[EpisodeResult] = []
+    try:
+        while any(t.is_alive() for t in threads) or not finished.empty():
+            try:
+                result = finished.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            new.append(result)
+            done[episode_name(result.task_id, result.seed)] = result
+            _write_results(out, episodes, done)
+            if progress is not None:
+                progress.advance(result)
+            if on_episode is not None:
+                on_episode(result)
+    except BaseException:
+        stop.set()
+        for t in threads:
+            t.join()
+        while not finished.empty():   # finished while we stopped: keep them
+            result = finished.get()
+            done[episode_name(result.task_id, result.seed)] = result
+        _write_results(out, episodes, done)
+        raise
+    finally:
+        if progress is not None:
+            progress.stop()
+    ordered = [done[episode_name(t.id, s)] for t, s in episodes if episode_name(t.id, s) in done]
+    _write_results(out, episodes, done)
+    return SuiteResult(out, ordered, ran=len(new), skipped=skipped)
+
+
+def _on_device(slot, task, seed, ep_dir, pool, index, stop, settle_timeout, history_images, max_seconds):
+    ep_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with contextlib.ExitStack() as stack:
+        try:
+            device = stack.enter_context(slot.open(seed))
+        except Exception as e:
+            return EpisodeResult(task_id=task.id, app=task.app, complexity=task.complexity, seed=seed,
+                                 max_steps=task.max_steps, outcome="infra", infra_stage="device",
+                                 reason=f"{type(e).__name__}: {e}"[:2000], model=pool.describe(index),
+                                 started_at=started, finished_at=time.time(), seconds=time.time() - started)
+        return run_episode(task, seed, device, lambda ctx: pool.build(index, ctx), ep_dir,
+                           model_name=pool.describe(index), stop=stop, settle_timeout=settle_timeout,
+                           history_images=history_images, max_seconds=max_seconds)
+
+
+def _claim(out: Path, pool: ModelPool, tasks: Any, seed: int, repeats: int) -> None:
+    """Write run.json, or check that the run in `out` was made with the same models."""
+    out.mkdir(parents=True, exist_ok=True)
+    models = [pool.describe(i) for i in range(len(pool.specs))]
+    path = out / "run.json"
+    if path.exists():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if before.get("models") != models:
+            raise UserError(f"{out} holds a run of {before.get('models')}, not {models}: give another --out")
+    _write_json(path, {"schema_version": SCHEMA_VERSION, "models": models, "tasks": tasks, "seed": seed,
+                       "repeats": repeats, "created_at": time.time()})
+
+
+def _load_result(ep_dir: Path) -> EpisodeResult | None:
+    try:
+        return EpisodeResult.model_validate_json((ep_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_results(out: Path, episodes: list[tuple[Task, int]], done: dict[str, EpisodeResult]) -> None:
+    results = [done[n] for n in (episode_name(t.id, s) for t, s in episodes) if n in done]
+    _write_json(out / "results.json", {"schema_version": SCHEMA_VERSION, "planned": len(episodes),
+                                       "summary": summarize(results),
+                                       "episodes": [r.model_dump() for r in results]})
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False)
+        os.chmod(tmp, 0o644)   # mkstemp makes it private; results are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
+    """Counts overall, by app and by complexity. success_rate leaves infrastructure failures out."""
+
+    def block(rs: Sequence[EpisodeResult]) -> dict[str, Any]:
+        c = Counter(r.outcome for r in rs)
+        scored = c["success"] + c["failure"]
+        steps = [s for r in rs for s in r.step_seconds]
+        return {"episodes": len(rs), "success": c["success"], "failure": c["failure"], "infra": c["infra"],
+                "success_rate": round(c["success"] / scored, 4) if scored else None,
+                "steps": sum(r.steps for r in rs),
+                "mean_step_seconds": round(sum(steps) / len(steps), 4) if steps else None}
+
+    by_app: dict[str, list[EpisodeResult]] = {}
+    by_complexity: dict[str, list[EpisodeResult]] = {}
+    for r in results:
+        by_app.setdefault(r.app, []).append(r)
+        by_complexity.setdefault(f"{r.complexity:g}", []).append(r)
+    return {"all": block(results), "by_app": {k: block(v) for k, v in by_app.items()},
+            "by_complexity": {k: block(v) for k, v in sorted(by_complexity.items(), key=lambda kv: float(kv[0]))}}
