@@ -22,19 +22,14 @@ from typing import Any
 from PIL import Image
 
 from . import actions as A
-from .errors import UserError
+from .errors import ReplayDiverged, UserError  # ReplayDiverged re-exported: it was defined here first
 from .grounding import SCREEN_TOLERANCE, screen_hash
-from .session import ScriptError, Session, connect
+from .session import Session, connect
 from .trajectory import Step, Trajectory, TrajectoryWriter
 
 log = logging.getLogger("vlagent.replay")
 
 __all__ = ["ReplayDiverged", "ReplayResult", "ReplayedStep", "replay", "replay_on"]
-
-
-class ReplayDiverged(ScriptError):
-    """The screen differs from the recording at a step that acts on a point, and there is no
-    model (or cached grounding) to find its target again."""
 
 
 @dataclass

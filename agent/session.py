@@ -15,22 +15,15 @@ and logs so. Answers to `query`/`assert_`/`wait_for` are cached for bit-identica
 With `out`, every step is recorded as a trajectory (screenshot before, action in device pixels,
 the instruction or model text), which `vlagent.replay` can replay without the model.
 
-Errors of a scripted step (defined here until they join `vlagent.errors`):
-
-    VLAgentError
-    └── ScriptError            a scripted step failed; `.screenshot` is the screen it failed on
-        ├── AssertionFailed       assert_: the model says the condition does not hold
-        │   └── WaitTimeout          wait_for: it did not hold within the timeout
-        ├── GroundingFailed       the model could not locate the target (not found, or unreadable twice)
-        └── QueryFailed           the answer did not match the schema, twice
+The steps that ask the model (`locate`, `query`, `check`, `assert_`, `wait_for`) are in
+`vlagent.answers`. A failed step raises a `ScriptError` (see `vlagent.errors`) naming the
+screenshot of the screen it failed on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import re
 import shutil
 import tempfile
 import time
@@ -38,71 +31,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import json5
 from PIL import Image
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import actions as A
-from .errors import RecoverableError, UserError, VLAgentError
-from .grounding import (
-    GroundingCache,
-    TargetNotFound,
-    default_cache_path,
-    ground,
-    screen_digest,
-    screen_hash,
+from .answers import ScreenQuestions
+from .errors import (  # re-exported: the step errors were defined here first
+    AssertionFailed,
+    GroundingFailed,
+    QueryFailed,
+    ScriptError,
+    UserError,
+    VLAgentError,
+    WaitTimeout,
 )
-from .models.base import Message
+from .grounding import GroundingCache, default_cache_path
 from .settle import wait_until_stable
 from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
-from .vision import fit_to_model
-
-log = logging.getLogger("vlagent.session")
 
 __all__ = [
     "AssertionFailed", "GroundingFailed", "QueryFailed", "ScriptError", "Session", "WaitTimeout",
     "connect",
 ]
-
-
-class ScriptError(VLAgentError):
-    """A scripted step failed; `screenshot` is where the screen it failed on was saved."""
-
-    def __init__(self, message: str, *, screenshot: Path | None = None) -> None:
-        super().__init__(message)
-        self.screenshot = screenshot
-
-
-class AssertionFailed(ScriptError, AssertionError):
-    """`assert_`: the model says the condition does not hold on the screen."""
-
-
-class WaitTimeout(AssertionFailed):
-    """`wait_for`: the condition did not hold within the timeout."""
-
-
-class GroundingFailed(ScriptError):
-    """The model could not locate the target: not on the screen, or no usable answer twice."""
-
-
-class QueryFailed(ScriptError):
-    """The model's answer did not match the schema, even after being shown the error."""
-
-
-QUERY_PROMPT = (
-    "Look at the screen and answer: {question}\n"
-    'Reply with only a JSON object {{"answer": ...}} whose answer matches this JSON Schema: {schema}'
-)
-CHECK_PROMPT = (
-    "Look at the screen. Is this true: {condition}\n"
-    'Reply with only a JSON object {{"answer": true or false, "reason": "what on the screen shows it"}}.'
-)
-ANSWER_RETRY = "Error: {error}\nReply again with only the JSON object asked for."
-
-
-class _Verdict(BaseModel):
-    answer: bool
-    reason: str = ""
 
 
 @dataclass
@@ -115,15 +64,6 @@ class Event:
     model_calls: int = 0
     cached: bool = False
     result: Any = None
-
-
-@dataclass
-class _Located:
-    point: tuple[int, int]
-    frame: Image.Image
-    text: str = ""
-    cached: bool = False
-    calls: int = 0
 
 
 def connect(
@@ -154,7 +94,7 @@ def connect(
         raise
 
 
-class Session:
+class Session(ScreenQuestions):
     """Exact and grounded actions on one device; see the module docstring. Use `connect()`."""
 
     def __init__(
@@ -282,7 +222,7 @@ class Session:
     def wait(self, seconds: float) -> None:
         started = time.perf_counter()
         time.sleep(seconds)
-        self.events.append(Event("wait", f"{seconds:g} s", time.perf_counter() - started))
+        self._event("wait", f"{seconds:g} s", started)
 
     def screenshot(self, path: str | Path | None = None) -> Image.Image:
         frame = self._observe()
@@ -290,97 +230,7 @@ class Session:
             frame.save(path)
         return frame
 
-    # -- grounded steps -----------------------------------------------------------------------
-
-    def locate(self, target: str) -> tuple[int, int]:
-        """Where `target` is, in device pixels: from the cache when this screen was seen before,
-        else from the model."""
-        started = time.perf_counter()
-        found = self._locate(target, "locate")
-        self.events.append(Event("locate", target, time.perf_counter() - started, found.calls, found.cached,
-                                 found.point))
-        return found.point
-
-    def locate_like(self, example: Image.Image, hint: str = "") -> tuple[int, int]:
-        """Where the element shown in `example` (a crop of an earlier screen) is now, asking the
-        model; `hint` is any text saying what it is. Used by replay to re-ground a recorded tap."""
-        started = time.perf_counter()
-        frame = self._observe()
-        self._need_model("locate", hint or "the element in the example")
-        before = self.model_calls
-        try:
-            grounded = ground(self._generate, self.model, frame, tuple(self.device.size), hint, example=example, hint=hint)
-        except RecoverableError as e:
-            path = self._save_failure(frame, "locate")
-            raise GroundingFailed(f"the recorded element ({hint or 'no description'}) was not found on the "
-                                  f"screen: {e} (screenshot: {path})", screenshot=path) from None
-        self.events.append(Event("locate", hint or "example", time.perf_counter() - started,
-                                 self.model_calls - before, False, grounded.point))
-        return grounded.point
-
-    def query(self, question: str, schema: Any = str) -> Any:
-        """Ask about the screen; the answer is validated by pydantic (`schema` is a type: int,
-        list[str], a BaseModel, ...) or by jsonschema (`schema` is a JSON Schema dict)."""
-        started = time.perf_counter()
-        validate, json_schema, schema_key = _schema(schema)
-        frame = self._observe()
-        prompt = QUERY_PROMPT.format(question=question, schema=json.dumps(json_schema, ensure_ascii=False))
-        value, text, calls, cached = self._ask("query", question, schema_key, frame, prompt,
-                                               lambda reply: validate(_answer_of(reply, schema is str)),
-                                               dump=lambda v: _dump(schema, v), load=validate)
-        self._record("query", {"question": question}, frame, [], text,
-                     result=json.dumps(_dump(schema, value), ensure_ascii=False), started=started)
-        self.events.append(Event("query", question, time.perf_counter() - started, calls, cached, value))
-        return value
-
-    def check(self, condition: str) -> tuple[bool, str]:
-        """Whether `condition` holds on the screen now, with the model's reason; never raises
-        for a false one."""
-        started = time.perf_counter()
-        frame = self._observe()
-        verdict, text, calls, cached = self._verdict(condition, frame)
-        self.events.append(Event("check", condition, time.perf_counter() - started, calls, cached, verdict.answer))
-        return verdict.answer, verdict.reason
-
-    def assert_(self, condition: str) -> str:
-        """Raise `AssertionFailed` (with the screenshot saved) unless `condition` holds on the
-        screen; returns the model's reason."""
-        started = time.perf_counter()
-        frame = self._observe()
-        verdict, text, calls, cached = self._verdict(condition, frame)
-        self._record("assert", {"condition": condition}, frame, [], text,
-                     result=f"{verdict.answer}: {verdict.reason}", is_error=not verdict.answer, started=started)
-        self.events.append(Event("assert", condition, time.perf_counter() - started, calls, cached, verdict.answer))
-        if not verdict.answer:
-            path = self._save_failure(frame, "assert")
-            raise AssertionFailed(f"assertion failed: {condition!r}; the model says: {verdict.reason or 'no'} "
-                                  f"(screenshot: {path})", screenshot=path)
-        return verdict.reason
-
-    def wait_for(self, condition: str, timeout: float = 10.0, interval: float = 1.0) -> str:
-        """Poll until `condition` holds; `WaitTimeout` (screenshot saved) after `timeout` s.
-        An unchanged screen is not asked about twice (its answer is cached)."""
-        started = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        calls_before = self.model_calls
-        while True:
-            frame = self._observe()
-            verdict, text, _, _ = self._verdict(condition, frame)
-            if verdict.answer:
-                break
-            if time.monotonic() + interval > deadline:
-                path = self._save_failure(frame, "wait_for")
-                self._record("wait_for", {"condition": condition, "timeout": timeout}, frame, [], text,
-                             result=f"timed out: {verdict.reason}", is_error=True, started=started)
-                raise WaitTimeout(f"{condition!r} did not hold within {timeout:g} s; the model says: "
-                                  f"{verdict.reason or 'no'} (screenshot: {path})", screenshot=path)
-            time.sleep(interval)
-            self._acted = False  # nothing we did changes the screen: no settling needed
-        calls = self.model_calls - calls_before
-        self._record("wait_for", {"condition": condition, "timeout": timeout}, frame, [], text,
-                     result=f"True: {verdict.reason}", started=started)
-        self.events.append(Event("wait_for", condition, time.perf_counter() - started, calls, calls == 0, True))
-        return verdict.reason
+    # -- autonomous sub-tasks -----------------------------------------------------------------
 
     def run(self, goal: str, max_steps: int = 10, tools: Sequence[Any] = ()) -> Any:
         """An autonomous sub-task: `vlagent.Agent` on this device and model. Returns its RunResult;
@@ -405,7 +255,7 @@ class Session:
             except (OSError, ValueError):
                 pass
             self._acted = True
-        self.events.append(Event("run", goal, time.perf_counter() - started, calls, False, result.status))
+        self._event("run", goal, started, calls, False, result.status)
         return result
 
     # -- internals: pointer steps -------------------------------------------------------------
@@ -433,81 +283,6 @@ class Session:
             raise UserError(f"{verb}({px}, {py}) is off the {w}x{h} screen")
         return px, py
 
-    def _locate(self, target: str, verb: str, frame: Image.Image | None = None) -> _Located:
-        frame = frame if frame is not None else self._observe()
-        size = tuple(self.device.size)
-        phash = screen_hash(frame)
-        hit = self.cache.lookup(target, frame, size, screen=phash) if self.cache else None
-        if hit is not None:
-            self.cache_hits += 1
-            return _Located(hit.point, frame, cached=True)
-        self._need_model(verb, target)
-        before = self.model_calls
-        try:
-            grounded = ground(self._generate, self.model, frame, size, target)
-        except TargetNotFound as e:
-            path = self._save_failure(frame, verb)
-            raise GroundingFailed(f"{verb} {target!r}: {e} (screenshot: {path})", screenshot=path) from None
-        except RecoverableError as e:
-            path = self._save_failure(frame, verb)
-            raise GroundingFailed(f"{verb} {target!r}: no usable location from the model after a retry: {e} "
-                                  f"(screenshot: {path})", screenshot=path) from None
-        if self.cache:
-            self.cache.store(target, frame, size, grounded.point, screen=phash)
-        return _Located(grounded.point, frame, grounded.text, False, self.model_calls - before)
-
-    # -- internals: questions -----------------------------------------------------------------
-
-    def _verdict(self, condition: str, frame: Image.Image) -> tuple[_Verdict, str, int, bool]:
-        prompt = CHECK_PROMPT.format(condition=condition)
-        return self._ask("check", condition, "bool", frame, prompt, _verdict_of,
-                         dump=lambda v: v.model_dump(), load=_Verdict.model_validate)
-
-    def _ask(self, kind: str, question: str, schema_key: str, frame: Image.Image, prompt: str,
-             parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any]):
-        """(value, model text, model calls, from cache) for a question about `frame`."""
-        key = GroundingCache.answer_key(kind, question, schema_key, screen_digest(frame)) if self.cache else None
-        if key is not None and (cached := self.cache.get_answer(key)) is not None:
-            try:
-                value = load(cached)
-            except (ValidationError, ValueError):
-                pass
-            else:
-                self.cache_hits += 1
-                log.info("answer cache hit for %r — no model call (the screen is unchanged)", question)
-                return value, "", 0, True
-        self._need_model(kind, question)
-        seen = fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
-        messages: list[Message] = [{"role": "user", "content": [
-            {"type": "image", "image": seen}, {"type": "text", "text": prompt}]}]
-        for attempt in (1, 2):
-            reply = self._generate(messages)
-            try:
-                value = parse(reply)
-                break
-            except (ValidationError, ValueError) as e:
-                error = _short_error(e)
-                if attempt == 2:
-                    path = self._save_failure(frame, kind)
-                    what = "assertion" if kind == "check" else "query"
-                    raise QueryFailed(f"{what} {question!r}: the answer did not match after a retry: {error}; "
-                                      f"last answer: {reply.strip()[:200]!r} (screenshot: {path})",
-                                      screenshot=path) from None
-                messages = messages + [{"role": "assistant", "content": reply},
-                                       {"role": "user", "content": ANSWER_RETRY.format(error=error)}]
-        if key is not None:
-            self.cache.put_answer(key, dump(value))
-        return value, reply, attempt, False
-
-    def _generate(self, messages: list[Message]) -> str:
-        self.model_calls += 1
-        return self.model.generate(messages, None).text
-
-    def _need_model(self, verb: str, what: str) -> None:
-        if self.model is None:
-            raise UserError(f"{verb} {what!r} needs a model and nothing cached matches this screen: pass "
-                            "model=... to vlagent.connect (or --model / `model:` in a flow)")
-
     # -- internals: acting, observing, recording ----------------------------------------------
 
     def _simple(self, name: str, arguments: dict[str, Any], action: A._Action) -> None:
@@ -531,7 +306,7 @@ class Session:
             self._record(name, arguments, frame, actions, text, result=result, is_error=error is not None,
                          started=started)
             detail = arguments.get("target") or json.dumps(arguments, ensure_ascii=False)
-            self.events.append(Event(name, str(detail), time.perf_counter() - started, calls, cached))
+            self._event(name, str(detail), started, calls, cached)
 
     def _observe(self) -> Image.Image:
         """The current screen; after an action, once it has stopped changing."""
@@ -578,6 +353,15 @@ class Session:
             self._writer.trajectory.steps.append(copy)
         self._writer.write()
 
+    def _event(self, kind: str, detail: str, started: float, calls: int = 0, cached: bool = False,
+               result: Any = None) -> None:
+        self.events.append(Event(kind, detail, time.perf_counter() - started, calls, cached, result))
+
+    def _failure(self, error: type[ScriptError], frame: Image.Image, kind: str, message: str) -> ScriptError:
+        """`error` with `frame` saved, its path at the end of `message`."""
+        path = self._save_failure(frame, kind)
+        return error(f"{message} (screenshot: {path})", screenshot=path)
+
     def _save_failure(self, frame: Image.Image, kind: str) -> Path:
         if self._failures is None:
             self._failures = (self.out / "failures") if self.out else Path(tempfile.mkdtemp(prefix="vlagent-failures-"))
@@ -613,92 +397,3 @@ def _describe(obj: Any) -> str:
     if obj is None:
         return "none"
     return getattr(obj, "description", None) or type(obj).__name__
-
-
-def _schema(schema: Any) -> tuple[Callable[[Any], Any], dict[str, Any], str]:
-    """(validate, JSON Schema shown to the model, cache key) for a type or a JSON Schema dict."""
-    if isinstance(schema, dict):
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(schema)
-
-        def validate_json(value: Any) -> Any:
-            errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
-            if errors:
-                where = "/".join(str(p) for p in errors[0].absolute_path) or "answer"
-                raise ValueError(f"{where}: {errors[0].message}")
-            return value
-
-        text = json.dumps(schema, sort_keys=True)
-        return validate_json, schema, text
-    adapter = TypeAdapter(schema)
-    try:
-        json_schema = adapter.json_schema()
-    except Exception:  # types pydantic validates but cannot describe
-        json_schema = {"description": repr(schema)}
-    return adapter.validate_python, json_schema, json.dumps(json_schema, sort_keys=True)
-
-
-def _dump(schema: Any, value: Any) -> Any:
-    if isinstance(schema, dict):
-        return value
-    return TypeAdapter(schema).dump_python(value, mode="json")
-
-
-_FENCED = re.compile(r"```(?:json5?|JSON)?\s*(.*?)```", re.DOTALL)
-
-
-def _extract_json(text: str) -> Any:
-    """The first JSON value in a reply: whole, fenced, or embedded in prose (json5 tolerated)."""
-    candidates = [m.group(1) for m in _FENCED.finditer(text)] + [text]
-    for candidate in candidates:
-        candidate = candidate.strip()
-        for loads in (json.loads, json5.loads):
-            try:
-                return loads(candidate)
-            except Exception:
-                pass
-    decoder = json.JSONDecoder(strict=False)
-    for m in re.finditer(r"[\[{]", text):
-        try:
-            return decoder.raw_decode(text, m.start())[0]
-        except ValueError:
-            continue
-    raise ValueError('no JSON in the answer; reply with a JSON object such as {"answer": ...}')
-
-
-def _answer_of(reply: str, plain_text_ok: bool) -> Any:
-    try:
-        value = _extract_json(reply)
-    except ValueError:
-        if plain_text_ok and reply.strip():
-            return reply.strip()
-        raise
-    if isinstance(value, dict) and "answer" in value:
-        return value["answer"]
-    return value
-
-
-def _verdict_of(reply: str) -> _Verdict:
-    try:
-        value = _extract_json(reply)
-    except ValueError:
-        word = reply.strip().strip(".!").lower()
-        if word in ("yes", "true"):
-            return _Verdict(answer=True)
-        if word in ("no", "false"):
-            return _Verdict(answer=False)
-        raise
-    if isinstance(value, bool):
-        return _Verdict(answer=value)
-    return _Verdict.model_validate(value)
-
-
-def _short_error(e: Exception) -> str:
-    if isinstance(e, ValidationError):
-        parts = []
-        for err in e.errors()[:3]:
-            where = "/".join(str(p) for p in err.get("loc", ())) or "answer"
-            parts.append(f"{where}: {err.get('msg')}")
-        return "; ".join(parts)
-    return str(e)
