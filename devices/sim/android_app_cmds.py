@@ -1,0 +1,259 @@
+"""SimPhone's Android commands for apps and services: am (with ADBKeyboard's broadcasts), monkey,
+pm, uiautomator, ime, and `cmd SERVICE ...`, including `cmd simphone ...`: the simulator's own
+control surface (state, files, reader text, rotation, faults), reachable by any adb client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from .sh import COMMANDS, UsageError, command
+
+ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
+
+
+# -- Android: activities and packages
+
+
+def _parse_intent(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    intent: dict[str, Any] = {"extras": {}}
+    rest = []
+    it = iter(args)
+    for a in it:
+        if a in ("-a", "-d", "-n", "-t", "-p", "-f", "--user", "-c"):
+            value = next(it, "")
+            if a == "-c":
+                intent.setdefault("categories", []).append(value)
+            else:
+                intent[a] = value
+        elif a in ("--es", "--ei", "--ez", "--el", "--ef", "--eia", "--esa", "--eu"):
+            key, value = next(it, ""), next(it, "")
+            intent["extras"][key] = value
+        elif a in ("-W", "-S", "-R", "--activity-clear-task", "--activity-new-task", "-D"):
+            continue
+        else:
+            rest.append(a)
+    return intent, rest
+
+
+@command("am")
+def _am(sh, args, io_):
+    phone = sh.phone
+    if not args:
+        raise UsageError("Activity manager (activity) commands: start, force-stop, broadcast")
+    sub, rest = args[0], args[1:]
+    if sub in ("start", "start-activity"):
+        intent, extra = _parse_intent(rest)
+        target = intent.get("-n") or next((e for e in extra if "/" in e), None)
+        if target is None and intent.get("-a") == "android.intent.action.MAIN" and \
+                "android.intent.category.HOME" in intent.get("categories", []):
+            target = "com.android.launcher3/.Launcher"
+        if target is None and intent.get("-a") == "android.intent.action.VIEW" and intent.get("-d"):
+            target = "com.android.chrome"
+        if target is None and intent.get("-p"):
+            target = intent["-p"]
+        if target is None:
+            io_.err("Error: Intent does not match any activities: Intent { "
+                    + " ".join(f"act={v}" for k, v in intent.items() if k == "-a") + " }\n")
+            return 1
+        io_.out(f"Starting: Intent {{ cmp={target} }}\n")
+        problem = phone.start(target)
+        if problem:
+            io_.err(problem.rstrip("\n") + "\n")
+            return 1
+        return 0
+    if sub == "force-stop" and rest:
+        if phone.current()[0] == rest[-1]:
+            phone.keyevent("KEYCODE_HOME")
+        return 0
+    if sub == "broadcast":
+        intent, _ = _parse_intent(rest)
+        action = intent.get("-a", "")
+        io_.out(f"Broadcasting: Intent {{ act={action} flg=0x400000{' (has extras)' if intent['extras'] else ''} }}\n")
+        _adb_keyboard(sh, action, intent["extras"])
+        io_.out("Broadcast completed: result=0\n")
+        return 0
+    raise UsageError(f"Error: unknown command '{sub}'")
+
+
+def _adb_keyboard(sh, action: str, extras: dict[str, str]) -> None:
+    """ADBKeyboard's broadcasts; like the real IME they only do something while it is the
+    current input method."""
+    phone = sh.phone
+    if not action.startswith("ADB_") or phone.ime_current() != ADB_KEYBOARD:
+        return
+    if action == "ADB_INPUT_TEXT" and "msg" in extras:
+        phone.input_text(extras["msg"])
+    elif action == "ADB_INPUT_B64" and "msg" in extras:
+        try:
+            phone.input_text(base64.b64decode(extras["msg"], validate=True).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    elif action == "ADB_INPUT_CHARS" and "chars" in extras:
+        try:
+            phone.input_text("".join(chr(int(c)) for c in extras["chars"].split(",") if c))
+        except ValueError:
+            pass
+    elif action == "ADB_EDITOR_CODE":
+        phone.keyevent("KEYCODE_ENTER")
+
+
+@command("monkey")
+def _monkey(sh, args, io_):
+    pkgs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-p"]
+    for a in args:
+        io_.err(f"  bash arg: {a}\n")
+    if not pkgs or pkgs[0] not in sh.phone.packages() or sh.phone.start(pkgs[0]):
+        io_.err("** No activities found to run, monkey aborted.\n")
+        return 252
+    io_.out("Events injected: 1\n## Network stats: elapsed time=12ms (0ms mobile, 0ms wifi, 12ms not connected)\n")
+    return 0
+
+
+def _apk_path(pkg: str) -> str:
+    return f"/data/app/~~SimPhone==/{pkg}-1/base.apk"
+
+
+@command("pm")
+def _pm(sh, args, io_):
+    packages = sorted(sh.phone.packages())
+    if args[:2] == ["list", "packages"]:
+        opts = [a for a in args[2:] if a.startswith("-")]
+        filt = [a for a in args[2:] if not a.startswith("-")]
+        for p in packages:
+            if filt and filt[-1] not in p:
+                continue
+            io_.out(f"package:{_apk_path(p)}={p}\n" if "-f" in opts else f"package:{p}\n")
+        return 0
+    if args[:1] == ["path"] and len(args) >= 2:
+        if args[-1] not in packages:
+            return 1
+        io_.out(f"package:{_apk_path(args[-1])}\n")
+        return 0
+    if args[:1] == ["clear"]:
+        io_.out("Success\n")
+        return 0
+    if args[:1] in (["install"], ["uninstall"]):
+        io_.out("Failure [INSTALL_FAILED_SIMPHONE: SimPhone cannot install or remove apps]\n")
+        return 1
+    raise UsageError("usage: pm list packages [FILTER] | pm path PACKAGE")
+
+
+# -- Android: UI dump and IME
+
+
+@command("uiautomator")
+def _uiautomator(sh, args, io_):
+    if not args or args[0] != "dump":
+        raise UsageError("Usage: uiautomator <subcommand> [options]\n    dump [--compressed] [file]")
+    files = [a for a in args[1:] if not a.startswith("--")]
+    target = files[0] if files else "/sdcard/window_dump.xml"
+    xml = sh.phone.ui_xml().encode("utf-8")
+    if sh.fs.norm(target) == "/dev/tty":
+        io_.out(xml)
+    else:
+        try:
+            sh.fs.write(target, xml)
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            io_.err(f"ERROR: could not write to {target}\n")
+            return 1
+    io_.out(f"UI hierchary dumped to: {target}\n")
+    return 0
+
+
+@command("ime")
+def _ime(sh, args, io_):
+    phone = sh.phone
+    installed = phone.ime_list()
+    enabled = sh.state.enabled_imes
+    sub = args[0] if args else ""
+    if sub == "list":
+        ids = installed if "-a" in args else [i for i in installed if i in enabled]
+        for ime in ids:
+            io_.out(ime + "\n" if "-s" in args else f"{ime}:\n  mId={ime}\n")
+        return 0
+    if sub in ("enable", "disable") and len(args) >= 2:
+        ime = args[-1]
+        if ime not in installed:
+            io_.err(f"Unknown input method {ime} cannot be {sub}d for user #0\n")
+            return 1
+        if sub == "enable":
+            io_.out(f"Input method {ime}: {'already enabled' if ime in enabled else 'now enabled'}\n")
+            enabled.add(ime)
+        else:
+            enabled.discard(ime)
+            io_.out(f"Input method {ime}: now disabled\n")
+        return 0
+    if sub == "set" and len(args) >= 2:
+        ime = args[-1]
+        if ime not in installed or ime not in enabled or not phone.set_ime(ime):
+            io_.err(f"Unknown input method {ime} cannot be selected for user #0\n")
+            return 1
+        io_.out(f"Input method {ime} selected for user #0\n")
+        return 0
+    if sub == "reset":
+        phone.set_ime(installed[0])
+        return 0
+    raise UsageError("ime <command>:\n  list [-a] [-s]\n  enable ID\n  disable ID\n  set ID\n  reset")
+
+
+# -- cmd: Android's service shell plus SimPhone's control surface
+
+# `cmd SERVICE ARGS` is the same as the command that fronts the service.
+_CMD_SERVICES = {"input": "input", "package": "pm", "settings": "settings", "activity": "am", "window": "wm"}
+
+
+@command("cmd")
+def _cmd(sh, args, io_):
+    if not args:
+        raise UsageError("cmd: No service specified; use -l to list all running services")
+    service, rest = args[0], args[1:]
+    if service == "simphone":
+        return _simphone(sh, rest, io_)
+    if service in _CMD_SERVICES:
+        return COMMANDS[_CMD_SERVICES[service]](sh, rest, io_)
+    io_.err(f"cmd: Can't find service: {service}\n")
+    return 20
+
+
+_FAULTS_HELP = ("cmd simphone fault drop | offline [SECONDS] | unauthorized | secure on|off | "
+                "slow-screencap MS | truncate-screencap [FRAMES] | popup TITLE TEXT | clear")
+
+
+def _simphone(sh, args, io_):
+    phone = sh.phone
+    state = sh.state
+    sub = args[0] if args else ""
+    if sub == "state":
+        io_.out(json.dumps(phone.state(), ensure_ascii=False, sort_keys=True) + "\n")
+    elif sub == "fs":
+        io_.out(json.dumps(state.fs.snapshot(), sort_keys=True) + "\n")
+    elif sub == "reader" and len(args) >= 2:
+        phone.set_reader_text(" ".join(args[1:]))
+    elif sub == "rotate" and len(args) == 2 and args[1] in "0123":
+        phone.set_rotation(int(args[1]))
+    elif sub == "fault" and len(args) >= 2:
+        kind, rest = args[1], args[2:]
+        if kind in ("drop", "offline", "unauthorized"):
+            if state.on_transport_fault is None:
+                raise UsageError(f"fault {kind}: no transport to act on")
+            state.on_transport_fault(kind, rest)
+        elif kind == "secure" and rest[:1] in (["on"], ["off"]):
+            phone.secure = rest[0] == "on"
+        elif kind == "slow-screencap" and rest and rest[0].isdigit():
+            state.faults.slow_screencap_ms = int(rest[0])
+        elif kind == "truncate-screencap":
+            state.faults.truncate_next_screencap = int(rest[0]) if rest and rest[0].isdigit() else 1
+        elif kind == "popup" and len(rest) >= 2:
+            phone.show_popup(rest[0], " ".join(rest[1:]))
+        elif kind == "clear":
+            state.reset_faults()
+            if state.on_clear:
+                state.on_clear()
+        else:
+            raise UsageError(_FAULTS_HELP)
+    else:
+        raise UsageError("cmd simphone state | fs | reader TEXT | rotate 0-3 | " + _FAULTS_HELP.removeprefix("cmd simphone "))
+    return 0
