@@ -189,3 +189,26 @@ def _flatten(metrics: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(metrics, dict):
         return [row for k, v in metrics.items() for row in _flatten(v, f"{prefix}{k}.")]
     return [(prefix.rstrip("."), metrics)]
+
+
+@bench_app.command()
+def perf(
+    device: Annotated[str, typer.Option("--device", "-d", help="sim or desktop.")] = "sim",
+    model: Annotated[str, typer.Option("--model", "-m", help="tiny, a checkpoint path, a server URL, or scripted.")] = "tiny",
+    steps: Annotated[int, typer.Option(min=1, help="Steps of each loop (ours and the naive baseline).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of a table.")] = False,
+) -> None:
+    """Time our loop against a naive one built from stock calls, on the same device in one run.
+
+    Prints per-stage p50/p95, the ratios naive/ours, the framework's own overhead per step and
+    the RSS growth. Compare figures only within one run: machines are noisy.
+    """
+    import json
+
+    from .perf import render_table, run_perf
+
+    result = run_perf(device=device, model=model, steps=steps, as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+    else:
+        Console().print(render_table(result))

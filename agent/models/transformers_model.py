@@ -2,10 +2,22 @@
 
 torch and transformers are imported inside methods: `import vlagent` stays light, and building a
 TransformersModel costs nothing until `load()` (or the first `generate`) reads the checkpoint.
+
+Two fast paths, each on by default and each checked against the stock path by the tests:
+
+- fast_preprocess: screenshots become `pixel_values` through `vlagent.vision` (the processor's
+  own resize and normalisation, bit-identical, with fewer copies), and the prompt is tokenized
+  with one placeholder per image that is then widened at the id level, instead of the tokenizer
+  splitting a string of ~1,300 `<|image_pad|>` per screenshot.
+- prefix_cache: the system turn (system prompt + tool schemas) is the same every step, so its
+  key/value cache is computed once and a copy handed to `generate` each step, which then
+  prefills only the rest. It is text before any image, where M-RoPE's three position rows are
+  equal to plain positions, so the cached keys are the ones a full prefill would compute.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import time
@@ -67,6 +79,8 @@ class TransformersModel:
         max_new_tokens: int = 512,
         tool_format: ToolFormat = "hermes",
         temperature: float = 0.0,
+        fast_preprocess: bool = True,
+        prefix_cache: bool = True,
     ) -> None:
         self.model_name = str(model)
         self.description = f"transformers:{self.model_name}"
@@ -83,8 +97,17 @@ class TransformersModel:
         self.coordinate_system: CoordinateSystem = (
             "smart-resized" if "2.5" in name or "2_5" in name else "relative-1000"
         )
+        self.fast_preprocess = fast_preprocess
+        self.prefix_cache = prefix_cache
         self.processor: Any = None
         self.hf_model: Any = None
+        # The system turn's key/value cache: (token ids, DynamicCache), and how often it was
+        # built and reused (the tests and `vlagent bench perf` read these counters).
+        self._prefix: tuple[tuple[int, ...], Any] | None = None
+        # id(image) -> (weak reference, stamp, (pixel values, grid)) for the last call's images
+        self._recent_pixels: dict[int, tuple[Any, Any, Any]] = {}
+        self.prefix_cache_builds = 0
+        self.prefix_cache_hits = 0
 
     def __repr__(self) -> str:
         return f"TransformersModel({self.model_name!r}, device={self.device!r})"
@@ -167,7 +190,8 @@ class TransformersModel:
     def generate(
         self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
     ) -> Completion:
-        """Answer `messages`; options: max_new_tokens, temperature, top_k, top_p, stop (strings)."""
+        """Answer `messages`; options: max_new_tokens, min_new_tokens, temperature, top_k, top_p,
+        stop (strings)."""
         self.load()
         import torch
         from transformers import StoppingCriteria
@@ -185,10 +209,10 @@ class TransformersModel:
             for part in m["content"] if isinstance(part, dict) and part.get("type") == "image"
         ]
         prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
-        inputs = self.processor(
-            text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}
-        ).to(self.device)
+        inputs = (self._fast_inputs(prompt, images) if self.fast_preprocess else None) or self._processor_inputs(
+            prompt, images
+        )
+        inputs = inputs.to(self.device)
         prompt_ids = inputs["input_ids"]
         preprocess = time.perf_counter() - start
 
@@ -211,6 +235,8 @@ class TransformersModel:
             "do_sample": temperature > 0,
             "stopping_criteria": [timer := FirstTokenTimer()],
         }
+        if options.get("min_new_tokens"):  # e.g. benchmarks that need equal-length answers
+            gen_kwargs["min_new_tokens"] = options["min_new_tokens"]
         if temperature > 0:
             # Qwen's generation_config.json ships top_k=1, top_p=0.001 (near-greedy): left in
             # place they would make `temperature` do nothing, so unset unless asked for.
@@ -219,9 +245,18 @@ class TransformersModel:
             )
         if stop:  # StopStringCriteria needs the tokenizer to map strings onto token pieces
             gen_kwargs.update(stop_strings=list(stop), tokenizer=self.processor.tokenizer)
+        # Qwen2-VL keeps the last prompt's M-RoPE offsets on the model and reuses them whenever
+        # a cache is passed and no new image follows; they belong to the previous prompt.
+        self._forget_rope_deltas()
         begin = time.perf_counter()
+        cached = None
         try:
             with torch.inference_mode():
+                # Looked up (built on first use: prefill work) on the clock of prefill.
+                cached = self._prefix_cache_for(prompt_ids) if self.prefix_cache else None
+                if cached is not None:
+                    # generate() extends the cache it is given: a copy keeps the prefix pristine.
+                    gen_kwargs["past_key_values"] = copy.deepcopy(cached)
                 output = self.hf_model.generate(**inputs, **gen_kwargs)
         except torch.cuda.OutOfMemoryError as e:
             raise ModelError(f"out of GPU memory ({e}); lower max_pixels or max_new_tokens") from None
@@ -241,6 +276,8 @@ class TransformersModel:
                 "prompt_tokens": prompt_ids.shape[1],
                 "completion_tokens": len(new_ids),
                 "image_tokens": int((prompt_ids == image_token_id).sum()) if image_token_id is not None else 0,
+                # prompt tokens served from the prefix cache, not prefilled (OpenAI's cached_tokens)
+                "cached_tokens": cached.get_seq_length() if cached is not None else 0,
             },
             timings={
                 "preprocess": preprocess,
@@ -250,6 +287,119 @@ class TransformersModel:
             },
         )
 
+    # -- preprocessing and the prefix cache ---------------------------------------------------
+
+    def _processor_inputs(self, prompt: str, images: list[Any]) -> Any:
+        """The stock path: the processor resizes, normalises and tokenizes."""
+        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+        return self.processor(
+            text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}
+        )
+
+    def _fast_inputs(self, prompt: str, images: list[Any]) -> Any:
+        """The same inputs as `_processor_inputs`, made faster; None where it cannot be sure to
+        match (an unusual processor or tokenizer, a placeholder count that does not add up)."""
+        import torch
+        from PIL import Image
+        from transformers import BatchFeature
+
+        from .. import vision
+
+        processor = self.processor
+        image_processor = getattr(processor, "image_processor", None)
+        settings = vision.processor_settings(image_processor) if image_processor is not None else None
+        image_token = getattr(processor, "image_token", None)
+        image_token_id = getattr(processor, "image_token_id", None)
+        if settings is None or image_token is None or image_token_id is None:
+            return None
+        factor = settings["patch_size"] * settings["merge_size"]
+        if not all(isinstance(im, Image.Image) and min(im.size) >= factor for im in images):
+            # paths, URLs, arrays: the processor reads them; slivers thinner than one 28-pixel
+            # cell: qwen-vl-utils' smart_resize (ours) and transformers' round them differently
+            return None
+        ids = processor.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        if int((ids == image_token_id).sum()) != len(images) or prompt.count(image_token) != len(images):
+            return None
+        data: dict[str, Any] = {}
+        if images:
+            pixel_values, grid = self._pixel_values(images, settings)
+            # One placeholder per image becomes t*h*w / merge² of them, as the processor writes.
+            repeats = torch.ones_like(ids[0])
+            per_image = (grid.prod(-1) // settings["merge_size"] ** 2).to(repeats.dtype)
+            repeats[ids[0] == image_token_id] = per_image
+            ids = torch.repeat_interleave(ids[0], repeats).unsqueeze(0)
+            data.update(pixel_values=pixel_values, image_grid_thw=grid)
+        data["input_ids"] = ids
+        data["attention_mask"] = torch.ones_like(ids)
+        if getattr(processor, "return_mm_token_type_ids", False):
+            kinds = torch.zeros_like(ids)
+            kinds[ids == image_token_id] = 1
+            video_token_id = getattr(processor, "video_token_id", None)
+            if video_token_id is not None:
+                kinds[ids == video_token_id] = 2
+            data["mm_token_type_ids"] = kinds
+        return BatchFeature(data)
+
+    def _pixel_values(self, images: list[Any], settings: dict[str, Any]) -> tuple[Any, Any]:
+        """vision.pixel_values, reusing the values of images the previous call already had: the
+        loop shows last step's screenshot (the same Image object) again as history."""
+        import weakref
+
+        from .. import vision
+
+        previous, known = self._recent_pixels, []
+        for image in images:
+            entry = previous.get(id(image))
+            hit = entry is not None and entry[0]() is image and entry[1] == _stamp(image)
+            known.append(entry[2] if hit else None)
+        values, grid = vision.pixel_values(
+            images, min_pixels=self.min_pixels, max_pixels=self.max_pixels, known=known, **settings
+        )
+        self._recent_pixels, row = {}, 0
+        for image, g in zip(images, grid.tolist()):
+            rows = g[0] * g[1] * g[2]
+            self._recent_pixels[id(image)] = (weakref.ref(image), _stamp(image), (values[row:row + rows], tuple(g)))
+            row += rows
+        return values, grid
+
+    def _prefix_cache_for(self, prompt_ids: Any) -> Any:
+        """The key/value cache of the prompt's system turn, built on first use and reused while
+        that turn's tokens stay the same; None when the prompt has no cacheable prefix."""
+        import torch
+
+        tokenizer = self.processor.tokenizer
+        end_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        ids = prompt_ids[0]
+        ends = (ids == end_id).nonzero()
+        if not len(ends):
+            return None
+        length = int(ends[0]) + 1  # through the first turn's <|im_end|>
+        prefix = ids[:length]
+        vision_ids = [getattr(self.processor, "image_token_id", None), getattr(self.processor, "video_token_id", None),
+                      tokenizer.convert_tokens_to_ids("<|vision_start|>")]
+        if length >= ids.shape[0] - 1 or any(v is not None and bool((prefix == v).any()) for v in vision_ids):
+            return None  # nothing after it to prefill, or an image inside it
+        key = tuple(prefix.tolist())
+        if self._prefix is not None and self._prefix[0] == key:
+            self.prefix_cache_hits += 1
+            return self._prefix[1]
+        self._forget_rope_deltas()
+        # The decoder without the LM head: only the keys and values are wanted, not the logits
+        # of every prefix token (151k-word vocabulary on the real checkpoints).
+        body = getattr(self.hf_model, "model", None) or self.hf_model
+        with torch.inference_mode():
+            out = body(input_ids=prefix.unsqueeze(0), attention_mask=torch.ones_like(prefix).unsqueeze(0),
+                       use_cache=True)
+        self._forget_rope_deltas()
+        self._prefix = (key, out.past_key_values)
+        self.prefix_cache_builds += 1
+        return out.past_key_values
+
+    def _forget_rope_deltas(self) -> None:
+        body = getattr(self.hf_model, "model", None)
+        if body is not None and hasattr(body, "rope_deltas"):
+            body.rope_deltas = None
+
     def _decode(self, ids: list[int]) -> str:
         # skip_special_tokens would also drop the grounding tokens the parser reads, so drop
         # the other special tokens (end of turn, padding, vision placeholders) by id instead.
@@ -258,3 +408,11 @@ class TransformersModel:
         special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
         drop = (special | set(tokenizer.all_special_ids)) - keep
         return tokenizer.decode([i for i in ids if i not in drop], skip_special_tokens=False)
+
+
+def _stamp(image: Any) -> tuple[Any, ...]:
+    """A cheap fingerprint that changes when an image is drawn on in place: size, mode and a
+    sparse 16x16 sample of its pixels (nearest-neighbour, so ~256 pixels are read)."""
+    from PIL import Image
+
+    return image.size, image.mode, image.resize((16, 16), Image.Resampling.NEAREST).tobytes()

@@ -1,0 +1,150 @@
+"""TransformersModel's prefix cache: the system turn's keys/values are computed once and reused.
+
+Correctness is checked the strict way: with and without the cache, the same greedy tokens and
+the same logits at every generated position (within 1e-5: the cached prefix is computed in a
+separate, shorter forward pass, so matrix products may round differently in the last bit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlagent.models.transformers_model import TransformersModel
+
+LOGITS_ATOL = 1e-5
+MOBILE_USE = {"type": "function", "function": {
+    "name": "mobile_use", "description": "Use the phone: click, swipe, type, press buttons.",
+    "parameters": {"type": "object", "properties": {
+        "action": {"type": "string", "enum": ["click", "swipe", "type", "system_button", "terminate"]},
+        "coordinate": {"type": "array", "items": {"type": "number"}},
+    }, "required": ["action"]},
+}}
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}}
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_path: Path) -> TransformersModel:
+    model = TransformersModel(tiny_model_path, max_new_tokens=12).load()
+    real_generate = model.hf_model.generate
+
+    def generate_keeping_scores(**kwargs):
+        out = real_generate(**kwargs, output_scores=True, return_dict_in_generate=True)
+        model.last_scores = np.stack([s[0].float().numpy() for s in out.scores])
+        model.last_kwargs = kwargs
+        return out.sequences
+
+    model.hf_model.generate = generate_keeping_scores
+    return model
+
+
+def screen(seed: int, size: tuple[int, int] = (280, 560)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def step_messages(goal: str, seed: int, *, system: str = "You drive an Android phone.", history: bool = False):
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": f"The user's task: {goal}"}]
+    if history:
+        messages += [
+            {"role": "user", "content": [{"type": "image", "image": screen(seed + 100)}]},
+            {"role": "assistant", "content": '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}\n</tool_call>'},
+            {"role": "tool", "name": "mobile_use", "content": "ok"},
+        ]
+    messages.append({"role": "user", "content": [
+        {"type": "image", "image": screen(seed)}, {"type": "text", "text": "What is the next action?"},
+    ]})
+    return messages
+
+
+def answer(model: TransformersModel, messages, tools, *, cache: bool):
+    model.prefix_cache = cache
+    try:
+        completion = model.generate(messages, tools, min_new_tokens=12, stop=[])
+    finally:
+        model.prefix_cache = True
+    return completion, model.last_scores, model.last_kwargs
+
+
+@pytest.mark.parametrize("case", ["screen", "screen+history", "text-only"])
+def test_same_tokens_and_logits_with_and_without_the_cache(model: TransformersModel, case: str) -> None:
+    if case == "text-only":
+        messages = [{"role": "system", "content": "You drive an Android phone."},
+                    {"role": "user", "content": "Say which app opens the Wi-Fi settings."}]
+    else:
+        messages = step_messages("turn on Wi-Fi", seed=1, history=case == "screen+history")
+    plain, plain_scores, plain_kwargs = answer(model, messages, [MOBILE_USE], cache=False)
+    cached, cached_scores, cached_kwargs = answer(model, messages, [MOBILE_USE], cache=True)
+
+    assert "past_key_values" not in plain_kwargs and "past_key_values" in cached_kwargs
+    assert cached.usage["cached_tokens"] > 50 and plain.usage["cached_tokens"] == 0
+    assert cached.usage["prompt_tokens"] == plain.usage["prompt_tokens"]
+    assert cached.text == plain.text
+    finite = np.isfinite(plain_scores)
+    assert np.array_equal(finite, np.isfinite(cached_scores))
+    np.testing.assert_allclose(cached_scores[finite], plain_scores[finite], rtol=0, atol=LOGITS_ATOL)
+
+
+def test_a_text_only_step_after_an_image_step_is_not_misplaced(model: TransformersModel) -> None:
+    """Qwen2-VL remembers the last prompt's M-RoPE offsets; a cached prefix must not pick them up."""
+    text_only = [{"role": "system", "content": "You drive an Android phone."},
+                 {"role": "user", "content": "The screen is black. What now?"}]
+    plain, plain_scores, _ = answer(model, text_only, [MOBILE_USE], cache=False)
+    answer(model, step_messages("open Clock", seed=7), [MOBILE_USE], cache=True)  # leaves offsets behind
+    cached, cached_scores, _ = answer(model, text_only, [MOBILE_USE], cache=True)
+    assert cached.text == plain.text
+    finite = np.isfinite(plain_scores)
+    np.testing.assert_allclose(cached_scores[finite], plain_scores[finite], rtol=0, atol=LOGITS_ATOL)
+
+
+def test_the_prefix_is_built_once_and_reused_across_steps(tiny_model_path: Path) -> None:
+    model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
+    for step in range(4):  # a new goal line, new history, a new screen each step: same system turn
+        completion = model.generate(step_messages(f"step {step}", seed=step, history=step > 0), [MOBILE_USE])
+        assert completion.usage["cached_tokens"] > 0
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 3)
+    (key, cache) = model._prefix
+    assert cache.get_seq_length() == len(key)  # generate() extended a copy, never the prefix itself
+
+
+def test_a_new_system_prompt_or_new_tools_rebuild_the_prefix(tiny_model_path: Path) -> None:
+    model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
+    model.generate(step_messages("a", seed=1), [MOBILE_USE])
+    model.generate(step_messages("b", seed=2), [MOBILE_USE])
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 1)
+
+    model.generate(step_messages("c", seed=3), [MOBILE_USE, WEATHER])  # tools changed
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (2, 1)
+
+    model.generate(step_messages("d", seed=4, system="You drive a tablet."), [MOBILE_USE, WEATHER])
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (3, 1)
+
+    model.generate(step_messages("e", seed=5, system="You drive a tablet."), [MOBILE_USE, WEATHER])
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (3, 2)
+
+
+def test_the_cache_can_be_turned_off(tiny_model_path: Path) -> None:
+    model = TransformersModel(tiny_model_path, max_new_tokens=2, prefix_cache=False).load()
+    completion = model.generate(step_messages("a", seed=1), [MOBILE_USE])
+    model.generate(step_messages("b", seed=2), [MOBILE_USE])
+    assert completion.usage["cached_tokens"] == 0
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (0, 0)
+
+
+def test_a_prompt_opening_with_an_image_has_no_prefix_to_cache(tiny_model_path: Path) -> None:
+    model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
+    # No system message: the template adds its default one, which is still a text-only prefix.
+    messages = [{"role": "user", "content": [{"type": "image", "image": screen(1)}, {"type": "text", "text": "hi"}]}]
+    assert model.generate(messages).usage["cached_tokens"] > 0
+    # A prompt whose first turn holds the image: nothing before it can be cached.
+    prompt_ids = model.processor.tokenizer(
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n",
+        return_tensors="pt",
+    )["input_ids"]
+    assert model._prefix_cache_for(prompt_ids) is None

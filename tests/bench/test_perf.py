@@ -1,0 +1,148 @@
+"""`vlagent bench perf` end to end on a SimPhone with the tiny checkpoint, a few steps.
+
+Shape and bookkeeping only: DESIGN forbids timing assertions in unit tests (the numbers are for
+`vlagent bench perf` to print), so nothing here compares a duration with a threshold. Counters
+(steps, prefix-cache builds and hits) and the pixel-value check are compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from vlagent.errors import UserError
+
+pytestmark = [pytest.mark.adb, pytest.mark.slow]
+
+STEPS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def private_adb_server() -> Iterator[int]:
+    """An adb server of our own (as tests/devices/conftest.py does): never the developer's."""
+    adbutils = pytest.importorskip("adbutils")
+    try:
+        adb = adbutils.adb_path()
+    except Exception:
+        pytest.skip("no adb binary (adbutils ships one)")
+    port, saved = _free_port(), os.environ.get("ANDROID_ADB_SERVER_PORT")
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
+    subprocess.run([adb, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=60, check=True)
+    try:
+        yield port
+    finally:
+        subprocess.run([adb, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+        if saved is None:
+            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
+        else:
+            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
+
+
+@pytest.fixture(scope="module")
+def result(private_adb_server: int, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from vlagent.bench.perf import run_perf
+
+    out = tmp_path_factory.mktemp("perf")
+    return run_perf(device="sim", model=str(tiny_model_path), steps=STEPS, as_json=True, out_dir=out)
+
+
+def test_the_json_has_the_documented_keys(result: dict) -> None:
+    from vlagent.bench.perf import STAGES
+
+    for key in ("stages", "ratios", "overhead_ms_p50", "rss_growth_mb", "device", "model"):
+        assert key in result, key
+    assert set(result["stages"]) == set(STAGES)
+    for stage in ("capture", "decode", "preprocess", "prefill", "decode_tokens_per_s", "parse", "act",
+                  "settle", "record"):
+        assert stage in result["stages"]
+    assert {"capture", "preprocess", "step_excluding_model"} <= set(result["ratios"])
+    assert "SimPhone" in result["device"] and "tiny-qwen2-vl" in result["model"]
+    json.loads(json.dumps(result))  # plain JSON, nothing exotic
+
+
+def test_every_stage_has_positive_p50_and_p95_for_both_loops(result: dict) -> None:
+    for stage, loops in result["stages"].items():
+        if stage in ("overhead",):  # a difference of measurements: its sign is not guaranteed
+            continue
+        for name in ("ours", "baseline"):
+            values = loops[name]
+            assert values is not None, (stage, name)
+            assert values["p50"] > 0 and values["p95"] >= values["p50"], (stage, name, values)
+
+
+def test_ratios_are_baseline_over_ours(result: dict) -> None:
+    from vlagent.bench.perf import RATIOS
+
+    for ratio, stage in RATIOS.items():
+        ours, baseline = result["stages"][stage]["ours"]["p50"], result["stages"][stage]["baseline"]["p50"]
+        assert result["ratios"][ratio] == pytest.approx(baseline / ours, rel=1e-3), ratio
+    assert result["ratios"]["preprocess"] == pytest.approx(
+        result["stages"]["preprocess_image"]["baseline"]["p50"] / result["stages"]["preprocess_image"]["ours"]["p50"],
+        rel=1e-3,
+    )
+
+
+def test_both_loops_ran_every_step_and_the_prefix_was_reused(result: dict) -> None:
+    assert result["steps"] == {"ours": STEPS, "baseline": STEPS}
+    assert result["errors"]["ours"] == 0
+    # built once (the first step), reused by every later step of the run
+    assert result["prefix_cache"]["builds"] == 1 and result["prefix_cache"]["hits"] == STEPS - 1
+    assert result["prefix_cache"]["cached_tokens_p50"] > 0
+
+
+def test_the_model_saw_the_processors_pixel_values(result: dict) -> None:
+    check = result["pixel_values_check"]
+    assert check["fast_path"] and check["same_shape"]
+    assert check["max_abs_diff"] <= 1e-6
+
+
+def test_targets_are_judged_from_the_numbers(result: dict) -> None:
+    targets = result["targets"]
+    assert set(targets) == {"overhead_ms_p50", "capture", "preprocess", "step_excluding_model", "rss_growth_mb"}
+    assert targets["capture"]["value"] == result["ratios"]["capture"]
+    assert targets["capture"]["met"] == (result["ratios"]["capture"] >= 3)
+    assert targets["overhead_ms_p50"]["met"] == (result["overhead_ms_p50"] <= 5)
+
+
+def test_both_loops_left_their_records(result: dict) -> None:
+    out = Path(result["out_dir"])
+    trajectory = json.loads((out / "ours" / "trajectory.json").read_text())
+    assert len(trajectory["steps"]) == STEPS
+    assert len(json.loads((out / "naive" / "history.json").read_text())) == STEPS
+    assert len(list((out / "naive").glob("step_*.png"))) == STEPS
+
+
+def test_render_table_shows_every_stage_and_target(result: dict) -> None:
+    from rich.console import Console
+
+    from vlagent.bench.perf import STAGES, render_table
+
+    console = Console(record=True, width=200)
+    console.print(render_table(result))
+    text = console.export_text()
+    for stage in STAGES:
+        assert stage in text
+    assert "target" in text and ("met" in text or "missed" in text)
+
+
+def test_servers_and_scripted_models_are_refused_with_a_reason() -> None:
+    from vlagent.bench.perf import run_perf
+
+    with pytest.raises(UserError, match="in this process"):
+        run_perf(model="http://127.0.0.1:9/v1", steps=2)
+    with pytest.raises(UserError, match="at least 2 steps"):
+        run_perf(steps=1)
