@@ -190,7 +190,7 @@ class Agent:
         timings: dict[str, float] = {}
         started_at = time.time()
         t = time.perf_counter()
-        frame = self._capture(frame)
+        frame, black = self._capture(frame)
         timings["capture"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -198,7 +198,6 @@ class Agent:
         screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=seen.size)
         schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
         schemas += [tool_schema(t_) for t_ in self.tools.values()]
-        black = is_black(frame)
         current: Image.Image | str = self._black_frame_note(screen) if black else seen
         messages = self._messages(goal, traj.steps, current, screen)
         if not black:
@@ -257,17 +256,19 @@ class Agent:
             r.content = self.secrets.scrub(r.content)
         return step, next_frame, final
 
-    def _capture(self, frame: Image.Image | None) -> Image.Image:
-        """The settled frame if there is one, else a new capture; a black one is retried twice."""
+    def _capture(self, frame: Image.Image | None) -> tuple[Image.Image, bool]:
+        """The settled frame if there is one, else a new capture; a black one is retried twice.
+
+        Returns the frame and whether it is still black."""
         if frame is not None and not is_black(frame):
-            return frame
+            return frame, False
         frame = self.device.screenshot()
         for _ in range(2):
             if not is_black(frame):
-                break
+                return frame, False
             time.sleep(0.25)
             frame = self.device.screenshot()
-        return frame
+        return frame, is_black(frame)
 
     def _black_frame_note(self, screen: Screen) -> str:
         """What the model gets instead of a black frame: the UI tree's labels, where there is one."""
