@@ -358,6 +358,7 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
                          "hits": getattr(hf, "prefix_cache_hits", 0),
                          "cached_tokens_p50": float(np.median(ours.cached_tokens)) if ours.cached_tokens else 0},
         "errors": {"ours": ours.errors},
+        "memory_releases": getattr(hf, "memory_releases", 0),
         "prompt_tokens": {"ours": ours.percentiles("prompt_tokens"), "baseline": naive.percentiles("prompt_tokens")},
         "machine": _machine(),
         "out_dir": str(root),

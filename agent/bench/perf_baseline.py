@@ -326,6 +326,7 @@ class DesktopRig(Rig):
         import pyautogui
 
         self.device, self.stock = device, pyautogui
+        self._grab: Any = None
         self.description = device.description
         self._transfer = 0.0
         w, h = device.size
@@ -351,10 +352,19 @@ class DesktopRig(Rig):
                 f'"coordinate": [{x}, {y}]}}}}\n</tool_call>')
 
     def naive_capture(self) -> Any:
+        """pyautogui.screenshot(); where pyscreeze has no backend on X11 (it wants scrot or
+        gnome-screenshot), the Pillow `ImageGrab.grab()` it would call with gnome-screenshot."""
+        if self._grab is None:
+            try:
+                return self.stock.screenshot()
+            except Exception:  # noqa: BLE001 - pyscreeze raises bare Exceptions for "no backend"
+                from PIL import ImageGrab
+
+                self._grab = ImageGrab.grab
         try:
-            return self.stock.screenshot()
-        except Exception as e:  # noqa: BLE001 - pyscreeze needs scrot or an XCB-enabled Pillow
-            raise UserError(f"the naive desktop loop's pyautogui.screenshot() failed: {e}") from None
+            return self._grab()
+        except OSError as e:
+            raise UserError(f"the naive desktop loop cannot take a screenshot: {e}") from None
 
     def naive_execute(self, action: Any) -> None:
         self.stock.moveTo(action.x, action.y)

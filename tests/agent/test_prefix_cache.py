@@ -148,3 +148,29 @@ def test_a_prompt_opening_with_an_image_has_no_prefix_to_cache(tiny_model_path: 
         return_tensors="pt",
     )["input_ids"]
     assert model._prefix_cache_for(prompt_ids) is None
+
+
+def test_freed_memory_is_handed_back_only_after_rss_crept_up(tiny_model_path: Path, monkeypatch) -> None:
+    """Not a prefix-cache test, but the same long-run concern: RSS must stay flat. The release
+    (glibc malloc_trim) runs when RSS at the end of a call is RELEASE_SLACK above the lowest
+    end-of-call level; a call that still ends above the band right after a release means the
+    working set grew, and its level becomes the floor."""
+    from vlagent.models import transformers_model as tm
+
+    slack = tm.RELEASE_SLACK
+    trims: list[int] = []
+    levels = [100, 110, 100 + slack + 1, 105, 120, 100 + slack + 5, 100 + slack + 10, 100 + slack + 20]
+    rss = iter(levels)
+    monkeypatch.setattr(tm, "_malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(tm, "_rss_bytes", lambda: next(rss))
+    model = TransformersModel(tiny_model_path, max_new_tokens=1)
+    for _ in levels[:5]:  # floor 100; 110 inside; over the band: release; 105, 120 inside again
+        model._release_freed_memory()
+    assert trims == [0] and model._rss_floor == 100
+    model._release_freed_memory()  # over the band again: release
+    model._release_freed_memory()  # still over it after the release: the new floor
+    model._release_freed_memory()  # inside the band of the new floor
+    assert trims == [0, 0] and model.memory_releases == 2 and model._rss_floor == 100 + slack + 10
+
+    off = TransformersModel(tiny_model_path, release_memory=False)
+    assert off.release_memory is False
