@@ -153,19 +153,10 @@ class NaiveLoop:
 
     def _generate(self, inputs: Any) -> tuple[float, float, int]:
         import torch
-        from transformers import StoppingCriteria
 
-        class FirstToken(StoppingCriteria):
-            first: float | None = None
+        from ..models.transformers_model import first_token_timer
 
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                if self.first is None:
-                    if input_ids.is_cuda:
-                        torch.cuda.synchronize()
-                    self.first = time.perf_counter()
-                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-        timer = FirstToken()
+        timer = first_token_timer()
         device = getattr(self.hf_model, "device", "cpu")
         inputs = inputs.to(device)
         begin = time.perf_counter()

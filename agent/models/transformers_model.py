@@ -203,7 +203,6 @@ class TransformersModel:
         stop (strings)."""
         self.load()
         import torch
-        from transformers import StoppingCriteria
 
         start = time.perf_counter()
         # Tools and tool results are written into the prompt by our own renderer rather than
@@ -225,24 +224,12 @@ class TransformersModel:
         prompt_ids = inputs["input_ids"]
         preprocess = time.perf_counter() - start
 
-        class FirstTokenTimer(StoppingCriteria):
-            # generate() calls stopping criteria once per new token, so the first call marks
-            # the end of prefill (vision encoder + prompt forward + first sample).
-            first: float | None = None
-
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                if self.first is None:
-                    if input_ids.is_cuda:
-                        torch.cuda.synchronize()
-                    self.first = time.perf_counter()
-                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
         temperature = options.get("temperature", self.temperature)
         stop = options.get("stop", _STOP_STRINGS.get(self.tool_format, []))
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": options.get("max_new_tokens", self.max_new_tokens),
             "do_sample": temperature > 0,
-            "stopping_criteria": [timer := FirstTokenTimer()],
+            "stopping_criteria": [timer := first_token_timer()],
         }
         if options.get("min_new_tokens"):  # e.g. benchmarks that need equal-length answers
             gen_kwargs["min_new_tokens"] = options["min_new_tokens"]
@@ -483,3 +470,23 @@ def _stamp(image: Any) -> tuple[Any, ...]:
     from PIL import Image
 
     return image.size, image.mode, image.resize((16, 16), Image.Resampling.NEAREST).tobytes()
+
+
+def first_token_timer() -> Any:
+    """A StoppingCriteria that never stops and notes when it is first called: generate() calls
+    stopping criteria once per new token, so `.first` marks the end of prefill (vision encoder +
+    prompt forward + first sample). Shared with the perf baseline so both time prefill alike."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class FirstTokenTimer(StoppingCriteria):
+        first: float | None = None
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if self.first is None:
+                if input_ids.is_cuda:
+                    torch.cuda.synchronize()
+                self.first = time.perf_counter()
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return FirstTokenTimer()
