@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from PIL import Image
 
@@ -20,11 +21,11 @@ from . import actions as A
 from .coords import Screen
 from .devices.base import ui_tree
 from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
-from .guards import RepeatDetector, Secrets, is_black
+from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
 from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls
 from .prompts import render
-from .settle import wait_until_stable
+from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
 from .tools.runner import call_tool
 from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
@@ -43,6 +44,11 @@ NO_CALL_MESSAGE = (
     "Your reply had no tool call. Call `{tool}` with the next action, or its `terminate` action "
     "when the task is finished."
 )
+
+
+class Prepared(NamedTuple):
+    seen: Image.Image | None  # the frame at the model's size; None when the frame is black
+    fingerprint: bytes
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ class Agent:
             goal=goal, model=_describe(self.model), device=_describe(self.device),
             coordinate_system=self.system,
         )
-        return self._run(traj, TrajectoryWriter(out_dir, traj))
+        return self._run(traj, TrajectoryWriter(out_dir, traj, background=True))
 
     def resume(self, run_dir: str | Path) -> RunResult:
         """Continue an interrupted run from its trajectory.json, in the same directory.
@@ -127,7 +133,7 @@ class Agent:
         it is now. `max_steps` counts the steps of the whole run, old and new.
         """
         traj = Trajectory.load(run_dir)
-        writer = TrajectoryWriter(run_dir, traj)
+        writer = TrajectoryWriter(run_dir, traj, background=True)
         if traj.status in ("success", "failure", "ask_user"):
             return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
         traj.status, traj.error = "running", None
@@ -142,17 +148,19 @@ class Agent:
         goal = traj.goal
         writer.write()
         started = time.monotonic()
-        frame: Image.Image | None = None
+        observed = None  # the settled frame of the last step and its preparation
         if fresh:
             self._seen = {}  # model-sized images of recent steps
         self._repeats = RepeatDetector()
+        # One worker prepares each settled frame (resize, fingerprint) while settle still waits.
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vlagent-prepare")
         tokens = errors_in_a_row = 0
         try:
             for index in range(len(traj.steps), self.max_steps):
                 if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
                     traj.status = "timeout"
                     break
-                step, frame, final = self._step(index, goal, traj, writer, frame)
+                step, observed, final = self._step(index, goal, traj, writer, observed)
                 traj.steps.append(step)
                 t = time.perf_counter()
                 writer.write()
@@ -183,18 +191,21 @@ class Agent:
             traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
             raise
         finally:
-            writer.write()
+            self._preparer.shutdown(wait=True, cancel_futures=True)
+            try:
+                writer.write()
+            finally:
+                writer.close()
         return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
 
-    def _step(self, index, goal, traj, writer, frame):
+    def _step(self, index, goal, traj, writer, observed):
         timings: dict[str, float] = {}
         started_at = time.time()
-        t = time.perf_counter()
-        frame, black = self._capture(frame)
-        timings["capture"] = time.perf_counter() - t
+        frame, prepared = self._observe(observed, timings)
 
         t = time.perf_counter()
-        seen = fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
+        black = prepared.seen is None
+        seen = prepared.seen if not black else fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
         screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=seen.size)
         schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
         schemas += [tool_schema(t_) for t_ in self.tools.values()]
@@ -203,7 +214,7 @@ class Agent:
         if not black:
             self._seen[index] = seen
         self._seen.pop(index - self.history_images, None)
-        timings["preprocess"] = time.perf_counter() - t
+        timings["preprocess"] += time.perf_counter() - t
 
         t = time.perf_counter()
         completion = self.model.generate(messages, schemas)
@@ -216,6 +227,7 @@ class Agent:
             model_output=self.secrets.scrub(completion.text), usage=completion.usage, timings=timings,
         )
         t = time.perf_counter()
+        writer.flush()  # the last step's files, written during this step's model call: one step behind at most
         step.screenshot = writer.save_screenshot(index, frame)
         timings["record"] = time.perf_counter() - t  # the JSON rewrite is added in run()
 
@@ -239,36 +251,51 @@ class Agent:
         t = time.perf_counter()
         final, acted = None, False
         for call in calls:
-            final, did_act = self._execute(call, screen, step, frame)
+            final, did_act = self._execute(call, screen, step, prepared.fingerprint)
             acted = acted or did_act
             if final is not None:
                 break
         timings["act"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        next_frame = None
-        if final is None and acted:
-            next_frame, _ = wait_until_stable(self.device.screenshot, timeout=self.settle_timeout)
+        observed = None
+        if final is None and acted:  # the next frame is prepared while settle waits for its twin
+            settled, _, job = settle_and_prepare(self.device.screenshot, self._prepare, self._preparer,
+                                                 timeout=self.settle_timeout)
+            observed = (settled, job)
         timings["settle"] = time.perf_counter() - t
         step.timings = timings  # pydantic copied the dict at construction; keep the full one
         step.errors = [self.secrets.scrub(e) for e in step.errors]
         for r in step.results:
             r.content = self.secrets.scrub(r.content)
-        return step, next_frame, final
+        return step, observed, final
 
-    def _capture(self, frame: Image.Image | None) -> tuple[Image.Image, bool]:
-        """The settled frame if there is one, else a new capture; a black one is retried twice.
+    def _observe(self, observed, timings: dict[str, float]) -> tuple[Image.Image, "Prepared"]:
+        """The settled frame and its preparation if there is one, else a new capture; a black
+        frame is captured again twice (a failed capture often is)."""
+        timings["capture"] = timings["preprocess"] = 0.0
+        for attempt in range(3):
+            t = time.perf_counter()
+            if observed is None or attempt:
+                if attempt:
+                    time.sleep(0.25)
+                frame, job = self.device.screenshot(), None
+            else:
+                frame, job = observed
+            timings["capture"] += time.perf_counter() - t
+            t = time.perf_counter()
+            prepared = job.result() if job is not None else self._prepare(frame)
+            timings["preprocess"] += time.perf_counter() - t
+            if prepared.seen is not None:
+                break
+        return frame, prepared
 
-        Returns the frame and whether it is still black."""
-        if frame is not None and not is_black(frame):
-            return frame, False
-        frame = self.device.screenshot()
-        for _ in range(2):
-            if not is_black(frame):
-                return frame, False
-            time.sleep(0.25)
-            frame = self.device.screenshot()
-        return frame, is_black(frame)
+    def _prepare(self, frame: Image.Image) -> "Prepared":
+        """What the next step needs of a frame before the model: the image at the model's size
+        (None for a black frame) and the fingerprint the repeat detector compares."""
+        thumb = thumbnail(frame)
+        seen = None if is_black(thumb) else fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
+        return Prepared(seen, fingerprint(thumb))
 
     def _black_frame_note(self, screen: Screen) -> str:
         """What the model gets instead of a black frame: the UI tree's labels, where there is one."""
@@ -278,11 +305,11 @@ class Agent:
         tree = summarize(xml, screen, self.system) if xml else ""
         return BLACK_FRAME_MESSAGE.format(tree=f"The UI tree shows:\n{tree}\n" if tree else "")
 
-    def _execute(self, call: ToolCall, screen: Screen, step: Step, frame: Image.Image):
+    def _execute(self, call: ToolCall, screen: Screen, step: Step, seen_print: bytes):
         """Run one call; returns (final status and answer, or None; whether the device acted)."""
         try:
             if call.name in UI_TOOL_NAMES:
-                return self._ui_action(call, screen, step, frame)
+                return self._ui_action(call, screen, step, seen_print)
             if call.name not in self.tools:
                 known = ", ".join([self.ui_tool, *self.tools])
                 raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
@@ -302,7 +329,7 @@ class Agent:
             step.results.append(ResultRecord(name=call.name, content=f"Error: {e}", is_error=True))
             return None, False
 
-    def _ui_action(self, call: ToolCall, screen: Screen, step: Step, frame: Image.Image):
+    def _ui_action(self, call: ToolCall, screen: Screen, step: Step, seen_print: bytes):
         if call.name != self.ui_tool:
             raise ToolArgumentsError(f"this device is driven with `{self.ui_tool}`, not `{call.name}`")
         action = to_action(call.name, call.arguments, screen, self.system)
@@ -319,7 +346,7 @@ class Agent:
             time.sleep(action.seconds)
             step.results.append(ResultRecord(name=call.name, content="ok"))
             return None, True
-        if self._repeats.observe(action, frame) > 1:
+        if self._repeats.observe(action, seen_print) > 1:
             raise ToolArgumentsError(REPEAT_MESSAGE)
         if self.policy is not None:
             needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key, A.SystemButton))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, Callable, TypeVar
 
 from PIL import Image, ImageChops
 
 _THUMB = (48, 96)
+T = TypeVar("T")
 
 
 def _thumb(image: Image.Image) -> Image.Image:
@@ -25,19 +27,52 @@ def wait_until_stable(
     """Capture until two frames in a row match; return (last frame, whether it settled).
 
     The last frame is meant to be the next observation, so a stable screen costs two captures
-    and no sleeping. `tolerance` is the mean absolute grey-level difference allowed.
+    and one `interval`. `tolerance` is the mean absolute grey-level difference allowed.
+    """
+    frame, settled, _ = settle_and_prepare(capture, None, None, timeout=timeout, interval=interval,
+                                           tolerance=tolerance)
+    return frame, settled
+
+
+def settle_and_prepare(
+    capture: Callable[[], Image.Image],
+    prepare: Callable[[Image.Image], T] | None,
+    executor: Executor | None,
+    *,
+    timeout: float = 2.0,
+    interval: float = 0.1,
+    tolerance: float = 1.0,
+) -> tuple[Image.Image, bool, "Future[T] | None"]:
+    """As `wait_until_stable`, and `prepare(frame)` runs on `executor` while the next frame is
+    awaited: when two frames match, the first of the pair (equal to the second within
+    `tolerance`) is returned with its preparation, usually done by then, so the work the next
+    step needs overlaps the wait instead of following it.
+
+    Returns (frame, whether it settled, the Future of prepare(frame), or None without prepare).
     """
     deadline = time.monotonic() + timeout
     frame = capture()
+    job = _start(executor, prepare, frame)
     previous = _thumb(frame)
     while True:
         if time.monotonic() >= deadline:
-            return frame, False
+            return frame, False, job
         time.sleep(interval)
-        frame = capture()
-        current = _thumb(frame)
+        candidate = capture()
+        current = _thumb(candidate)
         diff = ImageChops.difference(previous, current).histogram()
         mean = sum(level * count for level, count in enumerate(diff)) / (_THUMB[0] * _THUMB[1])
         if mean <= tolerance:
-            return frame, True
-        previous = current
+            return (frame, True, job) if prepare is not None else (candidate, True, None)
+        if job is not None:
+            job.cancel()  # the screen moved on; a preparation not yet started is not needed
+        frame, previous = candidate, current
+        job = _start(executor, prepare, frame)
+
+
+def _start(executor: Executor | None, prepare: Callable[[Image.Image], Any] | None, frame: Image.Image):
+    if prepare is None:
+        return None
+    if executor is None:
+        raise ValueError("settle_and_prepare needs an executor to prepare frames on")
+    return executor.submit(prepare, frame)

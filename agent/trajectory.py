@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,26 +80,63 @@ def trajectory_schema() -> dict[str, Any]:
 
 
 class TrajectoryWriter:
-    """Owns a run directory: writes screenshots and rewrites trajectory.json atomically."""
+    """Owns a run directory: writes screenshots and rewrites trajectory.json atomically.
+
+    With `background=True` the PNG encoding and the file writes run on one worker thread, in
+    submission order, so the loop does not wait for zlib or fsync (~45 ms a step for a
+    1080x2400 frame on two cores); the JSON text is still made on the caller's thread, from the
+    trajectory as it is at that moment. Order keeps the files consistent: a trajectory.json on
+    disk never names a screenshot that is not there yet. A write that fails is raised by the next
+    call or by `flush()`/`close()`, which the owner calls before it returns.
+    """
 
     FILENAME = "trajectory.json"
 
-    def __init__(self, out_dir: str | Path, trajectory: Trajectory):
+    def __init__(self, out_dir: str | Path, trajectory: Trajectory, *, background: bool = False):
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.trajectory = trajectory
         self.path = self.dir / self.FILENAME
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="vlagent-record") if background else None
+        self._pending: list[Future] = []
 
     def save_screenshot(self, index: int, image: Image.Image) -> str:
         name = f"step_{index:03d}.png"
+        image.load()  # a lazily decoded image would load itself on the worker while others read it
         # compress_level=1: a 1080x2400 frame in tens of ms instead of hundreds, files ~1.5x larger.
-        image.save(self.dir / name, format="PNG", compress_level=1)
+        self._submit(image.save, self.dir / name, format="PNG", compress_level=1)
         return name
 
     def write(self) -> None:
         """Replace trajectory.json so a reader never sees a half-written file, even on a crash."""
         self.trajectory.updated_at = time.time()
-        data = self.trajectory.model_dump_json(indent=1)
+        self._submit(self._replace, self.trajectory.model_dump_json(indent=1))
+
+    def flush(self) -> None:
+        """Wait for every queued write; raise the first that failed."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+                self._worker = None
+
+    def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        if self._worker is None:
+            fn(*args, **kwargs)
+            return
+        done = [f for f in self._pending if f.done()]
+        self._pending = [f for f in self._pending if not f.done()]
+        for future in done:
+            future.result()  # an earlier write failed: say so now, not at the end of the run
+        self._pending.append(self._worker.submit(fn, *args, **kwargs))
+
+    def _replace(self, data: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".trajectory.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

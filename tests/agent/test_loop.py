@@ -58,14 +58,15 @@ def test_trajectory_is_written_every_step_with_timings(phone, tmp_path):
     seen = []
 
     def on_step(step):
-        # The file on disk already holds this step when the callback runs.
+        # Files are written in the background: on disk the run is at most one step behind.
         seen.append(len(Trajectory.load(tmp_path).steps))
 
     outputs = [call(action="click", coordinate=[100, 100])] * 2 + [call(action="terminate", status="failure")]
     result = Agent(ScriptedModel(outputs), phone, out_dir=tmp_path, on_step=on_step, settle_timeout=0.2).run("x")
     assert result.status == "failure"
-    assert seen == [1, 2, 3]
+    assert [n >= i for i, n in enumerate(seen)] == [True] * 3 and len(seen) == 3
     traj = load(result)
+    assert len(traj.steps) == 3  # complete once run returns
     for step in traj.steps:
         assert {"capture", "preprocess", "model", "parse", "act", "settle", "record"} <= set(step.timings)
         assert all(v >= 0 for v in step.timings.values())
