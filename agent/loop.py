@@ -292,9 +292,12 @@ class Agent:
 
     def _prepare(self, frame: Image.Image) -> "Prepared":
         """What the next step needs of a frame before the model: the image at the model's size
-        (None for a black frame) and the fingerprint the repeat detector compares."""
+        (None for a black frame, which is never shown), its pixel values where the model makes
+        them itself, and the fingerprint the repeat detector compares."""
         thumb = thumbnail(frame)
         seen = None if is_black(thumb) else fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
+        if seen is not None and (prepare_image := getattr(self.model, "prepare_image", None)) is not None:
+            prepare_image(seen)  # an in-process model turns it into pixel values now, off the step's path
         return Prepared(seen, fingerprint(thumb))
 
     def _black_frame_note(self, screen: Screen) -> str:

@@ -8,13 +8,9 @@ from typing import Any, Callable, TypeVar
 
 from PIL import Image, ImageChops
 
-_THUMB = (48, 96)
+from .guards import thumbnail
+
 T = TypeVar("T")
-
-
-def _thumb(image: Image.Image) -> Image.Image:
-    # Grey and tiny: blinking cursors and anti-aliasing noise vanish, real changes do not.
-    return image.convert("L").resize(_THUMB, Image.Resampling.BILINEAR)
 
 
 def wait_until_stable(
@@ -53,21 +49,25 @@ def settle_and_prepare(
     deadline = time.monotonic() + timeout
     frame = capture()
     job = _start(executor, prepare, frame)
-    previous = _thumb(frame)
+    previous = thumbnail(frame)
     while True:
         if time.monotonic() >= deadline:
             return frame, False, job
         time.sleep(interval)
         candidate = capture()
-        current = _thumb(candidate)
-        diff = ImageChops.difference(previous, current).histogram()
-        mean = sum(level * count for level, count in enumerate(diff)) / (_THUMB[0] * _THUMB[1])
-        if mean <= tolerance:
+        current = thumbnail(candidate)
+        if difference(previous, current) <= tolerance:
             return (frame, True, job) if prepare is not None else (candidate, True, None)
         if job is not None:
             job.cancel()  # the screen moved on; a preparation not yet started is not needed
         frame, previous = candidate, current
         job = _start(executor, prepare, frame)
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute grey-level difference of two same-size grey thumbnails (see `thumbnail`)."""
+    histogram = ImageChops.difference(a, b).histogram()
+    return sum(level * count for level, count in enumerate(histogram)) / max(1, a.width * a.height)
 
 
 def _start(executor: Executor | None, prepare: Callable[[Image.Image], Any] | None, frame: Image.Image):

@@ -133,6 +133,9 @@ class _ScriptedForward:
         self.min_pixels, self.max_pixels = inner.min_pixels, inner.max_pixels
         self.description = getattr(inner, "description", type(inner).__name__)
 
+    def prepare_image(self, image: Any) -> None:
+        self.inner.prepare_image(image)
+
     def generate(self, messages: list, tools: list | None = None, **options: Any) -> Completion:
         n = self.max_new_tokens
         done = self.inner.generate(messages, tools, max_new_tokens=n, min_new_tokens=n, stop=[])

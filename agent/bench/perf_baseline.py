@@ -202,14 +202,12 @@ class Rig:
         return type(self.device).screenshot(self.device)
 
     def _wait_until_shows(self, reference: Any, timeout: float = 5.0) -> None:
-        from ..settle import _thumb
+        from ..guards import thumbnail
+        from ..settle import difference
 
-        from PIL import ImageChops
-
-        want, deadline = _thumb(reference), time.monotonic() + timeout
+        want, deadline = thumbnail(reference), time.monotonic() + timeout
         while time.monotonic() < deadline:
-            diff = ImageChops.difference(want, _thumb(self.untimed_capture())).histogram()
-            if sum(level * count for level, count in enumerate(diff)) / max(1, sum(diff)) <= 1.0:
+            if difference(want, thumbnail(self.untimed_capture())) <= 1.0:
                 return
             time.sleep(0.05)
         raise RuntimeError("bench perf: the device did not come back to our loop's screen")

@@ -39,7 +39,12 @@ class Completion:
 
 @runtime_checkable
 class Model(Protocol):
-    """Anything that turns messages (with images) and tool schemas into text."""
+    """Anything that turns messages (with images) and tool schemas into text.
+
+    Optional: `prepare_image(image)`, which the loop calls from a worker thread with the next
+    screenshot (already at the model's size) while the screen settles, so a model that does its
+    own image work (TransformersModel's pixel values) can do it before `generate` needs it.
+    """
 
     coordinate_system: CoordinateSystem
     min_pixels: int

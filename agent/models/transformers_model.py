@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError, UserError
+from .pixel_cache import PixelCache
 from .base import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
@@ -113,8 +114,7 @@ class TransformersModel:
         # The system turn's key/value cache: (token ids, DynamicCache), and how often it was
         # built and reused (the tests and `vlagent bench perf` read these counters).
         self._prefix: tuple[tuple[int, ...], Any] | None = None
-        # id(image) -> (weak reference, stamp, (pixel values, grid)) for the last call's images
-        self._recent_pixels: dict[int, tuple[Any, Any, Any]] = {}
+        self._pixels = PixelCache()
         self.prefix_cache_builds = 0
         self.prefix_cache_hits = 0
 
@@ -339,26 +339,33 @@ class TransformersModel:
         return BatchFeature(data)
 
     def _pixel_values(self, images: list[Any], settings: dict[str, Any]) -> tuple[Any, Any]:
-        """vision.pixel_values, reusing the values of images the previous call already had: the
-        loop shows last step's screenshot (the same Image object) again as history."""
-        import weakref
+        """vision.pixel_values, reusing the values of images seen before (see PixelCache)."""
+        from .. import vision
+
+        values, grid = self._pixels.batch(images) or vision.pixel_values(
+            images, min_pixels=self.min_pixels, max_pixels=self.max_pixels, known=self._pixels.known(images),
+            **settings)
+        self._pixels.remember(images, values, grid)
+        return values, grid
+
+    def prepare_image(self, image: Any) -> None:
+        """Make `image`'s pixel values now (the loop calls this from a worker thread while the
+        screen settles), so the `generate` that shows it does not wait for them."""
+        from PIL import Image
 
         from .. import vision
 
-        previous, known = self._recent_pixels, []
-        for image in images:
-            entry = previous.get(id(image))
-            hit = entry is not None and entry[0]() is image and entry[1] == _stamp(image)
-            known.append(entry[2] if hit else None)
-        values, grid = vision.pixel_values(
-            images, min_pixels=self.min_pixels, max_pixels=self.max_pixels, known=known, **settings
-        )
-        self._recent_pixels, row = {}, 0
-        for image, g in zip(images, grid.tolist()):
-            rows = g[0] * g[1] * g[2]
-            self._recent_pixels[id(image)] = (weakref.ref(image), _stamp(image), (values[row:row + rows], tuple(g)))
-            row += rows
-        return values, grid
+        self.load()
+        settings = vision.processor_settings(getattr(self.processor, "image_processor", None))
+        if not self.fast_preprocess or settings is None or not isinstance(image, Image.Image):
+            return
+
+        def compute(im: Any) -> Any:
+            values, grid = vision.pixel_values([im], min_pixels=self.min_pixels, max_pixels=self.max_pixels,
+                                               **settings)
+            return values, tuple(grid[0].tolist())
+
+        self._pixels.prepare(image, compute)
 
     def _prefix_cache_for(self, prompt_ids: Any) -> Any:
         """The key/value cache of the prompt's system turn, built on first use and reused while
@@ -462,14 +469,6 @@ def _rss_bytes() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _stamp(image: Any) -> tuple[Any, ...]:
-    """A cheap fingerprint that changes when an image is drawn on in place: size, mode and a
-    sparse 16x16 sample of its pixels (nearest-neighbour, so ~256 pixels are read)."""
-    from PIL import Image
-
-    return image.size, image.mode, image.resize((16, 16), Image.Resampling.NEAREST).tobytes()
 
 
 def first_token_timer() -> Any:

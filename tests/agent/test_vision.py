@@ -196,3 +196,43 @@ def test_last_steps_screenshot_is_reused_and_still_equals_the_processor(tiny_mod
         np.testing.assert_allclose(fast["pixel_values"].numpy(), stock["pixel_values"].numpy(), rtol=0, atol=ATOL)
     finally:
         vision.pixel_values = real
+
+
+def test_an_image_prepared_ahead_is_not_computed_again_and_equals_the_processor(
+        tiny_model_path: Path, phone_screenshot) -> None:
+    """The loop hands the next screenshot to `prepare_image` from a worker thread while the
+    screen settles; the next call (last call's images but the oldest, then the new one) finds
+    its whole batch ready, and the values are the processor's."""
+    import threading
+
+    from vlagent.models.transformers_model import TransformersModel
+
+    model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
+    old, before = (vision.fit_to_model(photo_like(1080, 2400, seed=s), MIN_PIXELS, MAX_PIXELS) for s in (3, 4))
+    now = vision.fit_to_model(phone_screenshot, MIN_PIXELS, MAX_PIXELS)
+    shown = lambda *images: [{"role": "user", "content": [{"type": "image", "image": im}]} for im in images]  # noqa: E731
+    model.generate(shown(old, before))
+    worker = threading.Thread(target=model.prepare_image, args=(now,))
+    worker.start()
+    worker.join()
+    calls = []
+    real = vision.pixel_values
+
+    def spy(images, **kwargs):
+        calls.append([k is not None for k in kwargs.get("known") or [None] * len(images)])
+        return real(images, **kwargs)
+
+    vision.pixel_values = spy
+    try:
+        prompt = model.processor.apply_chat_template(shown(before, now), tokenize=False, add_generation_prompt=True)
+        fast = model._fast_inputs(prompt, [before, now])
+        assert calls == []  # the batch was made ahead: nothing computed or copied now
+        stock = model._processor_inputs(prompt, [before, now])
+        np.testing.assert_allclose(fast["pixel_values"].numpy(), stock["pixel_values"].numpy(), rtol=0, atol=ATOL)
+        assert fast["image_grid_thw"].tolist() == stock["image_grid_thw"].tolist()
+        other = vision.fit_to_model(photo_like(1080, 2400, seed=9), MIN_PIXELS, MAX_PIXELS)
+        prompt = model.processor.apply_chat_template(shown(now, other), tokenize=False, add_generation_prompt=True)
+        model._fast_inputs(prompt, [now, other])
+        assert calls[-1] == [True, False]  # an image never prepared is computed, a known one reused
+    finally:
+        vision.pixel_values = real
