@@ -30,6 +30,7 @@ class PixelCache:
         self._ahead: dict[int, tuple[Any, Any, Values]] = {}
         self._order: list[Any] = []  # weak references to the last call's images, in order
         self._batch: tuple[list[Any], list[Any], Any, Any] | None = None  # (refs, stamps, values, grid)
+        self._retired: list[Any] = []
 
     def batch(self, images: Sequence[Any]) -> tuple[Any, Any] | None:
         """(values, grid) made ahead for exactly `images`, in this order, if there is such a batch."""
@@ -58,14 +59,22 @@ class PixelCache:
             recent[id(image)] = (weakref.ref(image), stamp(image), (values[row:row + rows], tuple(g)))
             row += rows
         with self._lock:
+            # The previous call's tensors (tens of MB) are freed by the next `prepare`, on its
+            # worker thread: unmapping them here costs the step ~4 ms.
+            self._retired.append((self._recent, self._batch))
             self._recent, self._order, self._batch = recent, [weakref.ref(im) for im in images], None
             self._ahead = {k: e for k, e in self._ahead.items() if k not in recent and e[0]() is not None}
+            if len(self._retired) > 2:  # no worker prepares: free them here after all
+                del self._retired[:-1]
 
     def prepare(self, image: Any, compute: Callable[[Any], Values]) -> None:
         """Compute and keep `image`'s values now, for a call that will show it, and the batch of
         that call's likely images."""
         import torch
 
+        with self._lock:
+            retired, self._retired = self._retired, []
+        del retired
         if self.known([image])[0] is None:
             entry = (weakref.ref(image), stamp(image), compute(image))
             with self._lock:

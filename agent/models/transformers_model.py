@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import ModelError, UserError
 from .pixel_cache import PixelCache
+from .prompt_tokens import TurnTokenizer
 from .base import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
@@ -115,6 +116,7 @@ class TransformersModel:
         # built and reused (the tests and `vlagent bench perf` read these counters).
         self._prefix: tuple[tuple[int, ...], Any] | None = None
         self._pixels = PixelCache()
+        self._turn_tokens: TurnTokenizer | None = None
         self.prefix_cache_builds = 0
         self.prefix_cache_hits = 0
 
@@ -315,7 +317,9 @@ class TransformersModel:
             # paths, URLs, arrays: the processor reads them; slivers thinner than one 28-pixel
             # cell: qwen-vl-utils' smart_resize (ours) and transformers' round them differently
             return None
-        ids = processor.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        if self._turn_tokens is None or self._turn_tokens.tokenizer is not processor.tokenizer:
+            self._turn_tokens = TurnTokenizer(processor.tokenizer)
+        ids = torch.tensor([self._turn_tokens.ids(prompt)], dtype=torch.long)
         if int((ids == image_token_id).sum()) != len(images) or prompt.count(image_token) != len(images):
             return None
         data: dict[str, Any] = {}
