@@ -12,8 +12,9 @@ Names load on first use, so `import vlagent.bench` pulls in neither NumPy nor Pi
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 _LAZY = {
     "run_dataset": ".datasets",
@@ -25,13 +26,7 @@ _LAZY = {
 __all__ = ["DATASETS", "ast_checker", "check_actions_match", "run_dataset"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vlagent.bench' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

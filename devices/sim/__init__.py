@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..._lazy import lazy_exports
 
 _LAZY = {
     "Phone": ".phone",
@@ -25,9 +24,4 @@ _LAZY = {
 __all__ = ["Phone", "SimPhoneServer", "connect_adb", "disconnect_adb", "serve"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vlagent.devices.sim' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
