@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
+from .atomic import write_atomic
 from .coords import Screen, box_center
 from .errors import ParseError, RecoverableError
 from .models.base import Message
@@ -253,14 +253,7 @@ class GroundingCache:
             keep = sorted(self.answers.items(), key=lambda kv: kv[1].get("created_at", 0))[-self.max_entries:]
             self.answers = dict(keep)
         data = json.dumps({"version": CACHE_VERSION, "entries": self.entries, "answers": self.answers})
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".grounding.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, data)
 
 
 def _entry_key(entry: dict[str, Any]) -> tuple:

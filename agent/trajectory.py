@@ -7,8 +7,6 @@ errors and per-stage timings. Screenshots sit beside it as PNG files. No pickle,
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +16,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from .actions import Action
+from .atomic import write_atomic
 
 SCHEMA_VERSION = 1
 RunStatus = Literal[
@@ -110,7 +109,7 @@ class TrajectoryWriter:
     def write(self) -> None:
         """Replace trajectory.json so a reader never sees a half-written file, even on a crash."""
         self.trajectory.updated_at = time.time()
-        self._submit(self._replace, self.trajectory.model_dump_json(indent=1))
+        self._submit(write_atomic, self.path, self.trajectory.model_dump_json(indent=1), durable=True)
 
     def flush(self) -> None:
         """Wait for every queued write; raise the first that failed."""
@@ -135,15 +134,3 @@ class TrajectoryWriter:
         for future in done:
             future.result()  # an earlier write failed: say so now, not at the end of the run
         self._pending.append(self._worker.submit(fn, *args, **kwargs))
-
-    def _replace(self, data: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".trajectory.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
