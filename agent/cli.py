@@ -59,7 +59,7 @@ def run(
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model (default 1280*28*28).")] = None,
     tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
     max_tokens: Annotated[Optional[int], typer.Option(help="Stop once the run used this many model tokens.")] = None,
-    secret: Annotated[list[str], typer.Option(help="NAME=VALUE the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
+    secret: Annotated[list[str], typer.Option(help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
     policy: Annotated[str, typer.Option(help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
     allow_app: Annotated[list[str], typer.Option(help="Only act in these apps (package or label). Repeatable.")] = [],

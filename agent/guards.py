@@ -6,8 +6,10 @@ readable and each rule is tested on its own.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from PIL import Image, ImageStat
 
@@ -34,14 +36,20 @@ class Secrets:
                 raise ValueError(f"secret {name} is empty")
 
     @classmethod
-    def parse(cls, items: list[str]) -> "Secrets":
-        """From CLI-style NAME=VALUE strings."""
+    def parse(cls, items: list[str], environ: Mapping[str, str] = os.environ) -> "Secrets":
+        """From CLI-style items: NAME=VALUE, or NAME alone for the value of the environment
+        variable VLAGENT_SECRET_NAME (kept out of shell history and `ps`)."""
         values = {}
         for item in items:
             name, sep, value = item.partition("=")
+            name = name.strip()
             if not sep:
-                raise ValueError(f"--secret {item!r}: write NAME=VALUE")
-            values[name.strip()] = value
+                variable = f"VLAGENT_SECRET_{name}"
+                if not environ.get(variable):
+                    raise ValueError(f"--secret {item}: set the environment variable {variable} "
+                                     f"(e.g. `read -s {variable}; export {variable}`), or write NAME=VALUE")
+                value = environ[variable]
+            values[name] = value
         return cls(values)
 
     def prompt_note(self) -> str:
@@ -58,10 +66,27 @@ class Secrets:
         return _PLACEHOLDER.sub(lambda m: self.values.get(m.group(1), m.group(0)), text)
 
     def scrub(self, text: str) -> str:
-        """Every secret value in `text` replaced by its placeholder (longest values first)."""
-        for name, value in sorted(self.values.items(), key=lambda kv: -len(kv[1])):
-            text = text.replace(value, "{{%s}}" % name)
+        """Every secret value in `text` replaced by its placeholder (longest forms first): the
+        value itself and the forms it takes in JSON, Python reprs, URLs, shell quoting and base64
+        (ADBKeyboard's broadcasts), as error messages and UI dumps quote it."""
+        forms = sorted(((form, name) for name, value in self.values.items() for form in _forms(value)),
+                       key=lambda fn: -len(fn[0]))
+        for form, name in forms:
+            text = text.replace(form, "{{%s}}" % name)
         return text
+
+
+def _forms(value: str) -> set[str]:
+    import base64
+    import json
+    import shlex
+    from urllib.parse import quote, quote_plus
+
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1],
+             quote(value, safe=""), quote_plus(value), shlex.quote(value),
+             base64.b64encode(value.encode("utf-8")).decode("ascii").rstrip("=")}
+    # Encodings of a very short value would match unrelated text ("eA" is base64 of "x").
+    return {f for f in forms if len(f) >= 4} | {value} if len(value) >= 4 else {value}
 
 
 class RepeatDetector:

@@ -32,6 +32,7 @@ from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWr
 from .ui_tools import UI_TOOL_NAMES, to_action, ui_tool_schema
 from .vision import fit_to_model
 
+SUMMARY_STEPS = 20  # older steps summarised in the prompt, one line each (~75 tokens at most)
 REPEAT_MESSAGE = (
     "You chose the same action on a screen that did not change, so it was not repeated. Look "
     "at the screen again and try something different, or terminate."
@@ -188,6 +189,7 @@ class Agent:
             traj.status, traj.error = "interrupted", str(e)
             raise
         except VLAgentError as e:
+            e.args = tuple(self.secrets.scrub(str(a)) for a in e.args)  # whoever prints it next
             traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
             raise
         finally:
@@ -305,7 +307,7 @@ class Agent:
         from .uitree import summarize
 
         xml = ui_tree(self.device)
-        tree = summarize(xml, screen, self.system) if xml else ""
+        tree = self.secrets.scrub(summarize(xml, screen, self.system)) if xml else ""  # fields show typed secrets
         return BLACK_FRAME_MESSAGE.format(tree=f"The UI tree shows:\n{tree}\n" if tree else "")
 
     def _execute(self, call: ToolCall, screen: Screen, step: Step, seen_print: bytes):
@@ -378,7 +380,10 @@ class Agent:
         if self.secrets.values:
             intro += "\n\n" + self.secrets.prompt_note()
         if older:
-            lines = [f"{s.index + 1}. {_summarise(s)}" for s in older]
+            # The latest SUMMARY_STEPS only: a long run's prompt must not grow without bound.
+            lines = [f"{s.index + 1}. {_summarise(s)}" for s in older[-SUMMARY_STEPS:]]
+            if len(older) > SUMMARY_STEPS:
+                lines.insert(0, f"(the first {len(older) - SUMMARY_STEPS} steps are not shown)")
             intro += "\n\nSteps taken so far (oldest first):\n" + "\n".join(lines)
         messages: list[Message] = [
             {"role": "system", "content": system},

@@ -241,15 +241,16 @@ class AdbDevice:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not text:
             return
+        what = f"typing {len(text)} characters"  # never the text: it may hold a secret
         if all(c in TYPABLE or c == "\n" for c in text):
             for line in batch(text_commands(text)):
-                self._input(line)
+                self._input(line, what=what)
             return
         if not self._has_adb_keyboard():
             if all(c in TYPABLE or c in "\n\t" for c in text):
                 # Only tabs stand in the way: press the Tab key for them.
                 for line in batch(text_commands_pressing_tab(text)):
-                    self._input(line)
+                    self._input(line, what=what)
                 return
             odd = sorted({c for c in text if c not in TYPABLE and c not in "\n\t"})[:5]
             raise UserError(
@@ -268,9 +269,10 @@ class AdbDevice:
         typed = False
         try:
             for line in batch(adb_keyboard_commands(text)):
-                out = self._input(line)
+                out = self._input(line, what=f"typing {len(text)} characters with ADBKeyboard")
                 if "am broadcast" in line and out.count("Broadcast completed") != line.count("am broadcast"):
-                    raise DeviceCommandError(f"ADBKeyboard did not take the text: {out.strip()[:300]}")
+                    raise DeviceCommandError("ADBKeyboard did not take the text (no 'Broadcast completed'): "
+                                             "is it installed and enabled? " + ADB_KEYBOARD_HELP)
             typed = True
         finally:
             if switched and previous and previous != "null":
@@ -327,21 +329,25 @@ class AdbDevice:
             raise DeviceCommandError(f"`{command[:200]}` failed (exit {status}): {out.strip()[:500]}")
         return out
 
-    def _input(self, command: str, *, check: bool = True) -> str:
-        """A command that changes the phone: never re-run once it may have started."""
-        out, status = self._shell(command, timeout=None, idempotent=False)
+    def _input(self, command: str, *, check: bool = True, what: str | None = None) -> str:
+        """A command that changes the phone: never re-run once it may have started. `what`
+        names it in errors instead of the command itself (typed text may be a secret)."""
+        out, status = self._shell(command, timeout=None, idempotent=False, what=what)
         failed = status not in (0, None) or bool(re.search(r"^(Error|Exception)\b|Exception occurred", out, re.M))
         if check and failed:
-            raise DeviceCommandError(f"`{command[:200]}` failed: {out.strip()[:500]}")
+            detail = out.strip()[:500] if what is None else f"exit status {status}"
+            raise DeviceCommandError(f"`{what or command[:200]}` failed: {detail}")
         return out
 
-    def _shell(self, command: str, *, timeout: float | None, idempotent: bool) -> tuple[str, int | None]:
+    def _shell(self, command: str, *, timeout: float | None, idempotent: bool,
+               what: str | None = None) -> tuple[str, int | None]:
+        what = what or command
         if self._v2:
             data = self._run(b"shell,v2,raw:" + command.encode("utf-8"), timeout=timeout,
-                             idempotent=idempotent, what=command, v2=True)
+                             idempotent=idempotent, what=what, v2=True)
             out, status = parse_v2(data)
             return out.decode("utf-8", "replace"), status
-        data = self._run(b"shell:" + command.encode("utf-8"), timeout=timeout, idempotent=idempotent, what=command)
+        data = self._run(b"shell:" + command.encode("utf-8"), timeout=timeout, idempotent=idempotent, what=what)
         return data.decode("utf-8", "replace"), None
 
     def _run(self, service: bytes, *, timeout: float | None, idempotent: bool, what: str, v2: bool = False) -> bytes:

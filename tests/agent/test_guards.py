@@ -57,10 +57,30 @@ def test_secret_values_are_scrubbed_from_errors(tmp_path):
 
 
 def test_secrets_reject_bad_names():
-    with pytest.raises(ValueError, match="NAME=VALUE"):
-        Secrets.parse(["novalue"])
+    with pytest.raises(ValueError, match="VLAGENT_SECRET_novalue"):
+        Secrets.parse(["novalue"], environ={})
     with pytest.raises(ValueError, match="letters"):
         Secrets({"my-pin": "1"})
+
+
+def test_secrets_come_from_the_environment_by_name():
+    assert Secrets.parse(["PIN", "CODE=x1"], environ={"VLAGENT_SECRET_PIN": "4242"}).values == {"PIN": "4242",
+                                                                                               "CODE": "x1"}
+
+
+def test_scrub_catches_the_forms_a_value_travels_in():
+    import base64
+    import json
+    import shlex
+    from urllib.parse import quote
+
+    value = "Zq7$'\"; é-secret"
+    secrets = Secrets({"PIN": value})
+    for form in (value, json.dumps(value), repr(value), quote(value, safe=""), shlex.quote(value),
+                 base64.b64encode(value.encode()).decode()):
+        scrubbed = secrets.scrub(f"before {form} after")
+        assert "{{PIN}}" in scrubbed and "secret" not in scrubbed, (form, scrubbed)
+    assert Secrets({"A": "x"}).scrub("xyz") == "{{A}}yz"  # short values still scrub verbatim
 
 
 def test_same_action_on_an_unchanged_screen_is_not_repeated(tmp_path):
