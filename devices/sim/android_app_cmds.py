@@ -1,6 +1,8 @@
 """SimPhone's Android commands for apps and services: am (with ADBKeyboard's broadcasts), monkey,
 pm, uiautomator, ime, and `cmd SERVICE ...`, including `cmd simphone ...`: the simulator's own
-control surface (state, files, reader text, rotation, faults), reachable by any adb client.
+control surface (state, files, reader text, incoming texts, rotation, faults), reachable by any
+adb client. Its state adds `input_events` to Phone.state(): the input events received over adb
+(device_state.py says what counts).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from .sh import COMMANDS, UsageError, command
+from .sh import COMMANDS, ShellExit, UsageError, command
 
 ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
 
@@ -72,18 +74,20 @@ def _am(sh, args, io_):
         intent, _ = _parse_intent(rest)
         action = intent.get("-a", "")
         io_.out(f"Broadcasting: Intent {{ act={action} flg=0x400000{' (has extras)' if intent['extras'] else ''} }}\n")
-        _adb_keyboard(sh, action, intent["extras"])
+        typed = _adb_keyboard(sh, action, intent["extras"])
         io_.out("Broadcast completed: result=0\n")
+        if typed and sh.state.count_input():
+            raise ShellExit(129)  # the transport dropped before the reply: the session is gone
         return 0
     raise UsageError(f"Error: unknown command '{sub}'")
 
 
-def _adb_keyboard(sh, action: str, extras: dict[str, str]) -> None:
+def _adb_keyboard(sh, action: str, extras: dict[str, str]) -> bool:
     """ADBKeyboard's broadcasts; like the real IME they only do something while it is the
-    current input method."""
+    current input method. Whether the IME took the broadcast (an input event)."""
     phone = sh.phone
     if not action.startswith("ADB_") or phone.ime_current() != ADB_KEYBOARD:
-        return
+        return False
     if action == "ADB_INPUT_TEXT" and "msg" in extras:
         phone.input_text(extras["msg"])
     elif action == "ADB_INPUT_B64" and "msg" in extras:
@@ -98,6 +102,9 @@ def _adb_keyboard(sh, action: str, extras: dict[str, str]) -> None:
             pass
     elif action == "ADB_EDITOR_CODE":
         phone.keyevent("KEYCODE_ENTER")
+    else:
+        return False
+    return True
 
 
 @command("monkey")
@@ -218,8 +225,9 @@ def _cmd(sh, args, io_):
     return 20
 
 
-_FAULTS_HELP = ("cmd simphone fault drop | offline [SECONDS] | unauthorized | secure on|off | "
-                "slow-screencap MS | truncate-screencap [FRAMES] | popup TITLE TEXT | clear")
+_FAULTS_HELP = ("cmd simphone fault drop | drop-after-input [N] | offline [SECONDS] | unauthorized | "
+                "secure on|off | slow-screencap MS | truncate-screencap [FRAMES] | "
+                "popup [--buttons 'B1,B2'] [--when PACKAGE] TITLE TEXT | clear")
 
 
 def _simphone(sh, args, io_):
@@ -227,11 +235,15 @@ def _simphone(sh, args, io_):
     state = sh.state
     sub = args[0] if args else ""
     if sub == "state":
-        io_.out(json.dumps(phone.state(), ensure_ascii=False, sort_keys=True) + "\n")
+        # input_events: counted per command on the adb side (device_state.py), not by the Phone.
+        snapshot = {**phone.state(), "input_events": state.input_events}
+        io_.out(json.dumps(snapshot, ensure_ascii=False, sort_keys=True) + "\n")
     elif sub == "fs":
         io_.out(json.dumps(state.fs.snapshot(), sort_keys=True) + "\n")
     elif sub == "reader" and len(args) >= 2:
         phone.set_reader_text(" ".join(args[1:]))
+    elif sub == "sms" and len(args) >= 3:
+        phone.receive_sms(args[1], " ".join(args[2:]))
     elif sub == "rotate" and len(args) == 2 and args[1] in "0123":
         phone.set_rotation(int(args[1]))
     elif sub == "fault" and len(args) >= 2:
@@ -240,20 +252,42 @@ def _simphone(sh, args, io_):
             if state.on_transport_fault is None:
                 raise UsageError(f"fault {kind}: no transport to act on")
             state.on_transport_fault(kind, rest)
+        elif kind == "drop-after-input" and (not rest or rest[0].isdigit()):
+            if state.on_transport_fault is None:
+                raise UsageError(f"fault {kind}: no transport to act on")
+            state.faults.drop_after_input = int(rest[0]) if rest else 1
         elif kind == "secure" and rest[:1] in (["on"], ["off"]):
             phone.secure = rest[0] == "on"
         elif kind == "slow-screencap" and rest and rest[0].isdigit():
             state.faults.slow_screencap_ms = int(rest[0])
         elif kind == "truncate-screencap":
             state.faults.truncate_next_screencap = int(rest[0]) if rest and rest[0].isdigit() else 1
-        elif kind == "popup" and len(rest) >= 2:
-            phone.show_popup(rest[0], " ".join(rest[1:]))
+        elif kind == "popup" and len(_popup_args(rest)[0]) >= 2:
+            words, buttons, when = _popup_args(rest)
+            phone.show_popup(words[0], " ".join(words[1:]), buttons, when=when)
         elif kind == "clear":
             state.reset_faults()
+            phone.disarm_popups()
             if state.on_clear:
                 state.on_clear()
         else:
             raise UsageError(_FAULTS_HELP)
     else:
-        raise UsageError("cmd simphone state | fs | reader TEXT | rotate 0-3 | " + _FAULTS_HELP.removeprefix("cmd simphone "))
+        raise UsageError("cmd simphone state | fs | reader TEXT | sms FROM TEXT | rotate 0-3 | "
+                         + _FAULTS_HELP.removeprefix("cmd simphone "))
     return 0
+
+
+def _popup_args(args: list[str]) -> tuple[list[str], list[str], str | None]:
+    """`[--buttons 'Cancel,Send'] [--when PACKAGE] TITLE TEXT...`: (words, buttons, package). The
+    buttons go left to right; the last is the positive one (android:id/button1). Default: OK."""
+    words, buttons, when = [], ["OK"], None
+    it = iter(args)
+    for a in it:
+        if a == "--buttons":
+            buttons = [b.strip() for b in next(it, "").split(",") if b.strip()] or ["OK"]
+        elif a == "--when":
+            when = next(it, "") or None
+        else:
+            words.append(a)
+    return words, buttons, when

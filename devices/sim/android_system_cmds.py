@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from .sh import UsageError, command
+from .sh import ShellExit, UsageError, command
 
 # The virtual keyboard map `input text` uses: printable ASCII, tab and newline.
 _KCM_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t", "\n"}
@@ -160,6 +160,8 @@ def _input(sh, args, io_):
     except ValueError:
         raise UsageError(f"Exception occurred while executing '{cmd}':\njava.lang.NumberFormatException: "
                      f"For input string: \"{' '.join(rest)}\"", 255)
+    if sh.state.count_input():
+        raise ShellExit(129)  # the transport dropped before the reply: the session is gone
     return 0
 
 

@@ -9,8 +9,9 @@ Tasks and BACK/HOME follow Android 12+ (tasks.py); touches and keys are routed i
 
 Beyond the contract: `Phone(..., date="2024-06-03")` (the fixed date shown with a fixed clock),
 `reset(seed=None)`, `force_stop(package)`, `set_reader_text(text, *, title, url)`, `clock()`,
+`show_popup(..., when=PACKAGE)`, `receive_sms(sender, text)`,
 `keyevent` also taking numbers and bare names ("3", "HOME"), and extra `state()` keys
-(`background_tasks`, `screen_on`, `secure`, `time`, `volume`, `auto_rotate`, `popup_log`,
+(`background_tasks`, `screen_on`, `secure`, `time`, `volume`, `auto_rotate`, `popup_log`, `popups_armed`,
 `overview_open`, `launcher`, `screen` = the front screen's own details such as form drafts).
 `world`, `push`, `replace`, `finish`, `launch`, `dialog` and `date_text` are for the apps.
 """
@@ -93,6 +94,7 @@ class Phone(TasksMixin, InputMixin):
         self._shade = False
         self._popup: dict | None = None
         self._popup_log: list[dict] = []
+        self._armed_popups: dict[str, dict] = {}    # package -> a dialog to show when it comes to the front
         self._kbd = {"shift": False, "symbols": False}
         self._screen_on = True
         self._version = 0
@@ -291,9 +293,24 @@ class Phone(TasksMixin, InputMixin):
     # ------------------------------------------------------------------ fault injection and content
 
     @locked
-    def show_popup(self, title: str, text: str, buttons: list[str] = ("OK",)) -> None:  # type: ignore[assignment]
-        self.dialog(title, text, list(buttons))
+    def show_popup(self, title: str, text: str, buttons: list[str] = ("OK",),  # type: ignore[assignment]
+                   *, when: str | None = None) -> None:
+        """A system dialog now, or (`when` a package) the next time that app comes to the front."""
+        if when is not None:
+            self.arm_popup(when, title, text, list(buttons) or ["OK"])
+        else:
+            self.dialog(title, text, list(buttons))
         self._changed()
+
+    @locked
+    def receive_sms(self, sender: str, text: str) -> dict:
+        """An incoming text from `sender` (a contact's name or number, or any number)."""
+        name, number = self.world.resolve_recipient(sender)
+        m = {"id": self.world.next_id("message"), "from": name, "to": "me", "text": str(text), "number": number,
+             "time": self.clock()}
+        self.world.messages.append(m)
+        self._changed()
+        return dict(m)
 
     @locked
     def set_reader_text(self, text: str, *, title: str = "", url: str | None = None) -> None:
@@ -326,6 +343,7 @@ class Phone(TasksMixin, InputMixin):
                 "password": field.password},
             "popup": None if self._popup is None else {k: self._popup[k] for k in ("title", "text", "buttons")},
             "popup_log": self._popup_log,
+            "popups_armed": {pkg: p["title"] for pkg, p in self._armed_popups.items()},
             "shade_open": self._shade,
             "overview_open": self._overview,
             "launcher": self._launcher.info(),

@@ -4,7 +4,8 @@ The adb server connects here exactly as it connects to `adbd` on a phone in TCP 
 (`adb connect 127.0.0.1:PORT`), so the adb binary, adbutils and AdbDevice are exercised end to
 end. The wire protocol is in adb_protocol.py, the services (shell, exec, sync, reconnect) in
 adb_services.py; this module owns the listening socket, the connections and the faults a test
-injects (a pulled cable, a phone that stops answering, a revoked authorization). Features
+injects (a pulled cable, a phone that stops answering, a revoked authorization, a cable pulled
+right after an input ran and before its reply went out). Features
 advertised: shell_v2, cmd, fixed_push_mkdir.
 
 One thread accepts, one reads each connection, one runs each stream's service.
@@ -163,7 +164,11 @@ class SimPhoneServer:
 
     def _request_fault(self, kind: str, args: list[str]) -> None:
         # The flags change now, so no later command slips through; the transport itself goes
-        # once this command's own output is out (see stream_finished).
+        # once this command's own output is out (see stream_finished). Except drop-now (an
+        # armed drop-after-input): the command has run and its reply must never arrive.
+        if kind == "drop-now":
+            self.drop()
+            return
         if kind == "offline":
             self.offline = True
         elif kind == "unauthorized":

@@ -12,10 +12,10 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
-from .fs import FakeFS
+from .device_state import DeviceState, Faults  # noqa: F401  (importable from here as before)
 from .sh_syntax import Group, Pipeline, Redirection, ShellSyntaxError, parse
 
 SH = "/system/bin/sh"
@@ -38,31 +38,6 @@ class UsageError(Exception):
 
 class _RedirError(Exception):
     pass
-
-
-@dataclass
-class Faults:
-    slow_screencap_ms: int = 0
-    truncate_next_screencap: int = 0  # how many of the next frames come out cut short
-
-
-@dataclass
-class DeviceState:
-    """What outlives one command: the phone, the filesystem, enabled IMEs, injected faults, and
-    the server's hooks for transport-level faults (drop, offline, unauthorized)."""
-
-    phone: Any
-    fs: FakeFS = field(default_factory=FakeFS)
-    faults: Faults = field(default_factory=Faults)
-    enabled_imes: set[str] = field(default_factory=lambda: {"com.android.inputmethod.latin/.LatinIME"})
-    on_transport_fault: Callable[[str, list[str]], None] | None = None
-    on_clear: Callable[[], None] | None = None
-
-    def reset_faults(self) -> None:
-        """The phone-side faults back to none: frames neither slow nor cut short, no secure window."""
-        self.faults.slow_screencap_ms = 0
-        self.faults.truncate_next_screencap = 0
-        self.phone.secure = False
 
 
 class _Sink:

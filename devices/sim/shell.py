@@ -15,7 +15,8 @@ This module is the shell's front door; the pieces live beside it:
 
     fs.py                   FakeFS, the in-memory filesystem
     sh_syntax.py            the parser: a command line to a tree
-    sh.py                   Shell, the interpreter, and DeviceState, what outlives one command
+    sh.py                   Shell, the interpreter
+    device_state.py         DeviceState, what outlives one command (faults, input events)
     coreutils.py            builtins and file utilities: echo, test, cat, rm, ls, grep, ...
     android_system_cmds.py  input, screencap, wm, dumpsys, getprop, settings, svc
     android_app_cmds.py     am, monkey, pm, uiautomator, ime, cmd (and cmd simphone)

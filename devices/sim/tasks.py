@@ -5,7 +5,9 @@
 its task, BACK closes the dialog / shade / overview / keyboard first, then lets the screen handle
 it, then pops the activity; BACK on a task's root moves the task to the background.
 
-`push`, `replace`, `finish`, `launch` and `dialog` are what the apps call to navigate.
+`push`, `replace`, `finish`, `launch` and `dialog` are what the apps call to navigate. A dialog
+can also be armed to show when a package next comes to the front (`arm_popup`): how an injected
+pop-up appears in the middle of a task, once the agent opens the app.
 """
 
 from __future__ import annotations
@@ -57,6 +59,14 @@ class TasksMixin:
         self._popup = {"title": title, "text": text, "buttons": list(buttons) or ["OK"], "answer": answer,
                        "package": package}
 
+    def arm_popup(self, package: str, title: str, text: str, buttons: list[str]) -> None:
+        """Show this dialog the next time `package` comes to the front (once)."""
+        self._armed_popups[package] = {"title": title, "text": text, "buttons": list(buttons)}
+
+    @locked
+    def disarm_popups(self) -> None:
+        self._armed_popups.clear()
+
     def _to_background(self) -> None:
         if len(self._stack) > 1:
             top = self._top()
@@ -76,6 +86,9 @@ class TasksMixin:
             self._stack = [self._launcher, *self._tasks.pop(package)]
         else:
             self._stack = [self._launcher, self._apps[package].root(self)]
+        armed = self._armed_popups.pop(package, None)
+        if armed is not None and self._popup is None:
+            self.dialog(armed["title"], armed["text"], armed["buttons"])
 
     @locked
     def start(self, target: str) -> str | None:

@@ -1,0 +1,66 @@
+"""What outlives one shell command on a SimPhone: the phone, its filesystem, the enabled input
+methods, the injected phone-side faults, the count of input events, and the server's hooks for
+transport-level faults.
+
+Input events are counted where an adb client's input arrives: one per `input` command (or
+`cmd input ...`) that ran, and one per ADBKeyboard broadcast the IME took. So a Tap, a key or a
+swipe is one event and a TypeText is one per `input text` chunk. Commands that failed before
+touching the phone (bad arguments, a character `input text` cannot type) are not counted. The
+count only grows (a phone reset does not zero it), so a test compares it before and after to
+prove an action reached the phone exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .fs import FakeFS
+
+
+@dataclass
+class Faults:
+    slow_screencap_ms: int = 0
+    truncate_next_screencap: int = 0  # how many of the next frames come out cut short
+    # How many of the next input events run and then lose the transport before their reply is
+    # out: the client cannot tell whether they happened (the worst case for duplicates).
+    drop_after_input: int = 0
+
+
+@dataclass
+class DeviceState:
+    """What outlives one command: the phone, the filesystem, enabled IMEs, injected faults, the
+    input events received, and the server's hooks for transport-level faults (drop, offline,
+    unauthorized, and drop-now: the transport goes at once, before the running command's reply)."""
+
+    phone: Any
+    fs: FakeFS = field(default_factory=FakeFS)
+    faults: Faults = field(default_factory=Faults)
+    enabled_imes: set[str] = field(default_factory=lambda: {"com.android.inputmethod.latin/.LatinIME"})
+    on_transport_fault: Callable[[str, list[str]], None] | None = None
+    on_clear: Callable[[], None] | None = None
+    input_events: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def reset_faults(self) -> None:
+        """The phone-side faults back to none: frames neither slow nor cut short, no secure
+        window, no drop armed after an input."""
+        self.faults.slow_screencap_ms = 0
+        self.faults.truncate_next_screencap = 0
+        self.faults.drop_after_input = 0
+        self.phone.secure = False
+
+    def count_input(self) -> bool:
+        """Count one input event the phone just ran (commands run on several stream threads).
+        When an armed drop-after-input takes it, the transport goes now, before the reply, and
+        True says so: the command then ends its session (ShellExit), as adbd's SIGHUP would, so
+        the rest of the command line never runs and the client cannot tell what happened."""
+        with self._lock:
+            self.input_events += 1
+            fire = self.faults.drop_after_input > 0
+            if fire:
+                self.faults.drop_after_input -= 1
+        if fire and self.on_transport_fault is not None:
+            self.on_transport_fault("drop-now", [])
+        return fire
