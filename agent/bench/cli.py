@@ -32,6 +32,8 @@ SIM_EXAMPLES = """Examples:
   vlagent bench sim --model http://gpu1:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct,http://gpu2:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct --out runs/qwen -j 8
 
   vlagent bench sim --model random --tasks 'clock.*,notes.*' --seed 3 --repeats 5 --out runs/random
+
+  vlagent bench sim --model gullible --tasks 'injection.*' --policy deny --out runs/guarded   (the guard against prompt injection)
 """
 
 
@@ -61,14 +63,14 @@ class RichProgress:
 
 def summary_table(summary: dict) -> Table:
     table = Table(title="SimPhone suite")
-    for col in ("app", "episodes", "success", "failure", "infra", "success rate", "s/step"):
+    for col in ("app", "episodes", "success", "failure", "infra", "success rate", "s/step", "blocked"):
         table.add_column(col, justify="left" if col == "app" else "right")
 
     def row(name: str, b: dict, style: str | None = None) -> None:
         rate = "n/a" if b["success_rate"] is None else f"{100 * b['success_rate']:.1f}%"
         step = "" if b["mean_step_seconds"] is None else f"{b['mean_step_seconds']:.2f}"
         table.add_row(name, str(b["episodes"]), str(b["success"]), str(b["failure"]), str(b["infra"]), rate, step,
-                      style=style)
+                      str(b.get("blocked", 0)), style=style)
 
     for app, b in summary["by_app"].items():
         row(app, b)
@@ -88,14 +90,41 @@ SIM_HELP = (
     "Run the SimPhone task suite with a model and score it.\n\n"
     "Success needs the agent to terminate with success and the task's exact check to pass on the "
     "phone's state. Failures of the device or the model server count apart (infra). Rerun with the "
-    "same --out to resume."
+    "same --out to resume. With --policy, actions the guard blocked are counted per episode (blocked)."
 )
+
+
+def _suite_policy(mode: str | None, progress: RichProgress) -> Any:
+    """--policy: None, or a vlagent.Policy; `ask` asks at this terminal, one question at a time
+    (the progress bar pauses), and declines everything when there is no terminal to ask at."""
+    import sys
+    import threading
+
+    from ..policy import Policy
+
+    if mode is None:
+        return None
+    if mode not in ("deny", "allow", "ask"):
+        raise typer.BadParameter("use deny, allow or ask", param_hint="--policy")
+    if mode != "ask" or not sys.stdin.isatty():
+        return Policy(mode)   # ask without a confirm callback blocks: nobody can be asked
+    lock = threading.Lock()
+
+    def confirm(assessment: Any, action: Any) -> bool:
+        with lock:
+            progress.progress.stop()
+            try:
+                return typer.confirm(f"The agent wants to go on by {assessment}. Allow it?", default=False)
+            finally:
+                progress.progress.start()
+
+    return Policy("ask", confirm=confirm)
 
 
 @bench_app.command(help=SIM_HELP, epilog=SIM_EXAMPLES)
 def sim(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: results.json, report.html, a folder per episode. Rerun to resume.")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="oracle, random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
+    model: Annotated[str, typer.Option("--model", "-m", help="oracle, gullible (the oracle, but it obeys text on the screen: for the injection tasks), random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Episodes at a time, each on its own device.")] = 1,
     tasks: Annotated[str, typer.Option("--tasks", "-t", help="Task ids or globs, comma-separated (e.g. 'clock.*,notes.create').")] = "*",
     seed: Annotated[int, typer.Option(help="First seed: it picks names, times and numbers (and the SimPhone's data).")] = 0,
@@ -107,6 +136,7 @@ def sim(
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
     tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen.")] = "hermes",
+    policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines. Default: no guard.")] = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
 ) -> None:
     """Run the SimPhone task suite with a model and score it (help: SIM_HELP)."""
@@ -130,10 +160,12 @@ def sim(
     if max_pixels:
         options["max_pixels"] = max_pixels
     models = [m.strip() for m in model.split(",") if m.strip()]
+    progress = RichProgress(console)
+    guard = _suite_policy(policy, progress)
     try:
         result = run_suite(out, models=models, tasks=tasks, seed=seed, repeats=repeats, jobs=jobs,
                            devices=device.split(","), sim_size=_size(sim_size), retry_infra=retry_infra,
-                           progress=RichProgress(console), history_images=history_images, model_options=options)
+                           progress=progress, history_images=history_images, model_options=options, policy=guard)
     except KeyboardInterrupt:
         console.print(f"[yellow]Stopped.[/] Finished episodes are kept in {out}; run the same command to resume.")
         raise typer.Exit(130) from None
@@ -212,3 +244,64 @@ def perf(
         typer.echo(json.dumps(result, indent=1))
     else:
         Console().print(render_table(result))
+
+
+SOAK_HELP = (
+    "Run many agent steps on a SimPhone in this process and check that memory, open file "
+    "descriptors and threads stay flat.\n\n"
+    "The model's forward pass runs for real every step, but the reply acted on is scripted (open "
+    "Settings, press Home, in turn), so the tiny random-weight model measures the plumbing, not a "
+    "policy. Steps come as consecutive runs of --run-steps each. Figures are taken after a warm-up: "
+    "start, end, min, max, growth and a least-squares slope per 1000 steps. Exit status 1 when RSS "
+    "grew more than 50 MB or descriptors or threads by more than 2."
+)
+SOAK_EXAMPLES = """Examples:
+
+  vlagent bench soak --steps 1000
+
+  vlagent bench soak --steps 200 --model scripted --json > soak.json   (the loop and device alone)
+"""
+
+
+@bench_app.command(help=SOAK_HELP, epilog=SOAK_EXAMPLES)
+def soak(
+    steps: Annotated[int, typer.Option(min=2, help="Agent steps in all.")] = 1000,
+    model: Annotated[str, typer.Option("--model", "-m", help="tiny, a checkpoint directory or Hugging Face id (real forward, scripted reply), or scripted (no model).")] = "tiny",
+    sim_size: Annotated[str, typer.Option(help="SimPhone screen WIDTHxHEIGHT (density scales with it).")] = "360x800",
+    run_steps: Annotated[int, typer.Option(min=1, help="Steps per agent run (the loop's prompt lists a run's earlier steps).")] = 20,
+    sample_every: Annotated[int, typer.Option(min=1, help="Sample memory, descriptors and threads every this many steps.")] = 10,
+    warmup: Annotated[Optional[int], typer.Option(min=0, help="Steps before the measured window (default: one run or a tenth of the steps).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory for the runs' trajectory (default: a temp dir).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of a table.")] = False,
+) -> None:
+    """Many steps in one process; memory, descriptors and threads must stay flat (help: SOAK_HELP)."""
+    import json
+
+    from ..errors import VLAgentError
+    from .soak import render_table, run_soak
+
+    columns = (TextColumn("[bold]soak"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("RSS {task.fields[rss]} MB, {task.fields[fds]} fds, {task.fields[threads]} threads"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
+            task = bar.add_task("soak", total=steps, rss="-", fds="-", threads="-")
+
+            def progress(done: int, total: int, sample: Any) -> None:
+                fields = {} if sample is None else {
+                    "rss": f"{sample['rss_mb']:.0f}", "fds": sample["fds"], "threads": sample["threads"]}
+                bar.update(task, completed=done, **fields)
+
+            result = run_soak(steps, model=model, sim_size=_size(sim_size), run_steps=run_steps,
+                              sample_every=sample_every, warmup=warmup, out_dir=out, progress=progress)
+    except KeyboardInterrupt:
+        console.print("[yellow]Stopped.[/]")
+        raise typer.Exit(130) from None
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+    else:
+        Console().print(render_table(result))
+    raise typer.Exit(0 if result["all_flat"] else 1)

@@ -85,7 +85,7 @@ def run_perf(
     every = -(-steps // baseline_steps) if baseline_steps else 0
     started = time.monotonic()
     with open_rig(device) as rig:
-        forward = _ScriptedForward(hf, max_new_tokens)
+        forward = ScriptedForward(hf, max_new_tokens)
         loop = rig.naive_loop(hf, GOAL, max_new_tokens, root / "naive")
         pixel_check = _warm_up(rig, forward, loop)
         load_before = _loadavg()
@@ -99,7 +99,7 @@ def run_perf(
                 t["step_excluding_model"] = t["step"] - t["model"]
                 t["overhead"] = t["step_excluding_model"] - t["capture"] - t["act"] - t["settle"]
                 naive.add_step(t)
-                naive.rss.append(_rss_mb())
+                naive.rss.append(rss_mb())
                 rig.undo_naive(index, before)
             if not as_json and (index + 1) % 10 == 0:
                 print(f"bench perf: {index + 1}/{steps} steps ({len(naive.rss)} naive), "
@@ -123,7 +123,7 @@ def _loadavg() -> float | None:
 
 # -- our loop, instrumented ------------------------------------------------------------------------
 
-class _ScriptedForward:
+class ScriptedForward:
     """The real model forward each step (its timings and usage), then the scripted reply as text."""
 
     def __init__(self, inner: Any, max_new_tokens: int) -> None:
@@ -211,7 +211,7 @@ class _Probe:
             setattr(module, name, function)
 
 
-def _run_ours(rig: Any, model: _ScriptedForward, n: int, out: Path, samples: "_Samples",
+def _run_ours(rig: Any, model: ScriptedForward, n: int, out: Path, samples: "_Samples",
               between: Any = None) -> None:
     from ..loop import Agent
 
@@ -241,7 +241,7 @@ def _run_ours(rig: Any, model: _ScriptedForward, n: int, out: Path, samples: "_S
         probe.captures.clear()
         samples.cached_tokens.append(step.usage.get("cached_tokens", 0))
         samples.errors += len(step.errors)
-        samples.rss.append(_rss_mb())
+        samples.rss.append(rss_mb())
         if between is not None:
             between(step.index)
         probe.next_step()
@@ -257,7 +257,7 @@ def _run_ours(rig: Any, model: _ScriptedForward, n: int, out: Path, samples: "_S
         raise RuntimeError(f"bench perf: our loop stopped early ({result.status}); see {out}")
 
 
-def _warm_up(rig: Any, model: _ScriptedForward, loop: Any) -> dict[str, Any]:
+def _warm_up(rig: Any, model: ScriptedForward, loop: Any) -> dict[str, Any]:
     """One untimed pass of each path (lazy imports, first allocations), and the check that both
     paths give the model the same pixel values for this device's screen."""
     from ..coords import Screen
@@ -314,7 +314,7 @@ class _Samples:
         return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
@@ -363,7 +363,7 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
         "errors": {"ours": ours.errors},
         "memory_releases": getattr(hf, "memory_releases", 0),
         "prompt_tokens": {"ours": ours.percentiles("prompt_tokens"), "baseline": naive.percentiles("prompt_tokens")},
-        "machine": _machine(),
+        "machine": machine_info(),
         "out_dir": str(root),
     }
     result["targets"] = _targets(result)
@@ -379,7 +379,7 @@ def _targets(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _machine() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     import platform
 
     import torch

@@ -268,11 +268,11 @@ class AdbRig(Rig):
 
     def replies(self, n: int, model: Any) -> list[str]:
         """Our loop's script from the home screen: open Settings, Home, open Settings, ..."""
-        return [self._reply(i % 2 == 0, model) for i in range(n)]
+        return [self.reply(i % 2 == 0, model) for i in range(n)]
 
     def naive_reply(self, index: int, model: Any) -> str:
         """After our step `index` Settings is open (even) or Home shows (odd): the other one."""
-        return self._reply(index % 2 == 1, model)
+        return self.reply(index % 2 == 1, model)
 
     def undo_naive(self, index: int, before: Any) -> None:
         if index % 2 == 0:  # the naive step went Home from Settings: open Settings again
@@ -281,7 +281,7 @@ class AdbRig(Rig):
             self.stock.shell("input keyevent KEYCODE_HOME")
         self._wait_until_shows(before)
 
-    def _reply(self, tap: bool, model: Any) -> str:
+    def reply(self, tap: bool, model: Any) -> str:
         self.system = model.coordinate_system
         x, y = self._model_point(self.target, model)
         call = (f'{{"name": "mobile_use", "arguments": {{"action": "click", "coordinate": [{x}, {y}]}}}}'
@@ -325,16 +325,16 @@ class DesktopRig(Rig):
         pass
 
     def replies(self, n: int, model: Any) -> list[str]:
-        return [self._reply(self.points[i % 2], model) for i in range(n)]
+        return [self.reply(self.points[i % 2], model) for i in range(n)]
 
     def naive_reply(self, index: int, model: Any) -> str:
-        return self._reply(self.points[(index + 1) % 2], model)
+        return self.reply(self.points[(index + 1) % 2], model)
 
     def undo_naive(self, index: int, before: Any) -> None:
         self.stock.moveTo(*self.points[index % 2])
         self._wait_until_shows(before)
 
-    def _reply(self, point: tuple[int, int], model: Any) -> str:
+    def reply(self, point: tuple[int, int], model: Any) -> str:
         self.system = model.coordinate_system
         x, y = self._model_point(point, model)
         return (f'<tool_call>\n{{"name": "computer_use", "arguments": {{"action": "mouse_move", '

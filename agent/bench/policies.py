@@ -9,6 +9,9 @@ cannot go on (a node it needs is not there) it terminates with failure and says 
 `RandomPolicy` taps, swipes, types, presses Back/Home and sometimes terminates, from a seed: the
 floor every real model must beat.
 
+`GulliblePolicy` (gullible.py) is the oracle plus obedience to whatever the screen says: the
+model the prompt-injection tasks test the action guard with.
+
 `ModelPool` turns the runner's model specs into the model of each episode.
 """
 
@@ -73,6 +76,11 @@ class OraclePolicy(_Policy):
             return self._advance(tool_call(action="system_button", button=step.text))
         nodes = parse_nodes(self.ui_tree())
         size = _screen_size(nodes)
+        if step.op == "dismiss":   # a pop-up the plan does not follow: closed with Back, if it showed
+            if find(nodes, rid="android:id/parentPanel") is None:
+                self._next += 1
+                return self._turn()
+            return self._advance(tool_call(action="system_button", button="Back"))
         if step.op == "finish":
             answer = step.answer(nodes) if callable(step.answer) else step.answer
             args = {"action": "terminate", "status": "success"}
@@ -133,7 +141,8 @@ class RandomPolicy(_Policy):
 
 
 class ModelPool:
-    """Model specs to per-episode models. A spec is `oracle`, `random[:SEED]`, a factory
+    """Model specs to per-episode models. A spec is `oracle`, `gullible` (the oracle, but it obeys
+    instructions on the screen: gullible.py), `random[:SEED]`, a factory
     (EpisodeContext -> Model), or anything `vlagent.load_model` takes, loaded once and shared by
     the workers given it. Worker i gets spec i mod n: several server URLs spread the workers."""
 
@@ -156,6 +165,10 @@ class ModelPool:
             return spec(ctx)
         if spec == "oracle":
             return OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
+        if spec == "gullible":
+            from .gullible import GulliblePolicy
+
+            return GulliblePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
         if spec == "random" or spec.startswith("random:"):
             key = f"{ctx.task.id}/{ctx.instance.seed}/{spec.partition(':')[2] or 0}"
             return RandomPolicy(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"))

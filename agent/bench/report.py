@@ -211,6 +211,8 @@ def write_report(out_dir: str | Path, path: str | Path | None = None, *, screens
              f"<span class='infra'>{summary['infra']} infrastructure failures</span> &middot; success rate "
              f"<b>{_pct(summary['success_rate'])}</b> (infrastructure failures left out)"
              + (f" &middot; {summary['mean_step_seconds']:.2f} s per step" if summary.get("mean_step_seconds") else "")
+             + (f" &middot; policy {e(run['policy'])}: {summary.get('blocked', 0)} actions blocked"
+                if run.get("policy") else "")
              + "</p>"]
     plots, why = _plots(results)
     parts.append("<div class='plots'>" + "".join(f"<img alt='{e(t)}' title='{e(t)}' src='{u}'>" for t, u in plots)

@@ -15,29 +15,33 @@ An episode with a result.json is finished and is skipped when the run starts aga
 out; setup could not run) are counted apart from task failures and are retried on a rerun
 unless `retry_infra=False`. Success needs both: the agent terminated with success, and the
 task's check passed.
+
+A `policy` (a `vlagent.Policy`, or a factory EpisodeContext -> Policy for per-episode confirm
+rules) guards every episode's actions; `blocked` counts the attempts it stopped (tool results that
+start with "Error: blocked"). No policy by default: the suite measures the model alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import BaseModel
 
+from ..atomic import write_atomic
 from ..errors import UserAbort, UserError
 from ..trajectory import Trajectory
 from .policies import ModelPool
+from .sim_devices import AttachedDevice, SimPhones, device_slots  # noqa: F401  (importable from here, as before)
 from .tasks import Env, Task, TaskInstance, select
 
 SCHEMA_VERSION = 1
@@ -58,6 +62,7 @@ class EpisodeResult(BaseModel):
     answer: str | None = None
     infra_stage: str | None = None        # device, setup, run, check
     steps: int = 0
+    blocked: int = 0                      # actions the policy blocked (0 in runs made before it was counted)
     seconds: float = 0.0
     step_seconds: list[float] = []
     model_seconds: list[float] = []
@@ -78,85 +83,20 @@ class EpisodeContext:
 
 
 ModelFactory = Callable[[EpisodeContext], Any]
+PolicySpec = Any   # None, a vlagent.Policy, or a factory EpisodeContext -> Policy
 
 
 def episode_name(task_id: str, seed: int) -> str:
     return f"{task_id}__s{seed}"
 
 
-# -------------------------------------------------------------------------------------- devices
-
-class SimPhones:
-    """A fresh SimPhone per episode, seeded by it, connected to the adb server in use."""
-
-    def __init__(self, size: tuple[int, int] = (1080, 2400), **device_options: Any):
-        self.size = size
-        self.device_options = {"ime_settle": 0, **device_options}
-
-    @contextlib.contextmanager
-    def open(self, seed: int) -> Iterator[Any]:
-        from ..devices import AdbDevice
-        from ..devices.sim import SimPhoneServer, connect_adb, disconnect_adb
-
-        w, h = self.size
-        server = SimPhoneServer(width=w, height=h, density=round(420 * w / 1080), seed=seed).start()
-        try:
-            connect_adb(server)
-            try:
-                with AdbDevice(server.serial, **self.device_options) as device:
-                    yield device
-            finally:
-                with contextlib.suppress(Exception):
-                    disconnect_adb(server)
-        finally:
-            server.stop()
-
-
-class AttachedDevice:
-    """A device already on adb (`adb:SERIAL`), reused by one worker for all its episodes."""
-
-    def __init__(self, serial: str, **device_options: Any):
-        self.serial = serial
-        self.device_options = device_options
-        self._device: Any = None
-
-    @contextlib.contextmanager
-    def open(self, seed: int) -> Iterator[Any]:
-        from ..devices import AdbDevice
-
-        if self._device is None:
-            self._device = AdbDevice(self.serial, **self.device_options).connect()
-        try:
-            yield self._device
-        except BaseException:
-            self._device = None   # reconnect before the next episode
-            raise
-
-
-def device_slots(specs: Sequence[str], jobs: int, sim_size: tuple[int, int], **options: Any) -> list[Any]:
-    """One device provider per worker: `sim` gives each worker its own SimPhones, `adb:SERIAL`
-    one phone that no other worker shares."""
-    specs = [s.strip() for s in specs if s.strip()] or ["sim"]
-    if specs == ["sim"]:
-        return [SimPhones(sim_size, **options) for _ in range(jobs)]
-    slots: list[Any] = []
-    for spec in specs:
-        kind, _, arg = spec.partition(":")
-        if kind == "sim":
-            slots.append(SimPhones(sim_size, **options))
-        elif kind == "adb" and arg:
-            slots.append(AttachedDevice(arg, **options))
-        else:
-            raise UserError(f"--device {spec!r}: use sim or adb:SERIAL (comma-separated for several)")
-    return slots
-
-
 # -------------------------------------------------------------------------------------- one episode
 
 def run_episode(task: Task, seed: int, device: Any, make_model: Callable[[EpisodeContext], Any], out_dir: Path,
                 *, model_name: str = "", stop: threading.Event | None = None, settle_timeout: float = 2.0,
-                history_images: int = 2, max_seconds: float | None = None) -> EpisodeResult:
-    """Setup, agent, check, teardown on one device. Raises only UserAbort/KeyboardInterrupt."""
+                history_images: int = 2, max_seconds: float | None = None, policy: PolicySpec = None) -> EpisodeResult:
+    """Setup, agent, check, teardown on one device. Raises only UserAbort/KeyboardInterrupt.
+    policy: a vlagent.Policy, or a factory EpisodeContext -> Policy, or None."""
     from ..loop import Agent
 
     started = time.time()
@@ -181,9 +121,11 @@ def run_episode(task: Task, seed: int, device: Any, make_model: Callable[[Episod
 
     status = answer = None
     try:
-        model = make_model(EpisodeContext(task, inst, device))
+        ctx = EpisodeContext(task, inst, device)
+        model = make_model(ctx)
+        guard = policy(ctx) if callable(policy) else policy
         agent = Agent(model, device, max_steps=inst.max_steps, max_seconds=max_seconds, out_dir=out_dir,
-                      settle_timeout=settle_timeout, history_images=history_images, on_step=on_step)
+                      settle_timeout=settle_timeout, history_images=history_images, on_step=on_step, policy=guard)
         result = agent.run(inst.goal)
         status, answer = result.status, result.answer
     except (UserAbort, KeyboardInterrupt):
@@ -215,6 +157,7 @@ def _timings(out_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return {"steps": len(traj.steps),
+            "blocked": sum(r.content.startswith("Error: blocked") for s in traj.steps for r in s.results),
             "step_seconds": [round(sum(v for k, v in s.timings.items() if not k.startswith("model_")), 4)
                              for s in traj.steps],
             "model_seconds": [round(s.timings.get("model", 0.0), 4) for s in traj.steps]}
@@ -246,8 +189,11 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
               sim_size: tuple[int, int] = (1080, 2400), retry_infra: bool = True,
               on_episode: Callable[[EpisodeResult], None] | None = None, progress: Any = None,
               settle_timeout: float = 2.0, history_images: int = 2, max_seconds: float | None = None,
-              device_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None) -> SuiteResult:
+              device_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None,
+              policy: PolicySpec = None) -> SuiteResult:
     """Run every (task, seed) episode not finished in `out` yet, `jobs` at a time.
+
+    policy: guards every episode's actions (see the module); a resume must use the same one.
 
     progress: None, or an object with start(total, done), advance(result) and stop() (the CLI
     passes a rich progress bar). on_episode: called in this thread after each finished episode;
@@ -257,7 +203,7 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
     out = Path(out)
     episodes = plan_episodes(tasks, seed, repeats)
     pool = ModelPool(models, **(model_options or {}))
-    _claim(out, pool, tasks, seed, repeats)
+    _claim(out, pool, tasks, seed, repeats, _describe_policy(policy))
     ep_root = out / "episodes"
     done: dict[str, EpisodeResult] = {}
     todo: list[tuple[Task, int]] = []
@@ -289,7 +235,7 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
             ep_dir = ep_root / episode_name(task.id, s)
             try:
                 result = _on_device(slot, task, s, ep_dir, pool, index, stop, settle_timeout, history_images,
-                                    max_seconds)
+                                    max_seconds, policy)
             except (UserAbort, KeyboardInterrupt):
                 return
             except Exception:   # a bug in the runner or a task: recorded, the run goes on
@@ -335,7 +281,7 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
     return SuiteResult(out, ordered, ran=len(new), skipped=skipped)
 
 
-def _on_device(slot, task, seed, ep_dir, pool, index, stop, settle_timeout, history_images, max_seconds):
+def _on_device(slot, task, seed, ep_dir, pool, index, stop, settle_timeout, history_images, max_seconds, policy):
     ep_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     with contextlib.ExitStack() as stack:
@@ -348,11 +294,11 @@ def _on_device(slot, task, seed, ep_dir, pool, index, stop, settle_timeout, hist
                                  started_at=started, finished_at=time.time(), seconds=time.time() - started)
         return run_episode(task, seed, device, lambda ctx: pool.build(index, ctx), ep_dir,
                            model_name=pool.describe(index), stop=stop, settle_timeout=settle_timeout,
-                           history_images=history_images, max_seconds=max_seconds)
+                           history_images=history_images, max_seconds=max_seconds, policy=policy)
 
 
-def _claim(out: Path, pool: ModelPool, tasks: Any, seed: int, repeats: int) -> None:
-    """Write run.json, or check that the run in `out` was made with the same models."""
+def _claim(out: Path, pool: ModelPool, tasks: Any, seed: int, repeats: int, policy: str | None) -> None:
+    """Write run.json, or check that the run in `out` was made with the same models and policy."""
     out.mkdir(parents=True, exist_ok=True)
     models = [pool.describe(i) for i in range(len(pool.specs))]
     path = out / "run.json"
@@ -360,8 +306,18 @@ def _claim(out: Path, pool: ModelPool, tasks: Any, seed: int, repeats: int) -> N
         before = json.loads(path.read_text(encoding="utf-8"))
         if before.get("models") != models:
             raise UserError(f"{out} holds a run of {before.get('models')}, not {models}: give another --out")
-    _write_json(path, {"schema_version": SCHEMA_VERSION, "models": models, "tasks": tasks, "seed": seed,
-                       "repeats": repeats, "created_at": time.time()})
+        if before.get("policy") != policy:
+            raise UserError(f"{out} holds a run with the policy {before.get('policy')}, not {policy}: "
+                            "give another --out")
+    _write_json(path, {"schema_version": SCHEMA_VERSION, "models": models, "policy": policy, "tasks": tasks,
+                       "seed": seed, "repeats": repeats, "created_at": time.time()})
+
+
+def _describe_policy(policy: PolicySpec) -> str | None:
+    if policy is None:
+        return None
+    mode = getattr(policy, "mode", None)
+    return f"{mode} mode" if mode else getattr(policy, "__name__", type(policy).__name__)
 
 
 def _load_result(ep_dir: Path) -> EpisodeResult | None:
@@ -379,16 +335,7 @@ def _write_results(out: Path, episodes: list[tuple[Task, int]], done: dict[str, 
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, ensure_ascii=False)
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
@@ -400,7 +347,7 @@ def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
         steps = [s for r in rs for s in r.step_seconds]
         return {"episodes": len(rs), "success": c["success"], "failure": c["failure"], "infra": c["infra"],
                 "success_rate": round(c["success"] / scored, 4) if scored else None,
-                "steps": sum(r.steps for r in rs),
+                "steps": sum(r.steps for r in rs), "blocked": sum(r.blocked for r in rs),
                 "mean_step_seconds": round(sum(steps) / len(steps), 4) if steps else None}
 
     by_app: dict[str, list[EpisodeResult]] = {}

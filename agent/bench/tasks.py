@@ -113,7 +113,8 @@ def find(nodes: list[Node], near: dict | None = None, **match: Any) -> Node | No
 @dataclass(frozen=True)
 class Step:
     """One step of an oracle plan. ops: open, tap, seek (scroll until present), type, key,
-    button, slide, finish. `match`/`near` locate a node; `answer` is text or nodes -> text."""
+    button, slide, dismiss (Back if a dialog shows, else nothing), finish. `match`/`near` locate a
+    node; `answer` is text or nodes -> text."""
 
     op: str
     match: tuple[tuple[str, Any], ...] = ()
@@ -152,6 +153,10 @@ def slide(value: int, lo: int, hi: int, **match: Any) -> Step:
     return Step("slide", tuple(match.items()), value=(value, lo, hi))
 
 
+def dismiss() -> Step:
+    return Step("dismiss")
+
+
 def finish(answer: str | Callable[[list[Node]], str] | None = None) -> Step:
     return Step("finish", answer=answer)
 
@@ -165,11 +170,12 @@ class Env:
     def __init__(self, device: Any):
         self.device = device
 
-    def shell(self, command: str) -> str:
-        return self.device.shell(command)
+    def shell(self, command: str, *, idempotent: bool = False) -> str:
+        """Setup commands change the phone: one whose reply is lost is never sent twice."""
+        return self.device.shell(command, idempotent=idempotent)
 
     def state(self) -> dict:
-        out = self.shell("cmd simphone state")
+        out = self.shell("cmd simphone state", idempotent=True)
         try:
             return json.loads(out)
         except json.JSONDecodeError:
@@ -395,7 +401,7 @@ def parse_time(text: str) -> tuple[int, int] | None:
 
 # ---------------------------------------------------------------------------------------- registry
 
-_MODULES = ("settings", "contacts", "messages", "clock", "calculator", "notes", "browser", "cross")
+_MODULES = ("settings", "contacts", "messages", "clock", "calculator", "notes", "browser", "cross", "injection")
 
 
 def all_tasks() -> dict[str, Task]:
