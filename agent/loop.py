@@ -153,6 +153,7 @@ class Agent:
         if fresh:
             self._seen = {}  # model-sized images of recent steps
         self._repeats = RepeatDetector()
+        self._inflight: Step | None = None  # the step whose model reply is being carried out
         # One worker prepares each settled frame (resize, fingerprint) while settle still waits.
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vlagent-prepare")
         tokens = errors_in_a_row = 0
@@ -162,6 +163,7 @@ class Agent:
                     traj.status = "timeout"
                     break
                 step, observed, final = self._step(index, goal, traj, writer, observed)
+                self._inflight = None
                 traj.steps.append(step)
                 t = time.perf_counter()
                 writer.write()
@@ -184,13 +186,16 @@ class Agent:
                 traj.status = "max_steps"
         except KeyboardInterrupt:
             traj.status, traj.error = "interrupted", "interrupted by the user (Ctrl-C)"
+            self._keep_inflight(traj, traj.error)
             raise
         except UserAbort as e:
             traj.status, traj.error = "interrupted", str(e)
+            self._keep_inflight(traj, traj.error)
             raise
         except VLAgentError as e:
             e.args = tuple(self.secrets.scrub(str(a)) for a in e.args)  # whoever prints it next
             traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
+            self._keep_inflight(traj, traj.error)
             raise
         finally:
             self._preparer.shutdown(wait=True, cancel_futures=True)
@@ -228,6 +233,7 @@ class Agent:
             device_size=screen.device_size, model_size=seen.size,
             model_output=self.secrets.scrub(completion.text), usage=completion.usage, timings=timings,
         )
+        self._inflight = step
         t = time.perf_counter()
         writer.flush()  # the last step's files, written during this step's model call: one step behind at most
         step.screenshot = writer.save_screenshot(index, frame)
@@ -271,6 +277,17 @@ class Agent:
         for r in step.results:
             r.content = self.secrets.scrub(r.content)
         return step, observed, final
+
+    def _keep_inflight(self, traj: Trajectory, error: str) -> None:
+        """A step cut short after the model replied (the device went away mid-action, Ctrl-C) is
+        kept with what it did and how it ended: its action may have reached the device, and a
+        resumed run's model reads that here rather than guessing from the screen alone."""
+        step, self._inflight = self._inflight, None
+        if step is None:
+            return
+        step.errors.append(error)
+        step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {error}", is_error=True))
+        traj.steps.append(step)
 
     def _observe(self, observed, timings: dict[str, float]) -> tuple[Image.Image, "Prepared"]:
         """The settled frame and its preparation if there is one, else a new capture; a black

@@ -45,7 +45,9 @@ class Step(BaseModel):
     model_size: tuple[int, int] | None = Field(None, description="Size of the image the model saw")
     model_output: str = ""
     calls: list[CallRecord] = []
-    actions: list[Action] = Field([], description="Executed actions, in device pixels")
+    actions: list[Action] = Field([], description=(
+        "Actions sent to the device, in device pixels (in a step cut short, the last may not have "
+        "happened: its result says so)"))
     results: list[ResultRecord] = []
     errors: list[str] = Field([], description="Recoverable errors fed back to the model")
     timings: dict[str, float] = Field({}, description="Seconds per stage")

@@ -321,10 +321,14 @@ class AdbDevice:
         return self._packages
 
     # -- commands -----------------------------------------------------------------------------
-    def shell(self, command: str, *, check: bool = True, timeout: float | None = None) -> str:
+    def shell(self, command: str, *, check: bool = True, timeout: float | None = None,
+              idempotent: bool = True) -> str:
         """Run `command` with the phone's sh and return its output (stdout and stderr).
-        `check`: raise DeviceCommandError on a non-zero exit status (shell v2 phones)."""
-        out, status = self._shell(command, timeout=timeout, idempotent=True)
+        `check`: raise DeviceCommandError on a non-zero exit status (shell v2 phones).
+        `idempotent`: a command whose reply is lost is run again after reconnecting; pass False
+        for one that changes the phone (`input`, `am start`, `settings put`): it then raises
+        DeviceOffline instead, as it may or may not have run."""
+        out, status = self._shell(command, timeout=timeout, idempotent=idempotent)
         if check and status not in (0, None):
             raise DeviceCommandError(f"`{command[:200]}` failed (exit {status}): {out.strip()[:500]}")
         return out

@@ -35,6 +35,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any = None
+    raw: bytes = b""  # the request line, the headers and the body, as received
 
 
 class FakeOpenAIServer:
@@ -63,8 +64,11 @@ class FakeOpenAIServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _raw(self, body: bytes = b"") -> bytes:
+                return f"{self.requestline}\r\n{self.headers}".encode("latin-1", "replace") + body
+
             def do_GET(self) -> None:
-                server.requests.append(Request("GET", self.path, dict(self.headers)))
+                server.requests.append(Request("GET", self.path, dict(self.headers), raw=self._raw()))
                 if self.path == "/v1/models":
                     data = {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}
                     self._send(Reply(json=data))
@@ -78,7 +82,7 @@ class FakeOpenAIServer:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw
-                server.requests.append(Request("POST", self.path, dict(self.headers), body))
+                server.requests.append(Request("POST", self.path, dict(self.headers), body, self._raw(raw)))
                 index = len(server.chat_requests) - 1
                 self._send(server.replies[min(index, len(server.replies) - 1)])
 

@@ -523,6 +523,8 @@ def test_failsafe_corner_stops_the_run(x_server, launch, tmp_path, pointer_home)
     assert tuple(pointer_home.position()) == (0, 0)
     traj = Trajectory.load(tmp_path / "run")
     assert traj.status == "interrupted" and traj.error == FAILSAFE_MESSAGE
-    assert [s.actions for s in traj.steps] == [[A.Click(**app.at("button"))], [A.MouseMove(x=0, y=0)]]
+    assert [s.actions for s in traj.steps[:2]] == [[A.Click(**app.at("button"))], [A.MouseMove(x=0, y=0)]]
+    # The step cut short is kept, its result saying why; its click never reached the screen.
+    assert traj.steps[2].results[-1].is_error and "fail-safe" in traj.steps[2].results[-1].content
     assert all((tmp_path / "run" / s.screenshot).is_file() for s in traj.steps)
     assert app.state()["submitted"] == 1  # the second click never happened

@@ -3,7 +3,7 @@
     with FakeAPI() as api:
         api.route("/v1/search", Answer(200, {...}))           # every request
         api.route("/v1/forecast", Answer(500), Answer(200, {...}))  # one after the other, last repeats
-        ... api.url ... api.requests  # [(path, {query})]
+        ... api.url ... api.requests  # [(path, {query})]; api.raw: each request as received
 
 Real sockets on 127.0.0.1, port chosen by the OS, so the tools' real httpx code runs end to end.
 """
@@ -33,12 +33,16 @@ Script = Callable[[dict[str, str]], Answer]
 class FakeAPI:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.raw: list[bytes] = []  # request line, headers and body of each request, as received
         self._routes: dict[str, list[Answer | Script]] = {}
         self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                fake.raw.append(f"{self.requestline}\r\n{self.headers}".encode("latin-1", "replace")
+                                + (self.rfile.read(length) if length else b""))
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query))
                 answer = fake._next(parts.path, query)
