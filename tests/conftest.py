@@ -1,8 +1,17 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
+
+adb: one adb server of the suite's own on a free port (ANDROID_ADB_SERVER_PORT is set for the
+session, so adbutils and every `adb` started use it), killed at the end: the tests never touch
+a developer's own adb server or phones.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -13,3 +22,43 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vlagent.testing import tiny_qwen2_vl
 
     return tiny_qwen2_vl(tmp_path_factory.mktemp("tiny-qwen2-vl"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def adb_bin() -> str:
+    adbutils = pytest.importorskip("adbutils")
+    try:
+        return adbutils.adb_path()
+    except Exception:
+        pytest.skip("no adb binary (adbutils ships one; install adbutils or platform-tools)")
+
+
+@pytest.fixture(scope="session")
+def adb_port(adb_bin: str) -> Iterator[int]:
+    port = _free_port()
+    saved = os.environ.get("ANDROID_ADB_SERVER_PORT")
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
+    subprocess.run([adb_bin, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=60, check=True)
+    try:
+        yield port
+    finally:
+        subprocess.run([adb_bin, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+        if saved is None:
+            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
+        else:
+            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
+
+
+@pytest.fixture(scope="session")
+def adb_client(adb_port: int):
+    import adbutils
+
+    return adbutils.AdbClient(host="127.0.0.1", port=adb_port)

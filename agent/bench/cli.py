@@ -268,7 +268,7 @@ def soak(
     steps: Annotated[int, typer.Option(min=2, help="Agent steps in all.")] = 1000,
     model: Annotated[str, typer.Option("--model", "-m", help="tiny, a checkpoint directory or Hugging Face id (real forward, scripted reply), or scripted (no model).")] = "tiny",
     sim_size: Annotated[str, typer.Option(help="SimPhone screen WIDTHxHEIGHT (density scales with it).")] = "360x800",
-    run_steps: Annotated[int, typer.Option(min=1, help="Steps per agent run (the loop's prompt lists a run's earlier steps).")] = 20,
+    run_steps: Annotated[int, typer.Option(min=1, help="Steps per agent run; each run rewrites the trajectory in --out (one long run: --run-steps = --steps).")] = 20,
     sample_every: Annotated[int, typer.Option(min=1, help="Sample memory, descriptors and threads every this many steps.")] = 10,
     warmup: Annotated[Optional[int], typer.Option(min=0, help="Steps before the measured window (default: one run or a tenth of the steps).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory for the runs' trajectory (default: a temp dir).")] = None,

@@ -32,13 +32,11 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import uuid
 import zlib
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -186,32 +184,6 @@ def _png_with_text(key: bytes, text: bytes) -> bytes:
 
 
 # -- the rig: adb, a SimPhone, the agent in a process of its own -------------------------------------
-
-@pytest.fixture(scope="module")
-def adb_port() -> Iterator[int]:
-    """A private adb server (never the developer's), for this module."""
-    adbutils = pytest.importorskip("adbutils")
-    try:
-        adb = adbutils.adb_path()
-    except Exception:
-        pytest.skip("no adb binary (adbutils ships one)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    saved = os.environ.get("ANDROID_ADB_SERVER_PORT")
-    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
-    subprocess.run([adb, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL, capture_output=True,
-                   timeout=60, check=True)
-    try:
-        yield port
-    finally:
-        subprocess.run([adb, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30)
-        if saved is None:
-            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
-        else:
-            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
-
 
 @pytest.fixture
 def phone(adb_port: int):

@@ -8,11 +8,7 @@ Shape and bookkeeping only: DESIGN forbids timing assertions in unit tests (the 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -23,37 +19,8 @@ pytestmark = [pytest.mark.adb, pytest.mark.slow]
 STEPS = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def private_adb_server() -> Iterator[int]:
-    """An adb server of our own (as tests/devices/conftest.py does): never the developer's."""
-    adbutils = pytest.importorskip("adbutils")
-    try:
-        adb = adbutils.adb_path()
-    except Exception:
-        pytest.skip("no adb binary (adbutils ships one)")
-    port, saved = _free_port(), os.environ.get("ANDROID_ADB_SERVER_PORT")
-    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
-    subprocess.run([adb, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL,
-                   capture_output=True, timeout=60, check=True)
-    try:
-        yield port
-    finally:
-        subprocess.run([adb, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=30)
-        if saved is None:
-            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
-        else:
-            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
-
-
-@pytest.fixture(scope="module")
-def result(private_adb_server: int, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def result(adb_port: int, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from vlagent.bench.perf import run_perf
 
     out = tmp_path_factory.mktemp("perf")

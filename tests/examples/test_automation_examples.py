@@ -13,10 +13,7 @@ import contextlib
 import importlib.util
 import json
 import logging
-import os
 import re
-import socket
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -37,29 +34,6 @@ CONTACTS = "com.android.contacts:id/"
 # -- a private adb server and SimPhones on it (as tests/devices/conftest.py does) ---------------
 
 
-@pytest.fixture(scope="module")
-def adb_client():
-    adbutils = pytest.importorskip("adbutils")
-    try:
-        adb = adbutils.adb_path()
-    except Exception:
-        pytest.skip("no adb binary (adbutils ships one)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    saved = os.environ.get("ANDROID_ADB_SERVER_PORT")
-    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
-    subprocess.run([adb, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL, capture_output=True,
-                   timeout=60, check=True)
-    try:
-        yield adbutils.AdbClient(host="127.0.0.1", port=port)
-    finally:
-        subprocess.run([adb, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30)
-        if saved is None:
-            os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
-        else:
-            os.environ["ANDROID_ADB_SERVER_PORT"] = saved
 
 
 @contextlib.contextmanager
