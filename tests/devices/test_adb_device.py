@@ -21,6 +21,8 @@ from vlagent.devices.adb import AdbDevice, _text_commands, keycode
 from vlagent.devices.sim import SimPhoneServer
 from vlagent.errors import DeviceCommandError, DeviceOffline, ToolArgumentsError, UserError
 
+from timing import timed
+
 adb_only = pytest.mark.adb
 
 NOTES = "com.simphone.notes"
@@ -287,18 +289,11 @@ def test_failed_commands_raise(device):
 # --- faults: each ends in a reconnect or a clear error, in bounded time ---------------------------
 
 
-def _timed(fn):
-    start = time.monotonic()
-    try:
-        return fn(), None, time.monotonic() - start
-    except Exception as e:  # noqa: BLE001 - the test asserts the class
-        return None, e, time.monotonic() - start
-
 
 @adb_only
 def test_dropped_transport_reconnects(device, adb, sim):
     adb("shell", "cmd", "simphone", "fault", "drop", serial=sim.serial)
-    shot, error, took = _timed(device.screenshot)
+    shot, error, took = timed(device.screenshot)
     assert error is None and shot.size == (1080, 2400) and took < 30
     device.execute(A.SystemButton(button="home"))
 
@@ -306,24 +301,24 @@ def test_dropped_transport_reconnects(device, adb, sim):
 @adb_only
 def test_drop_during_commands_from_another_client(device, sim):
     sim.drop()  # the cable is pulled between two commands
-    _, error, took = _timed(lambda: device.execute(A.OpenApp(name="Settings")))
+    _, error, took = timed(lambda: device.execute(A.OpenApp(name="Settings")))
     assert error is None and took < 30
 
 
 @adb_only
 def test_offline_phone_raises_device_offline(device, adb, sim):
     adb("shell", "cmd", "simphone", "fault", "offline", "1", serial=sim.serial)
-    _, error, took = _timed(device.screenshot)
+    _, error, took = timed(device.screenshot)
     assert isinstance(error, DeviceOffline) and took < 30
     assert "adb devices" in str(error)
-    _, error, took = _timed(lambda: device.execute(A.Tap(x=1, y=1)))
+    _, error, took = timed(lambda: device.execute(A.Tap(x=1, y=1)))
     assert isinstance(error, DeviceOffline) and took < 30
 
 
 @adb_only
 def test_unauthorized_phone_raises_device_offline_saying_accept_the_prompt(device, adb, sim):
     adb("shell", "cmd", "simphone", "fault", "unauthorized", serial=sim.serial)
-    _, error, took = _timed(device.screenshot)
+    _, error, took = timed(device.screenshot)
     assert isinstance(error, DeviceOffline) and took < 30
     assert "Allow USB debugging" in str(error)
     sim.clear_faults()  # the prompt is accepted: the same device object goes on
@@ -337,7 +332,7 @@ def test_slow_screencap(sim, adb):
         adb("shell", "cmd", "simphone", "fault", "slow-screencap", "500", serial=sim.serial)
         assert device.screenshot().size == (1080, 2400)  # slow but within the timeout
         adb("shell", "cmd", "simphone", "fault", "slow-screencap", "5000", serial=sim.serial)
-        _, error, took = _timed(device.screenshot)
+        _, error, took = timed(device.screenshot)
         assert isinstance(error, DeviceCommandError) and "did not finish" in str(error) and took < 30
 
 
@@ -346,7 +341,7 @@ def test_truncated_frames(device, adb, sim):
     adb("shell", "cmd", "simphone", "fault", "truncate-screencap", serial=sim.serial)
     assert device.screenshot().size == (1080, 2400)  # one bad frame: retried
     adb("shell", "cmd", "simphone", "fault", "truncate-screencap", "2", serial=sim.serial)
-    _, error, took = _timed(device.screenshot)
+    _, error, took = timed(device.screenshot)
     assert isinstance(error, DeviceCommandError) and "truncated" in str(error) and took < 30
 
 

@@ -27,6 +27,8 @@ from vlagent.devices.adb import AdbDevice
 from vlagent.devices.sim import connect_adb
 from vlagent.errors import DeviceOffline, ModelError
 
+from timing import timed
+
 BOUND_S = 30
 SETTINGS = "com.android.settings"
 LAUNCHER = "com.android.launcher3"
@@ -39,13 +41,6 @@ def ui(**arguments) -> str:
 
 DONE = ui(action="terminate", status="success")
 
-
-def _timed(fn):
-    start = time.monotonic()
-    try:
-        return fn(), None, time.monotonic() - start
-    except Exception as e:  # noqa: BLE001 - the test asserts the class
-        return None, e, time.monotonic() - start
 
 
 def arm_drop_after_input(adb, sim, n: int = 1) -> None:
@@ -121,7 +116,7 @@ def test_an_input_whose_reply_is_lost_is_offline_once_and_never_resent(device, a
     x, y = adb.tap_target(sim.serial, text="Settings")
     before = phone_state()["input_events"]
     arm_drop_after_input(adb, sim)
-    _, error, took = _timed(lambda: device.execute(A.Tap(x=x, y=y)))
+    _, error, took = timed(lambda: device.execute(A.Tap(x=x, y=y)))
     assert isinstance(error, DeviceOffline), error
     assert "may or may not have happened" in str(error) and f"input tap {x} {y}" in str(error)
     assert took < BOUND_S
@@ -141,7 +136,7 @@ def test_a_shell_command_that_changes_the_phone_is_not_resent_when_marked_so(dev
     setup passes for `input`, `am start` or an incoming SMS, runs such a command once."""
     before = phone_state()["input_events"]
     arm_drop_after_input(adb, sim)
-    _, error, took = _timed(lambda: device.shell("input keyevent KEYCODE_HOME", idempotent=False))
+    _, error, took = timed(lambda: device.shell("input keyevent KEYCODE_HOME", idempotent=False))
     assert isinstance(error, DeviceOffline) and took < BOUND_S
     assert phone_state()["input_events"] == before + 1
     arm_drop_after_input(adb, sim)
@@ -160,7 +155,7 @@ def test_typing_cut_by_a_lost_reply_is_neither_repeated_nor_continued(device, ad
     before = phone_state()["input_events"]
     arm_drop_after_input(adb, sim)
     # One shell line: `input text 'hello' && input keyevent KEYCODE_ENTER && input text 'world'`.
-    _, error, took = _timed(lambda: device.execute(A.TypeText(text="hello\nworld")))
+    _, error, took = timed(lambda: device.execute(A.TypeText(text="hello\nworld")))
     assert isinstance(error, DeviceOffline) and "may or may not have happened" in str(error) and took < BOUND_S
     device.screenshot()
     state = phone_state()
@@ -176,7 +171,7 @@ def test_several_lost_replies_in_a_row_each_run_once(device, adb, sim, phone_sta
     before = phone_state()["input_events"]
     arm_drop_after_input(adb, sim, 2)
     for key in ("volume_up", "volume_up"):
-        _, error, took = _timed(lambda: device.execute(A.Key(keys=(key,))))
+        _, error, took = timed(lambda: device.execute(A.Key(keys=(key,))))
         assert isinstance(error, DeviceOffline) and took < BOUND_S
     device.execute(A.Key(keys=("volume_down",)))  # the fault is used up: a normal reply
     assert phone_state()["input_events"] == before + 3
@@ -191,7 +186,7 @@ def test_a_read_after_a_drop_recovers_and_sends_no_input(device, adb, adb_client
     before = phone_state()["input_events"]
     adb("shell", "cmd", "simphone", "fault", "drop", serial=sim.serial)
     assert _wait_until_dropped(adb_client, sim)
-    result, error, took = _timed(getattr(device, read))
+    result, error, took = timed(getattr(device, read))
     assert error is None and took < BOUND_S
     assert result.size == (1080, 2400) if read == "screenshot" else "</hierarchy>" in result
     assert phone_state()["input_events"] == before
@@ -210,7 +205,7 @@ def test_a_read_cut_midway_is_retried_and_sends_no_input(device, adb, sim, read,
     cable = threading.Timer(0.3, sim.drop)  # pulled while the phone is still working on it
     cable.start()
     try:
-        result, error, took = _timed(run)
+        result, error, took = timed(run)
     finally:
         cable.cancel()
     assert error is None and took < BOUND_S
@@ -314,7 +309,7 @@ def test_a_function_tool_that_timed_out_is_not_called_again(sim, adb, tmp_path, 
     before = phone_state()["input_events"]
     try:
         with AdbDevice(sim.serial) as device:
-            _, error, took = _timed(lambda: Agent(model, device, tools=[send_invoice], out_dir=tmp_path,
+            _, error, took = timed(lambda: Agent(model, device, tools=[send_invoice], out_dir=tmp_path,
                                                   settle_timeout=0.3).run("bill Ana"))
     finally:
         release.set()
