@@ -21,7 +21,7 @@ from vlagent.devices.adb import AdbDevice, _text_commands, keycode
 from vlagent.devices.sim import SimPhoneServer
 from vlagent.errors import DeviceCommandError, DeviceOffline, ToolArgumentsError, UserError
 
-from timing import timed
+from faults import timed, wait_until_dropped
 
 adb_only = pytest.mark.adb
 
@@ -291,8 +291,9 @@ def test_failed_commands_raise(device):
 
 
 @adb_only
-def test_dropped_transport_reconnects(device, adb, sim):
+def test_dropped_transport_reconnects(device, adb, adb_client, sim):
     adb("shell", "cmd", "simphone", "fault", "drop", serial=sim.serial)
+    assert wait_until_dropped(adb_client, sim.serial)  # the capture below meets the drop, not before it
     shot, error, took = timed(device.screenshot)
     assert error is None and shot.size == (1080, 2400) and took < 30
     device.execute(A.SystemButton(button="home"))

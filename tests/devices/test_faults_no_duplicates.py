@@ -27,7 +27,7 @@ from vlagent.devices.adb import AdbDevice
 from vlagent.devices.sim import connect_adb
 from vlagent.errors import DeviceOffline, ModelError
 
-from timing import timed
+from faults import timed, wait_until_dropped
 
 BOUND_S = 30
 SETTINGS = "com.android.settings"
@@ -58,14 +58,6 @@ def phone_state(adb, adb_client, sim):
     return read
 
 
-def _wait_until_dropped(adb_client, sim, timeout: float = 3.0) -> bool:
-    """Whether adb saw the transport go (`fault drop` drops it just after its own reply)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(i.serial != sim.serial or i.state != "device" for i in adb_client.list()):
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def executed(traj: Trajectory) -> int:
@@ -185,7 +177,7 @@ def test_several_lost_replies_in_a_row_each_run_once(device, adb, sim, phone_sta
 def test_a_read_after_a_drop_recovers_and_sends_no_input(device, adb, adb_client, sim, read, phone_state):
     before = phone_state()["input_events"]
     adb("shell", "cmd", "simphone", "fault", "drop", serial=sim.serial)
-    assert _wait_until_dropped(adb_client, sim)
+    assert wait_until_dropped(adb_client, sim.serial)
     result, error, took = timed(getattr(device, read))
     assert error is None and took < BOUND_S
     assert result.size == (1080, 2400) if read == "screenshot" else "</hierarchy>" in result
