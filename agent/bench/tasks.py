@@ -28,6 +28,7 @@ from fractions import Fraction
 from typing import Any, Callable, ClassVar, Iterable
 
 from ..actions import TypeText
+from ..devices.adb_text import shell_quote
 from ..errors import DeviceCommandError, VLAgentError
 
 # State keys a task must leave alone unless it names them in `touches`.
@@ -201,7 +202,7 @@ class Env:
             raise SetupError(f"am start -n {component}: {out.strip()[:200]}")
 
     def reader(self, text: str) -> None:
-        self.shell("cmd simphone reader " + _quote(text))
+        self.shell("cmd simphone reader " + shell_quote(text))
 
     def nodes(self) -> list[Node]:
         return parse_nodes(self.device.ui_tree())
@@ -233,9 +234,6 @@ class Env:
             if self.state()["background_tasks"]:
                 raise SetupError("the overview's Clear all left background tasks")
 
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 # ---------------------------------------------------------------------------------------- tasks

@@ -44,7 +44,7 @@ def page(rng, fact: str, *, at_end: bool, paragraphs: int, town: str | None = No
     return "\n\n".join([f"Welcome to the {town} community fair.", *body])
 
 
-def _find_in_page(pattern: str):
+def find_in_page(pattern: str):
     def read(nodes):
         for n in nodes:
             m = re.search(pattern, n.text)
@@ -76,7 +76,7 @@ class KeynoteRoom(Task):
         return answer_matches("code", p["room"], answer)
 
     def solution(self, p):
-        return [open_app("Browser"), finish(answer=_find_in_page(r"in room (\S+),"))]
+        return [open_app("Browser"), finish(answer=find_in_page(r"in room (\S+),"))]
 
 
 class RaffleNumber(Task):
@@ -102,7 +102,7 @@ class RaffleNumber(Task):
 
     def solution(self, p):
         return [open_app("Browser"), seek(contains="winning ticket"),
-                finish(answer=_find_in_page(r"winning ticket is number (\d+)"))]
+                finish(answer=find_in_page(r"winning ticket is number (\d+)"))]
 
 
 TASKS = [KeynoteRoom, RaffleNumber]
