@@ -2,8 +2,8 @@
 
 An episode is one task at one seed. Each runs on its own device: by default a fresh SimPhone
 (seeded with the episode's seed, so names and numbers differ by seed too) on its own adb serial;
-or one of the given adb serials, reused from episode to episode (tasks then start from the home
-screen with no background tasks, and checks compare with the state right after setup).
+or one of the given adb serials, reused from episode to episode (each setup resets that SimPhone
+to the episode's seed with `cmd simphone reset SEED`, so an episode starts as on a fresh phone).
 
 Layout of OUT:
     run.json                      what was asked (models, tasks, seeds); a resume must match it

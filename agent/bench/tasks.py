@@ -3,9 +3,10 @@ complexity, the way android_world splits environment, agent and task.
 
 A `Task` turns a seed into a `TaskInstance` (frozen: the goal, its parameters and the phone's state
 right after setup). Everything a task does to the phone goes through adb, as any adb client would:
-`cmd simphone state` to read it, `settings put`, `am start`, `cmd simphone reader`, `input ...`
-and `uiautomator dump` to drive the UI where SimPhone's shell has no command for a record (alarms,
-notes and contacts are created through their apps). No task reaches into a `Phone` object.
+`cmd simphone state` to read it, `cmd simphone reset SEED` to start from the seed's fresh phone,
+`settings put`, `am start`, `cmd simphone reader`, `input ...` and `uiautomator dump` to drive
+the UI where SimPhone's shell has no command for a record (alarms, notes and contacts are created
+through their apps). No task reaches into a `Phone` object.
 
 Checks are pure functions of (state after setup, state at the end, parameters, answer), so they
 are exact and testable without a phone: the wanted change must be there, and the records and
@@ -217,6 +218,11 @@ class Env:
     def type(self, text: str) -> None:
         self.device.execute(TypeText(text=text))
 
+    def reset_phone(self, seed: int) -> None:
+        """`cmd simphone reset SEED`: the phone as a fresh SimPhone seeded with `seed` (records,
+        settings, no background tasks)."""
+        self.shell(f"cmd simphone reset {int(seed)}")
+
     def reset_ui(self) -> None:
         """Home screen, no dialog, shade or background task (the overview's Clear all)."""
         state = self.state()
@@ -296,6 +302,7 @@ class Task:
         return p, self.goal(p)
 
     def setup(self, env: Env, seed: int) -> TaskInstance:
+        env.reset_phone(seed)  # a reused phone starts where a fresh one seeded alike would
         env.reset_ui()
         p, goal = self.instance(seed, env.state())
         self.prepare(env, p)
@@ -310,7 +317,7 @@ class Task:
 
     def teardown(self, env: Env, inst: TaskInstance) -> None:
         """Settings back to their values after setup, home screen, no background tasks. Records
-        the agent made stay (SimPhone has no `cmd simphone reset`); checks compare with the
+        the agent made stay until the next setup resets the phone; checks compare with the
         state after setup, so leftovers never decide a later episode."""
         final = env.state()
         for key in self.touches:

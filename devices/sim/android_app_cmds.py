@@ -244,6 +244,8 @@ def _simphone(sh, args, io_):
         phone.set_reader_text(" ".join(args[1:]))
     elif sub == "sms" and len(args) >= 3:
         phone.receive_sms(args[1], " ".join(args[2:]))
+    elif sub == "reset" and (len(args) == 1 or (len(args) == 2 and args[1].isdigit())):
+        phone.reset(int(args[1]) if len(args) == 2 else None)  # a fresh phone: seeded data, home screen
     elif sub == "rotate" and len(args) == 2 and args[1] in "0123":
         phone.set_rotation(int(args[1]))
     elif sub == "fault" and len(args) >= 2:
@@ -273,7 +275,7 @@ def _simphone(sh, args, io_):
         else:
             raise UsageError(_FAULTS_HELP)
     else:
-        raise UsageError("cmd simphone state | fs | reader TEXT | sms FROM TEXT | rotate 0-3 | "
+        raise UsageError("cmd simphone state | fs | reset [SEED] | reader TEXT | sms FROM TEXT | rotate 0-3 | "
                          + _FAULTS_HELP.removeprefix("cmd simphone "))
     return 0
 

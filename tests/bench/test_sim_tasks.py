@@ -177,3 +177,34 @@ def test_find_near_picks_the_node_in_the_same_card():
     assert find(nodes, near={"text": "07:00"}, desc="Delete").center == (75, 175)
     assert find(nodes, rid="card").bounds == (0, 0, 100, 100)
     assert json.dumps(nodes[0].bounds)
+
+
+@pytest.mark.adb
+def test_setup_on_a_reused_phone_starts_from_the_seeds_fresh_phone():
+    """An attached phone that earlier episodes changed (a record added, a setting flipped, an app
+    left open) is reset by setup: the instance equals the one a fresh phone with that seed gets."""
+    from vlagent.devices import AdbDevice
+    from vlagent.devices.sim import SimPhoneServer, connect_adb, disconnect_adb
+
+    task = all_tasks()["notes.read_code"]
+    instances = []
+    with adb_env():
+        for phone_seed in (3, 8):  # the second phone was started with another seed and then used
+            with SimPhoneServer(width=SMALL[0], height=SMALL[1], density=218, seed=phone_seed) as server:
+                connect_adb(server)
+                try:
+                    with AdbDevice(server.serial, ime_settle=0) as device:
+                        env = Env(device)
+                        if phone_seed == 8:
+                            env.shell("cmd simphone sms +15550100 'left over from an earlier episode'")
+                            env.put("wifi", not env.state()["wifi"])
+                            env.start("com.android.settings/.Settings")
+                        inst = task.setup(env, seed=3)
+                        task.teardown(env, inst)
+                        instances.append(inst)
+                finally:
+                    disconnect_adb(server)
+    fresh, reused = instances
+    assert (reused.goal, reused.params) == (fresh.goal, fresh.params)
+    for key in (*SETTINGS_KEYS, *RECORD_KEYS):
+        assert reused.initial[key] == fresh.initial[key], key
