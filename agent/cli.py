@@ -95,7 +95,7 @@ def run(
         options["max_pixels"] = max_pixels
     try:
         llm = load_model(model, **({} if model.startswith("scripted:") else options))
-        with open_device(device) as dev:
+        with open_device(device, allow_black=True) as dev:  # the loop never shows a black frame
             agent = Agent(
                 llm, dev, max_steps=max_steps, max_seconds=max_seconds,
                 history_images=history_images, out_dir=out, on_step=_print_step,

@@ -27,8 +27,10 @@ MODEL_HELP = (
 
 
 @contextlib.contextmanager
-def open_device(spec: str) -> Iterator[Any]:
-    """A connected device for `spec`, closed (and a SimPhone stopped) on exit."""
+def open_device(spec: str, *, allow_black: bool = False) -> Iterator[Any]:
+    """A connected device for `spec`, closed (and a SimPhone stopped) on exit. allow_black: a
+    phone hands over all-black frames (secure screens) instead of raising, for a caller that
+    handles them itself (the Agent shows the model the UI tree instead)."""
     kind, _, arg = spec.partition(":")
     if kind == "image":
         from .testing import ImageDevice
@@ -46,14 +48,14 @@ def open_device(spec: str) -> Iterator[Any]:
             connect_adb(server)
             try:
                 # ime_settle=0: SimPhone's keyboard switch is instant, unlike a real phone's.
-                with AdbDevice(server.serial, ime_settle=0) as device:
+                with AdbDevice(server.serial, ime_settle=0, allow_black=allow_black) as device:
                     yield device
             finally:
                 disconnect_adb(server)  # else adb keeps retrying a dead "offline" entry
     elif kind == "adb":
         from .devices.adb import AdbDevice
 
-        with AdbDevice(arg or None) as device:
+        with AdbDevice(arg or None, allow_black=allow_black) as device:
             yield device
     elif kind == "desktop":
         from .devices.desktop import DesktopDevice

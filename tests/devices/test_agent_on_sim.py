@@ -67,3 +67,25 @@ def test_cli_run_with_the_tiny_checkpoint_on_sim(tiny_model_path, adb_port, tmp_
         assert step.screenshot_size == (1080, 2400)
         assert "model_prefill" in step.timings
     json.loads((out / "trajectory.json").read_text())
+
+
+def test_cli_run_on_a_secure_screen_goes_on_without_the_black_frame(sim, tmp_path):
+    """`vlagent run --device adb:SERIAL` on a FLAG_SECURE screen: the device hands the black
+    capture to the loop, which stands the UI tree's labels in for it (tests/agent/test_guards.py
+    checks what the model sees), so the run goes on; it used to stop with DeviceCommandError."""
+    from typer.testing import CliRunner
+
+    from vlagent.cli import app
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(['<tool_call>{"name": "mobile_use", "arguments": '
+                                  '{"action": "terminate", "status": "success"}}</tool_call>']))
+    sim.phone.secure = True
+    try:
+        ran = CliRunner().invoke(app, ["run", "Say hello", "--device", f"adb:{sim.serial}", "--model",
+                                       f"scripted:{script}", "--out", str(tmp_path / "run"), "--max-steps", "2"])
+    finally:
+        sim.phone.secure = False
+    assert ran.exit_code == 0, ran.output
+    traj = Trajectory.load(tmp_path / "run")
+    assert traj.status == "success" and len(traj.steps) == 1
