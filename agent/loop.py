@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 from PIL import Image
 
 from . import actions as A
-from .coords import Screen
+from .coords import Screen, smart_resize
 from .devices.base import ui_tree
 from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
 from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
@@ -211,9 +211,10 @@ class Agent:
         frame, prepared = self._observe(observed, timings)
 
         t = time.perf_counter()
-        black = prepared.seen is None
-        seen = prepared.seen if not black else fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
-        screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=seen.size)
+        seen, black = prepared.seen, prepared.seen is None
+        model_size = seen.size if seen is not None else smart_resize(
+            frame.height, frame.width, min_pixels=self.model.min_pixels, max_pixels=self.model.max_pixels)[::-1]
+        screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=model_size)
         schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
         schemas += [tool_schema(t_) for t_ in self.tools.values()]
         current: Image.Image | str = self._black_frame_note(screen) if black else seen
@@ -230,7 +231,7 @@ class Agent:
 
         step = Step(
             index=index, started_at=started_at, screenshot_size=frame.size,
-            device_size=screen.device_size, model_size=seen.size,
+            device_size=screen.device_size, model_size=model_size,
             model_output=self.secrets.scrub(completion.text), usage=completion.usage, timings=timings,
         )
         self._inflight = step
