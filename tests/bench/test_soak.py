@@ -88,7 +88,9 @@ def test_soak_without_a_model_is_flat(clean: dict) -> None:
 
 
 def test_a_deliberate_leak_is_caught(adb_server: int, tmp_path: Path) -> None:  # noqa: F811
-    """The positive control: 4 MB of RSS a step, a descriptor and a thread every 4 steps."""
+    """The positive control: 8 MB of RSS a step, a descriptor and a thread every 4 steps. (4 MB a
+    step measured ~55 MB of growth in CI, too close to the 50 MB limit: the medians of the first
+    and last fifths are ~16 steps apart, and the rest of the process moves by ~10 MB.)"""
     from vlagent.bench.soak import run_soak
 
     hoard: list[bytes] = []
@@ -96,7 +98,7 @@ def test_a_deliberate_leak_is_caught(adb_server: int, tmp_path: Path) -> None:  
     stop = threading.Event()
 
     def leak(done: int, total: int, sample: dict | None) -> None:
-        hoard.append(b"x" * 4 * 2**20)  # written, so resident
+        hoard.append(b"x" * 8 * 2**20)  # written, so resident
         if done % 4 == 0:
             files.append(open(tmp_path / f"leak-{done}", "wb"))  # noqa: SIM115
             threading.Thread(target=stop.wait, daemon=True).start()
@@ -110,8 +112,8 @@ def test_a_deliberate_leak_is_caught(adb_server: int, tmp_path: Path) -> None:  
     f = result["figures"]
     assert not result["all_flat"]
     assert result["flat"] == {"rss_mb": False, "fds": False, "threads": False, "python_threads": False}, f
-    assert 60 < f["rss_mb"]["growth"] < 110, f["rss_mb"]  # ~80 MB: 4 MB a step over 20 steps
-    assert 3000 < f["rss_mb"]["slope_per_1000_steps"] < 5000, f["rss_mb"]
+    assert 90 < f["rss_mb"]["growth"] < 230, f["rss_mb"]  # 130-155 MB: 8 MB a step, medians ~16 steps apart
+    assert 6000 < f["rss_mb"]["slope_per_1000_steps"] < 11000, f["rss_mb"]
     assert f["fds"]["growth"] >= 3 and f["threads"]["growth"] >= 3 and f["python_threads"]["growth"] >= 3, f
 
 
