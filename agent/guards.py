@@ -6,6 +6,7 @@ readable and each rule is tested on its own.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -61,6 +62,12 @@ class Secrets:
             "e.g. type {{NAME}}; it is replaced on the device."
         )
 
+    @functools.cached_property
+    def _forms(self) -> list[tuple[str, str]]:
+        """(form, name) pairs, longest first; made once, since scrub runs on every record."""
+        return sorted(((form, name) for name, value in self.values.items() for form in _forms(value)),
+                      key=lambda fn: -len(fn[0]))
+
     def substitute(self, text: str) -> str:
         """Placeholders replaced by their values, for typing on the device only."""
         return _PLACEHOLDER.sub(lambda m: self.values.get(m.group(1), m.group(0)), text)
@@ -69,9 +76,7 @@ class Secrets:
         """Every secret value in `text` replaced by its placeholder (longest forms first): the
         value itself and the forms it takes in JSON, Python reprs, URLs, shell quoting and base64
         (ADBKeyboard's broadcasts), as error messages and UI dumps quote it."""
-        forms = sorted(((form, name) for name, value in self.values.items() for form in _forms(value)),
-                       key=lambda fn: -len(fn[0]))
-        for form, name in forms:
+        for form, name in self._forms:
             text = text.replace(form, "{{%s}}" % name)
         return text
 
