@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ._version import __version__
 from .errors import UserAbort, UserError, VLAgentError
+from .specs import DEVICE_HELP, MODEL_HELP
 
 app = typer.Typer(
     name="vlagent",
     help="Visual agents for phones and desktops on Qwen2-VL-family models.\n\n"
-    "Examples:\n\n"
-    "  vlagent run 'Turn on Wi-Fi' --device sim --model Qwen/Qwen2-VL-2B-Instruct\n\n"
-    "  vlagent run 'Open Settings' --device image:screen.png --model scripted:outputs.json\n\n"
+    "\b\nExamples:\n"
+    "  vlagent run 'Turn on Wi-Fi' --device sim --model scripted:examples/wifi_scripted.json\n"
+    "  vlagent run 'Turn on Wi-Fi' --device adb --model Qwen/Qwen2-VL-2B-Instruct\n"
+    "  vlagent run 'Open Settings' --device sim --model http://localhost:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct\n"
+    "  vlagent flow run examples/flow_wifi.yaml\n"
     "  vlagent tiny-model ./tiny   (a random-weight checkpoint for offline tests)",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    # click's own help layout: typer's rich panels label every flag `<bool>` (typer 0.29) as if
+    # it took a value, and rich markup would eat bracketed text such as adb[:SERIAL].
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# soft_wrap: a message is one line however wide the terminal, so piped output and logs can be
+# searched and copied whole (rich would break it at 80 columns where there is no terminal).
+console = Console(stderr=True, soft_wrap=True)
 EXIT_CODES = {
     "success": 0, "failure": 1, "max_steps": 1, "timeout": 1, "max_tokens": 1, "stuck": 1,
     "too_many_errors": 1, "ask_user": 3,
@@ -49,22 +58,23 @@ def main_options(
 
 @app.command()
 def run(
-    goal: Annotated[Optional[str], typer.Argument(help="What the agent should do, in plain words (not with --resume).")] = None,
-    device: Annotated[str, typer.Option("--device", "-d", help="Where to act: sim, adb[:SERIAL], desktop[:MONITOR], image:PATH.")] = "sim",
-    model: Annotated[str, typer.Option("--model", "-m", help="Qwen2-VL id or path, 'tiny', or scripted:FILE.json.")] = "Qwen/Qwen2-VL-2B-Instruct",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for trajectory.json and screenshots (default: a new temp dir).")] = None,
+    goal: Annotated[Optional[str], typer.Argument(metavar="GOAL", help="What the agent should do, in plain words (not with --resume).")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help=f"Where to act: {DEVICE_HELP}. --device sim connects through the adb server on $ANDROID_ADB_SERVER_PORT (default 5037), starting one if none runs.")] = "sim",
+    model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help=f"Who decides: {MODEL_HELP}.")] = "Qwen/Qwen2-VL-2B-Instruct",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Run directory for trajectory.json and screenshots: new or empty (default: a new temp dir).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
     max_steps: Annotated[int, typer.Option(min=1, help="Stop after this many steps.")] = 20,
-    max_seconds: Annotated[Optional[float], typer.Option(help="Stop after this much wall time.")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Stop after this much wall time.")] = None,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step (latest first).")] = 2,
-    max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model (default 1280*28*28).")] = None,
-    tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
-    max_tokens: Annotated[Optional[int], typer.Option(help="Stop once the run used this many model tokens.")] = None,
-    secret: Annotated[list[str], typer.Option(help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
+    max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
+    tool_format: Annotated[str, typer.Option(metavar="hermes|qwen", help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
+    max_tokens: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Stop once the run used this many model tokens.")] = None,
+    secret: Annotated[list[str], typer.Option(metavar="NAME[=VALUE]", help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
-    policy: Annotated[str, typer.Option(help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
-    allow_app: Annotated[list[str], typer.Option(help="Only act in these apps (package or label). Repeatable.")] = [],
-    deny_app: Annotated[list[str], typer.Option(help="Never act in these apps (package or label). Repeatable.")] = [],
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory (its goal, its steps so far).")] = None,
+    policy: Annotated[str, typer.Option(metavar="ask|deny|allow", help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
+    allow_app: Annotated[list[str], typer.Option(metavar="APP", help="Only act in these apps (package or label). Repeatable.")] = [],
+    deny_app: Annotated[list[str], typer.Option(metavar="APP", help="Never act in these apps (package or label). Repeatable.")] = [],
+    resume: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Continue the interrupted run in this directory (its goal, its steps so far).")] = None,
 ) -> None:
     """Run the agent on GOAL until it terminates or a budget runs out.
 
@@ -74,52 +84,83 @@ def run(
     from .loop import Agent
     from .policy import Policy
     from .specs import load_model, open_device
+    from .trajectory import prepare_run_dir
 
     if (goal is None) == (resume is None):
-        console.print("[red]Error:[/] give a GOAL, or --resume DIR to continue a run (not both)")
-        raise typer.Exit(2)
+        _fail("give a GOAL, or --resume DIR to continue a run (not both)")
+    if resume is not None and out is not None:
+        _fail("--resume DIR continues the run in DIR; leave out --out")
     if policy not in ("ask", "deny", "allow"):
-        console.print(f"[red]Error:[/] --policy {policy!r}: use ask, deny or allow")
-        raise typer.Exit(2)
+        _fail(f"--policy {policy!r}: use ask, deny or allow")
     guard = Policy(
         policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None,
         allow_apps=allow_app or None, deny_apps=deny_app,
     )
     try:
         secrets = Secrets.parse(secret)
-    except ValueError as e:
-        console.print(f"[red]Error:[/] {e}")
-        raise typer.Exit(2) from None
+        if out is not None:
+            prepare_run_dir(out, overwrite=overwrite)
+    except (ValueError, UserError) as e:
+        _fail(str(e))
     options = {"tool_format": tool_format}
     if max_pixels:
         options["max_pixels"] = max_pixels
     try:
         llm = load_model(model, **({} if model.startswith("scripted:") else options))
+        if hasattr(llm, "load"):  # a missing or unreachable checkpoint fails before the device starts
+            llm.load()
         with open_device(device, allow_black=True) as dev:  # the loop never shows a black frame
             agent = Agent(
                 llm, dev, max_steps=max_steps, max_seconds=max_seconds,
                 history_images=history_images, out_dir=out, on_step=_print_step,
                 max_tokens=max_tokens, secrets=secrets, dry_run=dry_run, policy=guard,
             )
+            console.print(f"[dim]{_describe_device(device, dev)}  model={model}[/]", highlight=False)
+            if dry_run:
+                console.print("[bold yellow]Dry run:[/] the model plans and every step is recorded; "
+                              "nothing is executed on the device.")
             if resume is not None:
-                console.print(f"[bold]Resuming[/] {resume}  [dim]device={device} model={model}[/]")
+                console.print(f"[bold]Resuming[/] {resume}")
                 result = agent.resume(resume)
             else:
-                console.print(f"[bold]Goal:[/] {goal}  [dim]device={device} model={model}[/]")
+                console.print(f"[bold]Goal:[/] {goal}", highlight=False)
                 result = agent.run(goal)
     except UserAbort as e:
         console.print(f"[yellow]Stopped:[/] {e}")
         raise typer.Exit(130) from None
     except VLAgentError as e:
         kind = "Error" if isinstance(e, UserError) else type(e).__name__
-        console.print(f"[red]{kind}:[/] {e}")
+        console.print(f"[red]{kind}:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
-    colour = "green" if result.status == "success" else "yellow"
-    console.print(f"[{colour}]{result.status}[/] after {result.steps} step(s)")
-    if result.answer:
-        typer.echo(result.answer)
-    console.print(f"trajectory: {result.trajectory_path}")
+    if dry_run:
+        # Nothing happened on the device, so neither the status nor the model's answer is a fact.
+        console.print(f"[yellow]dry run[/] ended after {result.steps} step(s); the model's plan ended "
+                      f"with status {result.status!r}, but nothing was executed")
+        if result.answer:
+            console.print(f"the model would have answered: {result.answer}", highlight=False, markup=False)
+    else:
+        colour = "green" if result.status == "success" else "yellow"
+        console.print(f"[{colour}]{result.status}[/] after {result.steps} step(s)")
+        if result.answer:
+            typer.echo(result.answer)
+    console.print(f"trajectory: {result.trajectory_path}", highlight=False)
     raise typer.Exit(EXIT_CODES.get(result.status, 2))
+
+
+def _fail(message: str) -> NoReturn:
+    """A problem with the command line itself: one line on stderr, exit status 2."""
+    console.print(f"[red]Error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _describe_device(spec: str, device: Any) -> str:
+    """The device line of a run's header; for SimPhone it names the adb server it went through,
+    since `--device sim` uses (or starts) whatever adb server $ANDROID_ADB_SERVER_PORT names."""
+    if spec.partition(":")[0] != "sim":
+        return f"device={spec}"
+    port = os.environ.get("ANDROID_ADB_SERVER_PORT") or "5037"
+    return (f"device=sim (SimPhone {device.serial} through the adb server on 127.0.0.1:{port}; "
+            f"set ANDROID_ADB_SERVER_PORT to use another)")
 
 
 def _confirm_on_terminal(assessment, subject) -> bool:
@@ -253,7 +294,8 @@ def _add_bench() -> None:
 
 _add_bench()
 
-flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.", no_args_is_help=True)
+flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.",
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(flow_app, name="flow")
 
 
@@ -262,13 +304,17 @@ def flow_run(
     path: Annotated[Path, typer.Argument(help="The flow file (YAML).")],
     device: Annotated[Optional[str], typer.Option("--device", "-d", help="Overrides the flow's device: sim, adb[:SERIAL], desktop[:N].")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Overrides the flow's model (needed by grounded steps the cache does not hold).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Record the run here as a trajectory.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Record the run here as a trajectory (a new or empty directory).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model even when the grounding cache knows the answer.")] = False,
 ) -> None:
     """Run a YAML flow. Grounded steps already seen on an unchanged screen cost no model call."""
     from .flows import run_flow
+    from .trajectory import prepare_run_dir
 
     try:
+        if out is not None:
+            prepare_run_dir(out, overwrite=overwrite)
         result = run_flow(path, device, model, out, cache=not no_cache)
     except VLAgentError as e:
         console.print(f"[red]{type(e).__name__}:[/] {e}")
@@ -286,12 +332,16 @@ def replay_cmd(
     directory: Annotated[Path, typer.Argument(help="A run directory holding trajectory.json.")],
     device: Annotated[str, typer.Option("--device", "-d", help="Where to replay: sim, adb[:SERIAL], desktop[:N].")] = "sim",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Re-grounds steps whose screen differs; without one, a differing screen stops the replay.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Record the replay as a trajectory.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Record the replay as a trajectory (a new or empty directory).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
 ) -> None:
     """Replay a run's actions without the model, re-grounding only where the screen differs."""
     from .replay import replay
+    from .trajectory import prepare_run_dir
 
     try:
+        if out is not None:
+            prepare_run_dir(out, overwrite=overwrite)
         result = replay(directory, device, model, out)
     except VLAgentError as e:
         console.print(f"[red]{type(e).__name__}:[/] {e}")

@@ -95,7 +95,7 @@ def load_model(spec: str, **options: Any) -> Any:
 def tiny_model_dir() -> Path:
     """The cached tiny random-weight checkpoint, built on first use."""
     cache = Path(os.environ.get("VLAGENT_CACHE", Path.home() / ".cache" / "vlagent"))
-    path = cache / "tiny-qwen2-vl"
+    path = cache / "tiny-qwen2-vl-2"  # -2: the checkpoint that limits its answers' length
     if not (path / "config.json").exists():
         from .testing import tiny_qwen2_vl
 

@@ -59,6 +59,9 @@ _CORPUS = [
 ]
 
 
+TINY_MAX_NEW_TOKENS = 32
+
+
 def tiny_qwen2_vl(path: str | Path) -> Path:
     """Write a tiny random-weight Qwen2-VL checkpoint to `path` and return it (seconds on a CPU).
 
@@ -128,6 +131,9 @@ def tiny_qwen2_vl(path: str | Path) -> Path:
     torch.manual_seed(0)
     model = Qwen2VLForConditionalGeneration(config).eval()
     model.generation_config = GenerationConfig(
+        # Random weights rarely write <|im_end|>: without a limit every answer runs to the
+        # caller's, 512 new tokens by default, and a step takes seconds instead of a fraction.
+        max_new_tokens=TINY_MAX_NEW_TOKENS,
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
         pad_token_id=ids["<|endoftext|>"],

@@ -7,6 +7,8 @@ errors and per-stage timings. Screenshots sit beside it as PNG files. No pickle,
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from .actions import Action
 from .atomic import write_atomic
+from .errors import UserError
 
 SCHEMA_VERSION = 1
 RunStatus = Literal[
@@ -78,6 +81,28 @@ class Trajectory(BaseModel):
 def trajectory_schema() -> dict[str, Any]:
     """JSON Schema of trajectory.json, for validating files written by any version."""
     return Trajectory.model_json_schema()
+
+
+def prepare_run_dir(path: str | Path, *, overwrite: bool = False) -> None:
+    """Check, before a run starts, that `path` can take a new run; raise a UserError saying what
+    to do otherwise. A new or empty directory is fine; one holding a run is refused unless
+    `overwrite` (the old run is then deleted); anything else is never touched."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file; give a directory, new or empty")
+    existing = next(iter(path.iterdir()), None) if path.is_dir() else None
+    if existing is not None:
+        record = path / TrajectoryWriter.FILENAME
+        if not record.is_file():
+            raise UserError(f"--out {path} is not empty and holds no run ({existing.name} and more); "
+                            "choose a new or empty directory")
+        if not overwrite:
+            raise UserError(f"--out {path} already holds a run; continue it with --resume {path}, "
+                            "replace it with --overwrite, or choose another directory")
+        shutil.rmtree(path)
+    parent = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {path}: {parent} is not writable; choose a directory you can write to")
 
 
 class TrajectoryWriter:

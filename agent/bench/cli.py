@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -15,10 +16,10 @@ bench_app = typer.Typer(
     help="Benchmarks: the SimPhone task suite (sim) and more.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain click help, as the top-level app (see vlagent.cli)
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one line a message, as in vlagent.cli
 
 
 @bench_app.callback()
@@ -226,7 +227,7 @@ def _flatten(metrics: Any, prefix: str = "") -> list[tuple[str, Any]]:
 @bench_app.command()
 def perf(
     device: Annotated[str, typer.Option("--device", "-d", help="sim or desktop.")] = "sim",
-    model: Annotated[str, typer.Option("--model", "-m", help="tiny, a checkpoint path, a server URL, or scripted.")] = "tiny",
+    model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="tiny, a checkpoint directory or a Hugging Face id: both loops run it in this process, so servers and scripted models cannot be compared.")] = "tiny",
     steps: Annotated[int, typer.Option(min=1, help="Steps of each loop (ours and the naive baseline).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of a table.")] = False,
 ) -> None:
@@ -237,9 +238,14 @@ def perf(
     """
     import json
 
+    from ..errors import VLAgentError
     from .perf import render_table, run_perf
 
-    result = run_perf(device=device, model=model, steps=steps, as_json=as_json)
+    try:
+        result = run_perf(device=device, model=model, steps=steps, as_json=as_json)
+    except VLAgentError as e:
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(result, indent=1))
     else:

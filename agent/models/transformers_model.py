@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -63,11 +64,38 @@ _STOP_STRINGS = {"hermes": ["</tool_call>"], "qwen": ["✿RESULT✿"]}
 _GROUNDING_TOKENS = ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
                      "<|box_end|>", "<|quad_start|>", "<|quad_end|>")
 
-_HOW_TO_GET = (
-    "download it first, e.g. `huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir DIR` "
-    "and pass DIR, pass the path of a local checkpoint, or serve the model elsewhere and use an "
-    "OpenAI-compatible server URL (OpenAIModel)"
-)
+DEFAULT_MAX_NEW_TOKENS = 512
+
+def _how_to_get(name: str) -> str:
+    hub_id = name if name.count("/") == 1 and not name.startswith((".", "/", "~")) else "Qwen/Qwen2-VL-2B-Instruct"
+    return (
+        f"download it first (`hf download {hub_id} --local-dir DIR`, then pass DIR), pass the path of a "
+        "local checkpoint, or serve the model elsewhere and pass its OpenAI-compatible URL"
+    )
+
+
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _probe_hub(name: str) -> None:
+    """One request to the Hub, HUB_PROBE_TIMEOUT seconds at most, before huggingface_hub's own
+    download path: that one retries with backoff for half a minute or more on a machine
+    without network before it gives up."""
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        httpx.head(endpoint, timeout=HUB_PROBE_TIMEOUT)
+    except httpx.TransportError as e:
+        raise UserError(
+            f"{name} is not in the local Hugging Face cache and the Hub at {endpoint} did not answer "
+            f"within {HUB_PROBE_TIMEOUT:.0f} s ({type(e).__name__}): this machine looks offline. "
+            f"On a machine with network, {_how_to_get(name)}. (HF_HUB_OFFLINE=1 skips this check and the Hub.)"
+        ) from None
 
 
 class TransformersModel:
@@ -82,7 +110,7 @@ class TransformersModel:
         attn_implementation: str | None = None,
         min_pixels: int = DEFAULT_MIN_PIXELS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_new_tokens: int = 512,
+        max_new_tokens: int | None = None,
         tool_format: ToolFormat = "hermes",
         temperature: float = 0.0,
         fast_preprocess: bool = True,
@@ -112,6 +140,7 @@ class TransformersModel:
         self._released = False
         self.processor: Any = None
         self.hf_model: Any = None
+        self._cache_name = "past_key_values"  # or "cache": what this transformers calls it (load())
         # The system turn's key/value cache: (token ids, DynamicCache), and how often it was
         # built and reused (the tests and `vlagent bench perf` read these counters).
         self._prefix: tuple[tuple[int, ...], Any] | None = None
@@ -151,9 +180,14 @@ class TransformersModel:
         except ImportError as e:  # flash-attn or a kernel package missing: the user installs it
             raise UserError(f"cannot load {self.model_name}: {e}") from None
         except OSError as e:
-            raise UserError(f"cannot load {self.model_name} ({e}); {_HOW_TO_GET}") from None
+            raise UserError(f"cannot load {self.model_name} ({e}); {_how_to_get(self.model_name)}") from None
         # .to() rather than device_map: device_map needs accelerate, which we do not require.
         self.hf_model = model.to(self.device).eval()
+        if self.max_new_tokens is None:  # a checkpoint may say how long its answers run
+            self.max_new_tokens = getattr(model.generation_config, "max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS
+        # transformers renamed generate's and forward's `past_key_values` to `cache`; pass the
+        # name this release reads, so neither release warns nor ignores the prefix cache.
+        self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         return self
 
     def _load_config(self) -> tuple[Any, str, bool]:
@@ -165,16 +199,18 @@ class TransformersModel:
         if path.exists():
             attempts = [(str(path), True)]
         elif looks_local:
-            raise UserError(f"model path {self.model_name} does not exist; {_HOW_TO_GET}")
+            raise UserError(f"model path {self.model_name} does not exist; {_how_to_get(self.model_name)}")
         else:  # a hub id: the local cache first, the network only when that misses
-            attempts = [(name, True)] + ([] if os.environ.get("HF_HUB_OFFLINE") else [(name, False)])
+            attempts = [(name, True)] + ([] if _hub_offline() else [(name, False)])
         error: Exception | None = None
         for source, local_only in attempts:
+            if not local_only:
+                _probe_hub(name)
             try:
                 return AutoConfig.from_pretrained(source, local_files_only=local_only), source, local_only
             except (OSError, ValueError) as e:
                 error = e
-        raise UserError(f"cannot load model {self.model_name} ({error}); {_HOW_TO_GET}")
+        raise UserError(f"cannot load model {self.model_name} ({error}); {_how_to_get(self.model_name)}")
 
     def _check_quantization(self, config: Any, transformers_version: str) -> None:
         quant = getattr(config, "quantization_config", None) or {}
@@ -254,7 +290,7 @@ class TransformersModel:
                 cached = self._prefix_cache_for(prompt_ids) if self.prefix_cache else None
                 if cached is not None:
                     # generate() extends the cache it is given: a copy keeps the prefix pristine.
-                    gen_kwargs["past_key_values"] = copy.deepcopy(cached)
+                    gen_kwargs[self._cache_name] = copy.deepcopy(cached)
                 output = self.hf_model.generate(**inputs, **gen_kwargs)
         except torch.cuda.OutOfMemoryError as e:
             raise ModelError(f"out of GPU memory ({e}); lower max_pixels or max_new_tokens") from None
@@ -400,9 +436,9 @@ class TransformersModel:
             out = body(input_ids=prefix.unsqueeze(0), attention_mask=torch.ones_like(prefix).unsqueeze(0),
                        use_cache=True)
         self._forget_rope_deltas()
-        self._prefix = (key, out.past_key_values)
+        self._prefix = (key, getattr(out, self._cache_name))
         self.prefix_cache_builds += 1
-        return out.past_key_values
+        return self._prefix[1]
 
     def _release_freed_memory(self) -> None:
         """Hand freed heap memory back to the OS when RSS at the end of a call is RELEASE_SLACK

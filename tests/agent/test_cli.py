@@ -1,5 +1,13 @@
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
 
+import pytest
+import typer
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -53,7 +61,7 @@ def test_user_errors_say_what_to_fix(tmp_path):
     result = runner.invoke(app, ["run", "x", "--device", screenshot(tmp_path), "--model", "scripted:/no/such.json"])
     assert result.exit_code == 2 and "not found" in result.output
     result = runner.invoke(app, ["run", "x", "--device", screenshot(tmp_path), "--model", "/no/such/checkpoint"])
-    assert result.exit_code == 2 and "huggingface-cli download" in result.output
+    assert result.exit_code == 2 and "hf download" in result.output
 
 
 def test_tiny_model_command(tmp_path):
@@ -121,3 +129,144 @@ def test_resume_a_run_from_its_directory(tmp_path):
     assert (traj.status, traj.answer, len(traj.steps), traj.goal) == ("success", "finished", 2, "wait then finish")
     both = runner.invoke(app, ["run", "goal", "--resume", str(out), "-d", screenshot(tmp_path), "-m", second])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+class SilentServer:
+    """A loopback TCP server that reads each request's first line and never answers: a network
+    that swallows replies, as a machine behind a dead proxy sees the Hub."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.connections: list[socket.socket] = []
+        self.requests: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn = self.sock.accept()[0]
+            except OSError:
+                return
+            self.connections.append(conn)
+            conn.settimeout(2)
+            try:
+                self.requests.append(conn.recv(4096).decode("latin-1").split("\r\n", 1)[0])
+            except OSError:
+                self.requests.append("")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.connections:
+            c.close()
+
+
+def test_a_hub_id_without_network_fails_after_one_probe_naming_hf_download(tmp_path):
+    server = SilentServer()
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub"))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vlagent.cli", "run", "x", "--device", screenshot(tmp_path),
+             "--model", "Qwen/Qwen2-VL-2B-Instruct", "--out", str(tmp_path / "run")],
+            capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.close()
+    assert result.returncode == 2, result.stderr
+    assert "looks offline" in result.stderr and "hf download Qwen/Qwen2-VL-2B-Instruct" in result.stderr
+    assert "Traceback" not in result.stderr
+    # One probe, and huggingface_hub's download path (which retries with backoff) never began;
+    # huggingface_hub's own once-a-day telemetry request is its business, not a download.
+    assert [r for r in server.requests if r.startswith("HEAD / ")] == [server.requests[-1]]
+    assert not [r for r in server.requests if "Qwen2-VL" in r], server.requests
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_is_checked_before_anything_starts(tmp_path):
+    missing_model = "/no/such/checkpoint"  # reached only if --out passed its checks
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", missing_model, "-o", str(a_file)])
+    assert result.exit_code == 2 and "is a file" in result.output and "Traceback" not in result.output
+    assert a_file.read_text() == "mine"
+
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"jpeg")
+    for extra in ([], ["--overwrite"]):
+        result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", missing_model, "-o", str(other), *extra])
+        assert result.exit_code == 2 and "holds no run" in result.output
+    assert (other / "cat.jpg").read_bytes() == b"jpeg"
+
+
+def test_an_existing_run_is_kept_unless_overwrite(tmp_path):
+    out = tmp_path / "run"
+    model = scripted(tmp_path, {"action": "terminate", "status": "success", "text": "first"})
+    assert runner.invoke(app, ["run", "one", "-d", screenshot(tmp_path), "-m", model, "-o", str(out)]).exit_code == 0
+    before = (out / "trajectory.json").read_bytes()
+    again = runner.invoke(app, ["run", "two", "-d", screenshot(tmp_path), "-m", model, "-o", str(out)])
+    assert again.exit_code == 2
+    assert "already holds a run" in again.output and f"--resume {out}" in again.output and "--overwrite" in again.output
+    assert (out / "trajectory.json").read_bytes() == before
+    replaced = runner.invoke(app, ["run", "two", "-d", screenshot(tmp_path), "-m", model, "-o", str(out), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert Trajectory.load(out).goal == "two" and len(Trajectory.load(out).steps) == 1
+
+
+def test_a_dry_run_says_nothing_was_executed(tmp_path):
+    model = scripted(tmp_path, {"action": "click", "coordinate": [500, 300]},
+                     {"action": "terminate", "status": "success", "text": "Wi-Fi is on."})
+    result = runner.invoke(app, ["run", "Turn on Wi-Fi", "-d", screenshot(tmp_path), "-m", model,
+                                 "-o", str(tmp_path / "run"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Dry run:" in result.output and "nothing was executed" in result.output
+    assert "success after" not in result.output
+    assert "the model would have answered: Wi-Fi is on." in result.output
+    assert "Wi-Fi is on." not in result.stdout  # stdout carries answers that are facts
+
+
+def _commands(group, prefix: tuple[str, ...] = ()):
+    """Every command under `group` (typer builds on its own copy of click: duck-typed)."""
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if hasattr(command, "commands"):
+            yield from _commands(command, prefix + (name,))
+
+
+def test_every_flag_is_shown_as_a_flag_in_help():
+    flags_seen = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        assert "<bool>" not in result.output, path
+        for param in command.params:
+            if getattr(param, "is_flag", False):
+                flags_seen += 1
+                for opt in param.opts:  # the flag is followed by its help, not by a value
+                    assert re.search(rf"{re.escape(opt)}(,|\s/\s|\s{{2,}}|$)", result.output, re.M), (path, opt)
+    assert flags_seen >= 8
+
+
+def test_help_offers_the_models_each_command_accepts(tmp_path):
+    run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    for kind in ("scripted:FILE.json", "tiny", "http://HOST:PORT/v1#MODEL", "Qwen/Qwen2-VL-2B-Instruct"):
+        assert kind in run_help
+    perf_help = runner.invoke(app, ["bench", "perf", "--help"], env={"COLUMNS": "200"}).output
+    assert "a server URL, or scripted" not in perf_help and "cannot be compared" in perf_help
+    outputs = tmp_path / "s.json"
+    outputs.write_text("[]")
+    for refused in (f"scripted:{outputs}", "http://127.0.0.1:9/v1"):
+        result = runner.invoke(app, ["bench", "perf", "--model", refused])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.parametrize("command", [["flow", "run", "FLOW"], ["replay", "RUN"]])
+def test_flow_and_replay_check_out_too(tmp_path, command):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    argv = [str(tmp_path / "missing") if a in ("FLOW", "RUN") else a for a in command]
+    result = runner.invoke(app, [*argv, "--out", str(a_file)])
+    assert result.exit_code == 2 and "is a file" in result.output

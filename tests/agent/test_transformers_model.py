@@ -156,3 +156,15 @@ def test_quantized_checkpoint_without_kernels_names_the_package(tiny_model_path:
 def test_importing_the_backend_does_not_import_torch() -> None:
     code = "import sys, vlagent.models.transformers_model; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_tiny_checkpoint_caps_its_answers_and_the_model_honours_it(tiny_model_path: Path) -> None:
+    """Random weights rarely end a turn: the checkpoint's generation_config bounds the answer, so
+    `--model tiny` decodes TINY_MAX_NEW_TOKENS a step rather than 512; a caller's value still wins."""
+    from vlagent.testing import TINY_MAX_NEW_TOKENS
+
+    model = TransformersModel(tiny_model_path).load()
+    assert model.max_new_tokens == TINY_MAX_NEW_TOKENS < 512
+    out = model.generate(screenshot_messages((280, 560)), stop=[])
+    assert 1 <= out.usage["completion_tokens"] <= TINY_MAX_NEW_TOKENS
+    assert TransformersModel(tiny_model_path, max_new_tokens=3).load().max_new_tokens == 3
