@@ -29,9 +29,9 @@ def test_the_schema_is_a_valid_json_schema():
 
 def test_the_example_flow_loads():
     flow = load_flow(EXAMPLES / "flow_wifi.yaml")
-    assert flow.name == "Turn on Wi-Fi" and flow.device == "sim" and flow.model is None
+    assert flow.name == "Turn on Wi-Fi" and flow.device == "sim" and flow.model == "scripted:flow_wifi_scripted.json"
     assert [s.kind for s in flow.steps] == ["home", "open_app", "tap", "tap", "wait_for", "query", "back"]
-    assert flow.steps[2].value == "Network & internet" and flow.steps[2].where.endswith("flow_wifi.yaml:9:5")
+    assert flow.steps[2].value == "Network & internet" and flow.steps[2].where.endswith("flow_wifi.yaml:12:5")
 
 
 def test_every_step_kind_parses():

@@ -4,12 +4,15 @@ every failure mode) and a real `transformers serve` running the tiny Qwen2-VL ch
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -368,16 +371,12 @@ def test_a_stream_that_just_stops_is_a_model_error() -> None:
 
 # -- a real server: `transformers serve` with the tiny Qwen2-VL --------------------------------
 
-@pytest.fixture(scope="module")
-def served_tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """`transformers serve` on a free loopback port, answering for the tiny checkpoint's path.
-
-    The server starts first and imports torch while the checkpoint is built in this process; it
-    loads the model named in the first request (as it would a hub id), so nothing is pinned."""
+@contextlib.contextmanager
+def transformers_serve(work: Path) -> Iterator[str]:
+    """`transformers serve` on a free loopback port, until the block ends; yields its URL."""
     for module in ("fastapi", "uvicorn", "openai"):
         pytest.importorskip(module, reason="needs transformers[serving]")
-    work = tmp_path_factory.mktemp("transformers-serve")
-    (work / "hub").mkdir()  # serve scans HF_HUB_CACHE for /v1/models; it must exist
+    (work / "hub").mkdir(exist_ok=True)  # serve scans HF_HUB_CACHE for /v1/models; it must exist
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(work / "hub"),
            "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
@@ -388,7 +387,6 @@ def served_tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        path = request.getfixturevalue("tiny_model_path")
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
@@ -401,7 +399,7 @@ def served_tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
             if time.monotonic() > deadline:
                 pytest.fail(f"transformers serve not ready in 60 s:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield url, str(path)
+        yield url
     finally:
         proc.terminate()
         try:
@@ -409,6 +407,14 @@ def served_tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served_tiny_model(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One server for the module, answering for the tiny checkpoint's path: it loads the model
+    named in the first request (as it would a hub id), so nothing is pinned."""
+    with transformers_serve(tmp_path_factory.mktemp("transformers-serve")) as url:
+        yield url, str(tiny_model_path)
 
 
 @pytest.mark.slow
@@ -439,7 +445,7 @@ def test_transformers_serve_prompted_tools_streaming_and_history(served_tiny_mod
 
 
 @pytest.mark.slow
-def test_transformers_serve_lists_no_models_for_a_served_path(served_tiny_model) -> None:
-    url, _ = served_tiny_model
-    with pytest.raises(UserError, match="lists no models"):
+def test_transformers_serve_lists_no_models_for_a_served_path(tmp_path: Path) -> None:
+    """A server of its own: once any request has loaded a model, serve lists that one."""
+    with transformers_serve(tmp_path) as url, pytest.raises(UserError, match="lists no models"):
         OpenAIModel(url).generate(turn())

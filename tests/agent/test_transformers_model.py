@@ -131,7 +131,7 @@ def test_coordinate_system_follows_the_checkpoint(model: TransformersModel) -> N
 
 
 def test_missing_path_says_how_to_get_the_model(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="huggingface-cli download Qwen/Qwen2-VL-2B-Instruct"):
+    with pytest.raises(UserError, match="hf download Qwen/Qwen2-VL-2B-Instruct"):
         TransformersModel(tmp_path / "no-such-model").load()
 
 

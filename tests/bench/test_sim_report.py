@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from sim_fixtures import adb_env, find_chromium, run
+from system_packages import INSTALL_HINT
 
 TASKS = ["browser.raffle_number", "notes.create", "contacts.phone_lookup"]
 
@@ -54,7 +55,7 @@ def test_report_renders_in_chromium(bench_run, tmp_path):
 
     chromium = find_chromium()
     if chromium is None:
-        pytest.skip("no chromium on this machine (apt-get install chromium) to render the report")
+        pytest.skip(f"no chromium on this machine to render the report ({INSTALL_HINT})")
     page = write_report(bench_run)
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2000"]

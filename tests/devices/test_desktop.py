@@ -27,9 +27,10 @@ from vlagent import actions as A
 from vlagent.errors import ActionOutOfBounds, ToolArgumentsError, UserAbort, UserError
 
 try:  # tests/ has no __init__.py files: pytest puts this folder on sys.path
-    from xvfb import INSTALL_HINT, display_env, missing_tools, xvfb
+    from xvfb import display_env, missing_tools, xvfb
 except ImportError:  # pragma: no cover - if tests/devices becomes a package
-    from .xvfb import INSTALL_HINT, display_env, missing_tools, xvfb
+    from .xvfb import display_env, missing_tools, xvfb
+from system_packages import INSTALL_HINT
 
 pytestmark = pytest.mark.desktop
 

@@ -23,11 +23,38 @@ def quickstart_commands() -> list[str]:
     return re.findall(r"```bash\n(.+?)\n```", section, re.DOTALL)
 
 
-def test_ci_runs_the_readme_test_command():
+def ci_lines() -> list[str]:
+    text = (ROOT / ".ci" / "run").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_ci_runs_the_readme_test_command_and_the_quick_start_on_a_fresh_clone():
     run_cmd, test_cmd = quickstart_commands()
-    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
-    assert ci[-1] == test_cmd, "the last step of .ci/run must be README's test command, exactly"
     assert "vlagent run" in run_cmd and "--device sim" in run_cmd
+    assert run_cmd.startswith("pip install -e . &&")
+    assert test_cmd.startswith("pip install -e '.[test]' &&") and test_cmd.endswith("python -m pytest")
+    lines = ci_lines()
+    assert test_cmd in lines, "CI must run README's test command exactly"
+    assert "bash .ci/readme-quickstart" in lines
+    assert any(line.startswith("python -m pytest") and "--random-order-bucket=module" in line for line in lines)
+    assert lines[-1] == "python -m pytest -m slow", "the slow tier runs last, as a step of its own"
+
+
+def test_the_quickstart_script_reads_both_commands_from_readme(tmp_path):
+    """.ci/readme-quickstart's extraction, run on README itself: the same two lines this test reads."""
+    script = (ROOT / ".ci" / "readme-quickstart").read_text()
+    awk = re.search(r"awk '(.+?)' ", script).group(1)
+    out = subprocess.run(["awk", awk, str(ROOT / "README.md")], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == quickstart_commands()
+
+
+def test_readme_names_the_system_packages_ci_installs_and_the_skips_point_to():
+    from system_packages import PACKAGES
+
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert f"sudo apt-get install -y {' '.join(PACKAGES)}" in quick_start
+    ci_loop = next(line for line in ci_lines() if line.startswith("for pkg in"))
+    assert ci_loop == f"for pkg in {' '.join(PACKAGES)}; do"
 
 
 @pytest.mark.adb
@@ -41,6 +68,8 @@ def test_main_job_command_runs_on_simphone(adb_port, tmp_path):
     result = subprocess.run([sys.executable, "-m", "vlagent.cli", *argv[1:]], cwd=ROOT, capture_output=True,
                             text=True, timeout=180, env=dict(os.environ))
     assert result.returncode == 0, result.stderr
+    # --device sim went through the adb server the environment names, and the header says which.
+    assert f"adb server on 127.0.0.1:{adb_port}" in result.stderr
     traj = Trajectory.load(out)
     assert traj.status == "success" and traj.answer == "Wi-Fi is on."
     assert [a.type for s in traj.steps for a in s.actions] == ["tap", "tap", "tap", "terminate"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-INSTALL_HINT = "apt-get install -y xvfb xdotool xclip x11-xserver-utils"
+from system_packages import INSTALL_HINT
 
 
 def missing_tools(*names: str) -> list[str]:

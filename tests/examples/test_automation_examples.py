@@ -221,6 +221,22 @@ def test_flow_runs_and_a_rerun_on_unchanged_screens_makes_no_model_call(adb_clie
     assert [s.outcome for s in replayed.steps] == ["replayed"] * 4 + ["skipped"] * 2 + ["replayed"]
 
 
+def test_the_example_flow_runs_offline_from_the_command_line(adb_client, tmp_path, monkeypatch):
+    """`vlagent flow run examples/flow_wifi.yaml` as written: its own SimPhone, and the scripted
+    answers beside it, which are exactly what SimPhone's screens call for today."""
+    from typer.testing import CliRunner
+
+    from vlagent.cli import app
+
+    assert json.loads((EXAMPLES / "flow_wifi_scripted.json").read_text()) == settings_outputs(adb_client)
+    monkeypatch.setenv("VLAGENT_CACHE", str(tmp_path / "cache"))  # never the user's own cache
+    run = CliRunner().invoke(app, ["flow", "run", str(EXAMPLES / "flow_wifi.yaml"), "--out", str(tmp_path / "run")])
+    assert run.exit_code == 0, run.output
+    assert "success: 4 model call(s), 0 cache hit(s)" in run.output
+    again = CliRunner().invoke(app, ["flow", "run", str(EXAMPLES / "flow_wifi.yaml"), "--out", str(tmp_path / "run")])
+    assert again.exit_code == 2 and "already holds a run" in again.output
+
+
 def test_flow_with_its_own_sim_device(adb_client, tmp_path):
     """`device: sim` in the flow: run_flow starts (and stops) a SimPhone of its own."""
     flow = tmp_path / "flow.yaml"
