@@ -115,22 +115,22 @@ def run(
                 history_images=history_images, out_dir=out, on_step=_print_step,
                 max_tokens=max_tokens, secrets=secrets, dry_run=dry_run, policy=guard,
             )
-            console.print(f"[dim]{_describe_device(device, dev)}  model={model}[/]", highlight=False)
+            console.print(f"[dim]{escape(_describe_device(device, dev))}  model={escape(model)}[/]", highlight=False)
             if dry_run:
                 console.print("[bold yellow]Dry run:[/] the model plans and every step is recorded; "
                               "nothing is executed on the device.")
             if resume is not None:
-                console.print(f"[bold]Resuming[/] {resume}")
+                console.print(f"[bold]Resuming[/] {escape(str(resume))}")
                 result = agent.resume(resume)
             else:
-                console.print(f"[bold]Goal:[/] {goal}", highlight=False)
+                console.print(f"[bold]Goal:[/] {escape(goal)}", highlight=False)
                 result = agent.run(goal)
     except UserAbort as e:
-        console.print(f"[yellow]Stopped:[/] {e}")
+        console.print(f"[yellow]Stopped:[/] {escape(str(e))}")
         raise typer.Exit(130) from None
     except VLAgentError as e:
         kind = "Error" if isinstance(e, UserError) else type(e).__name__
-        console.print(f"[red]{kind}:[/] {e}", highlight=False)
+        console.print(f"[red]{kind}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     if dry_run:
         # Nothing happened on the device, so neither the status nor the model's answer is a fact.
@@ -236,7 +236,7 @@ def chat(
                     colour = "red" if result.is_error else "dim"
                     console.print(f"[{colour}]  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}[/]", highlight=False)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -317,7 +317,7 @@ def flow_run(
             prepare_run_dir(out, overwrite=overwrite)
         result = run_flow(path, device, model, out, cache=not no_cache)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     table = Table("#", "step", "where", "model calls", "cached", "seconds", title=result.name or str(path))
     for step in result.steps:
@@ -344,7 +344,7 @@ def replay_cmd(
             prepare_run_dir(out, overwrite=overwrite)
         result = replay(directory, device, model, out)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     console.print(
         f"replayed {result.replayed} step(s), re-grounded {result.regrounded}, "

@@ -171,7 +171,7 @@ def sim(
         console.print(f"[yellow]Stopped.[/] Finished episodes are kept in {out}; run the same command to resume.")
         raise typer.Exit(130) from None
     except (UserError, VLAgentError) as e:
-        console.print(f"[red]Error:[/] {e}")
+        console.print(f"[red]Error:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     console.print(summary_table(result.summary))
     console.print(f"{result.ran} episodes run, {result.skipped} already finished; results in {out / 'results.json'}")
@@ -210,7 +210,7 @@ def dataset(
             result = run_dataset(name, data, llm, limit=limit, out=out, images_dir=images, level=level,
                                  progress=progress)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     table = Table("metric", "value", title=f"{name} — {result['model']}")
     for key, value in _flatten(result["metrics"]):
@@ -304,7 +304,7 @@ def soak(
         console.print("[yellow]Stopped.[/]")
         raise typer.Exit(130) from None
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {e}")
+        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(result, indent=1))

@@ -270,3 +270,14 @@ def test_flow_and_replay_check_out_too(tmp_path, command):
     argv = [str(tmp_path / "missing") if a in ("FLOW", "RUN") else a for a in command]
     result = runner.invoke(app, [*argv, "--out", str(a_file)])
     assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_messages_keep_bracketed_text_and_stay_on_one_line(tmp_path):
+    """Errors and goals are text, not rich markup; and a message is not broken at 80 columns."""
+    result = runner.invoke(app, ["run", "x", "--device", "desktop:[red]", "--model", scripted(tmp_path)])
+    assert result.exit_code == 2
+    assert "--device desktop:[red]: the monitor must be a number, e.g. desktop:2" in result.output
+    long_path = tmp_path / ("x" * 120)
+    long_path.write_text("")
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", scripted(tmp_path), "-o", str(long_path)])
+    assert f"--out {long_path} is a file" in result.output
