@@ -41,6 +41,9 @@ _QWEN_NAME = re.compile(r"[ \t]*:?[ \t]*([^\n✿]*)")
 # A fenced block whose body starts with an object; ```python and friends never match.
 _FENCE = re.compile(r"```[ \t]*(?:json5?)?\s*(\{.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _JSON_SPECIAL = re.compile(r"""[{}\[\]"'\\]""")
+_BETWEEN_OBJECTS = re.compile(r"(?:[\s,]|```(?:json5?)?)*", re.IGNORECASE)
+# The keys a call object may have besides its arguments (OpenAI adds "id" and "type").
+_CALL_KEYS = {"name", "arguments", "parameters", "id", "type"}
 
 # strict=False: models put raw newlines and tabs inside strings.
 _DECODER = json.JSONDecoder(strict=False)
@@ -65,21 +68,38 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
     """
     calls, pos = [], 0
     while match := _CALL_START.search(text, pos):
-        parse = _hermes_call if match.group() == "<tool_call>" else _qwen_call
-        call, end = parse(text, match.end())
-        calls.append(call)
+        if match.group() == "<tool_call>":
+            found, end = _hermes_calls(text, match.end())
+            calls += found
+        else:
+            call, end = _qwen_call(text, match.end())
+            calls.append(call)
         pos = max(end, match.end())
     return calls or _untagged_calls(text)
 
 
-def _hermes_call(text: str, pos: int) -> tuple[ToolCall, int]:
+def _hermes_calls(text: str, pos: int) -> tuple[list[ToolCall], int]:
+    """Every object in one <tool_call> block (a model may put two calls in one block)."""
     stop = _HERMES_END.search(text, pos)
     limit = stop.start() if stop else len(text)
     brace = text.find("{", pos, limit)
     if brace < 0:
+        if not (stop and stop.group() == "</tool_call"):
+            return [], pos  # "<tool_call>" named in prose, with no block after it
         raise _call_error("no JSON object follows <tool_call>", "<tool_call>" + text[pos:limit])
-    obj, end = _decode_object(text, brace, limit, "hermes")
-    return _to_call(obj, text[brace:end], "hermes"), end
+    calls = []
+    while brace >= 0:
+        obj, end = _decode_object(text, brace, limit, "hermes")
+        calls.append(_to_call(obj, text[brace:end], "hermes"))
+        brace = _next_object(text, end, limit)
+    return calls, end
+
+
+def _next_object(text: str, pos: int, limit: int) -> int:
+    """Where a further object starts in text[pos:limit] (after commas, fences, whitespace), or -1:
+    other junk after an object is what broken closing tags leave, and is skipped."""
+    gap = _BETWEEN_OBJECTS.match(text, pos, limit)
+    return gap.end() if text.startswith("{", gap.end()) and gap.end() < limit else -1
 
 
 def _qwen_call(text: str, pos: int) -> tuple[ToolCall, int]:
@@ -88,8 +108,8 @@ def _qwen_call(text: str, pos: int) -> tuple[ToolCall, int]:
     if not name:
         raise _call_error("✿FUNCTION✿ has no tool name", text[pos - 10 : pos + 90], "qwen")
     section = _QWEN_SECTION.search(text, after)
-    if not section or section.group() != "✿ARGS✿":
-        return ToolCall(name, {}), after  # a call without ✿ARGS✿ takes no arguments
+    if not section or section.group() != "✿ARGS✿":  # Qwen-Agent writes ✿ARGS✿ even when empty
+        raise _call_error(f"{name!r} has no ✿ARGS✿ (was the answer cut off?)", text[pos - 10 : after + 80], "qwen")
     start = section.end() + text.startswith(":", section.end())
     stop = _QWEN_SECTION.search(text, start)
     limit = stop.start() if stop else len(text)
@@ -123,6 +143,12 @@ def _to_call(obj: Any, bad: str, style: str) -> ToolCall:
         raise _call_error("the tool call is not a JSON object", bad, style)
     if not isinstance(name := obj.get("name"), str) or not name.strip():
         raise _call_error('the object has no "name" string', bad, style)
+    if "arguments" not in obj and "parameters" not in obj:
+        # {"name": "mobile_use", "action": "click", ...}: the arguments written beside the name.
+        return ToolCall(name.strip(), {k: v for k, v in obj.items() if k != "name"})
+    stray = sorted(obj.keys() - _CALL_KEYS)
+    if stray:
+        raise _call_error(f'{stray} sit beside "arguments"; put every argument inside "arguments"', bad, style)
     arguments = obj["arguments"] if "arguments" in obj else obj.get("parameters")
     return ToolCall(name.strip(), _arguments(arguments, bad, style))
 

@@ -60,7 +60,7 @@ def test_hermes_and_qwen_calls_in_one_message_keep_their_order():
     text = (
         '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n'
         '<tool_call>{"name": "get_time", "arguments": {}}</tool_call>\n'
-        "✿FUNCTION✿: list_alarms"
+        "✿FUNCTION✿: list_alarms\n✿ARGS✿: {}"
     )
     assert [c.name for c in parse_tool_calls(text)] == ["get_weather", "get_time", "list_alarms"]
 
@@ -85,14 +85,50 @@ def test_qwen_parallel_calls_and_empty_args():
         "✿FUNCTION✿: get_weather\n✿ARGS✿: {\"city\": \"Paris\"}\n"
         "✿FUNCTION✿: get_weather\n✿ARGS✿: {\"city\": \"Tokyo\"}\n"
         "✿FUNCTION✿: get_time\n✿ARGS✿: \n"
-        "✿FUNCTION✿: list_alarms\n"
     )
     assert parse_tool_calls(text) == [
         ToolCall("get_weather", {"city": "Paris"}),
         ToolCall("get_weather", {"city": "Tokyo"}),
         ToolCall("get_time", {}),
-        ToolCall("list_alarms", {}),
     ]
+
+
+# --- nothing dropped silently ----------------------------------------------------------------
+
+
+def test_arguments_written_beside_the_name_are_the_arguments():
+    text = '<tool_call>\n{"name": "mobile_use", "action": "click", "coordinate": [639, 1095]}\n</tool_call>'
+    assert parse_tool_calls(text) == [ToolCall("mobile_use", {"action": "click", "coordinate": [639, 1095]})]
+
+
+def test_keys_beside_arguments_are_an_error_naming_them():
+    text = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click"}, "coordinate": [1, 2]}</tool_call>'
+    with pytest.raises(ParseError, match=r"\['coordinate'\] sit beside \"arguments\""):
+        parse_tool_calls(text)
+    # OpenAI's envelope keys are not arguments.
+    envelope = '<tool_call>{"id": "call_1", "type": "function", "name": "a", "arguments": {"x": 1}}</tool_call>'
+    assert parse_tool_calls(envelope) == [ToolCall("a", {"x": 1})]
+
+
+@pytest.mark.parametrize("between", ["\n", ",\n", " ", "\n```\n```json\n"])
+def test_every_object_in_one_block_is_a_call(between):
+    text = ('<tool_call>\n{"name": "a", "arguments": {"x": 1}}' + between
+            + '{"name": "b", "arguments": {"y": 2}}\n</tool_call>')
+    assert parse_tool_calls(text) == [ToolCall("a", {"x": 1}), ToolCall("b", {"y": 2})]
+    with pytest.raises(ParseError, match='no "name"'):
+        parse_tool_calls('<tool_call>{"name": "a", "arguments": {}}\n{"x": 1}</tool_call>')
+
+
+def test_a_qwen_call_cut_before_its_args_is_an_error():
+    for text in ("✿FUNCTION✿: list_alarms", "✿FUNCTION✿: list_alarms\n✿RESULT✿: ok"):
+        with pytest.raises(ParseError, match=r"'list_alarms' has no ✿ARGS✿ \(was the answer cut off\?\)"):
+            parse_tool_calls(text)
+
+
+def test_a_tool_call_tag_named_in_prose_is_text():
+    assert parse_tool_calls("I answer with a <tool_call> block when I need a tool.") == []
+    text = 'Wrap calls in <tool_call> tags, like this:\n<tool_call>{"name": "a", "arguments": {}}</tool_call>'
+    assert parse_tool_calls(text) == [ToolCall("a", {})]
 
 
 def test_qwen_args_in_json5_and_fenced():
@@ -236,7 +272,7 @@ def test_missing_arguments_mean_empty(payload):
         # Truncated mid-coordinate: completing it would tap the wrong place.
         ('<tool_call>{"name": "mobile_use", "arguments": {"coordinate": [639, 10', "not closed"),
         ('<tool_call>{"name": "a", "arguments": {"x": 1 2}}</tool_call>', "invalid JSON"),
-        ("<tool_call>" + "[" * 5000 + "]" * 5000, "no JSON object"),
+        ("<tool_call>" + "[" * 5000 + "]" * 5000 + "</tool_call>", "no JSON object"),
         ("<tool_call>{" + '"a":' * 3000 + "1}", "invalid JSON"),
         ("<tool_call>{\"a\": " + "[" * 3000 + "]" * 3000 + ", }", "recursion depth"),
         ("✿FUNCTION✿: \n✿ARGS✿: {}", "has no tool name"),
