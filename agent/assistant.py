@@ -31,7 +31,8 @@ class Reply:
     calls: list[ToolCall] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     rounds: int = 0
-    complete: bool = True  # False when the tool-round bound ran out before an answer
+    # False when the tool-round bound ran out before an answer, or the token limit cut the answer.
+    complete: bool = True
 
 
 class Assistant:
@@ -67,13 +68,16 @@ class Assistant:
             completion = self.model.generate(self.messages, schemas, **options)
             reply.rounds += 1
             self.messages.append({"role": "assistant", "content": completion.text})
+            cut_off = completion.finish_reason == "length"
             try:
                 calls = parse_tool_calls(completion.text)
             except ParseError as e:
-                self._add_results([ToolResult(name="parse", content=f"Error: {e}", is_error=True)])
+                why = "Your reply was cut off at the token limit. " if cut_off else ""
+                self._add_results([ToolResult(name="parse", content=f"Error: {why}{e}", is_error=True)])
                 continue
             if not calls:
                 reply.text = final_text(completion.text)
+                reply.complete = not cut_off
                 return reply
             if reply.rounds > self.max_tool_rounds:
                 break

@@ -45,6 +45,10 @@ NO_CALL_MESSAGE = (
     "Your reply had no tool call. Call `{tool}` with the next action, or its `terminate` action "
     "when the task is finished."
 )
+CUT_OFF_MESSAGE = (
+    "Your reply was cut off at the token limit ({tokens} tokens) before it ended. Answer "
+    "shorter: the tool call first, little or no text before it. "
+)
 
 
 class Prepared(NamedTuple):
@@ -241,19 +245,21 @@ class Agent:
         timings["record"] = time.perf_counter() - t  # the JSON rewrite is added in run()
 
         t = time.perf_counter()
+        cut_off = "" if completion.finish_reason != "length" else CUT_OFF_MESSAGE.format(
+            tokens=completion.usage.get("completion_tokens", "?"))
         try:
             calls = parse_tool_calls(completion.text)
         except RecoverableError as e:
             calls = []
-            step.errors.append(str(e))
-            step.results.append(ResultRecord(name="parse", content=f"Error: {e}", is_error=True))
+            step.errors.append(cut_off + str(e))
+            step.results.append(ResultRecord(name="parse", content=f"Error: {cut_off}{e}", is_error=True))
         step.calls = [
             CallRecord(name=c.name, arguments=json.loads(self.secrets.scrub(json.dumps(c.arguments))))
             for c in calls
         ]
         timings["parse"] = time.perf_counter() - t
         if not calls and not step.errors:
-            message = NO_CALL_MESSAGE.format(tool=self.ui_tool)
+            message = cut_off + NO_CALL_MESSAGE.format(tool=self.ui_tool)
             step.errors.append(message)
             step.results.append(ResultRecord(name="none", content=f"Error: {message}", is_error=True))
 

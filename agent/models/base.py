@@ -35,6 +35,9 @@ class Completion:
     usage: dict[str, int] = field(default_factory=dict)
     # Seconds per stage the backend measured itself (e.g. preprocess, prefill, decode).
     timings: dict[str, float] = field(default_factory=dict)
+    # Why the answer ended, as OpenAI names it: "stop" (the model ended it, or a stop string),
+    # "length" (the token limit cut it: the text is not the whole answer), None when unknown.
+    finish_reason: str | None = None
 
 
 @runtime_checkable

@@ -113,7 +113,7 @@ class OpenAIModel:
         text = _with_calls(message.get("content"), message.get("tool_calls"))
         timings["request"] = time.perf_counter() - start
         usage = {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
-        return Completion(text=text, usage=usage, timings=timings)
+        return Completion(text=text, usage=usage, timings=timings, finish_reason=message.get("finish_reason"))
 
     def _body(self, messages: list[Message], tools: list[ToolSchema] | None, native: bool,
               options: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
@@ -240,7 +240,8 @@ class OpenAIModel:
                 response.read()
             try:
                 data = response.json()
-                return data["choices"][0]["message"], data.get("usage") or {}
+                choice = data["choices"][0]
+                return {**choice["message"], "finish_reason": choice.get("finish_reason")}, data.get("usage") or {}
             except (ValueError, KeyError, IndexError, TypeError):
                 raise ModelError(f"{self.base_url} answered with something other than a chat "
                                  f"completion: {response.text[:300]!r}") from None
@@ -275,7 +276,7 @@ class OpenAIModel:
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         usage: dict[str, Any] = {}
-        done = False
+        done, finish = False, None
         try:
             for line in response.iter_lines():
                 data = line[5:].strip() if line.startswith("data:") else None
@@ -303,7 +304,8 @@ class OpenAIModel:
                             fn = tc.get("function") or {}
                             slot["name"] = slot["name"] or fn.get("name") or ""
                             slot["arguments"] += fn.get("arguments") or ""
-                        done = done or bool(choice.get("finish_reason"))
+                        finish = choice.get("finish_reason") or finish
+                        done = done or bool(finish)
         except httpx.HTTPError as e:
             if not (text or calls):
                 raise  # nothing shown yet: the retry policy may try again without repeating text
@@ -315,7 +317,7 @@ class OpenAIModel:
         content, tool_calls = "".join(text), [{"function": calls[i]} for i in sorted(calls)]
         if tool_calls and callback is not None:  # what was printed is then what is returned
             callback(_with_calls(content, tool_calls)[len(content):])
-        return {"content": content, "tool_calls": tool_calls}, usage
+        return {"content": content, "tool_calls": tool_calls, "finish_reason": finish}, usage
 
     # -- models ----------------------------------------------------------------------------
 

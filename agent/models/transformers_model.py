@@ -300,14 +300,19 @@ class TransformersModel:
         if self.release_memory:
             self._release_freed_memory()
         text = self._decode(new_ids)
+        stopped = False
         for s in stop:  # the stop string may end inside a token: cut what follows it
             if s in text:
-                text = text[: text.index(s) + len(s)]
+                text, stopped = text[: text.index(s) + len(s)], True
+        eos = self.hf_model.generation_config.eos_token_id
+        ended = stopped or bool(new_ids) and new_ids[-1] in (eos if isinstance(eos, list) else [eos])
+        cut = not ended and len(new_ids) >= gen_kwargs["max_new_tokens"]
         first = timer.first or end
         decode = end - first
         image_token_id = getattr(self.processor, "image_token_id", None)
         return Completion(
             text=text,
+            finish_reason="length" if cut else "stop",
             usage={
                 "prompt_tokens": prompt_ids.shape[1],
                 "completion_tokens": len(new_ids),

@@ -132,7 +132,7 @@ class FakeOpenAIServer:
 
 
 def chat(text: str | None = "ok", tool_calls: list[dict] | None = None,
-         usage: tuple[int, int] = (10, 2)) -> dict:
+         usage: tuple[int, int] = (10, 2), finish: str | None = None) -> dict:
     """A chat.completion body as OpenAI and vLLM send it."""
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if tool_calls:
@@ -140,7 +140,7 @@ def chat(text: str | None = "ok", tool_calls: list[dict] | None = None,
     return {
         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake-model",
         "choices": [{"index": 0, "message": message,
-                     "finish_reason": "tool_calls" if tool_calls else "stop"}],
+                     "finish_reason": finish or ("tool_calls" if tool_calls else "stop")}],
         "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
     }
 

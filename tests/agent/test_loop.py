@@ -8,6 +8,7 @@ from PIL import Image
 
 from vlagent import Agent, ModelError, ScriptedModel, Trajectory, tool
 from vlagent import actions as A
+from vlagent.models.base import Completion
 from vlagent.testing import ImageDevice
 from vlagent.trajectory import trajectory_schema
 
@@ -86,6 +87,32 @@ def test_plain_text_without_a_call_is_pointed_out(phone, tmp_path):
     result = Agent(model, phone, out_dir=tmp_path).run("x")
     assert result.status == "success"
     assert "no tool call" in load(result).steps[0].errors[0]
+
+
+class CutOffModel(ScriptedModel):
+    """Replays outputs; those ending in "…" come back as cut by the token limit, as servers say."""
+
+    def generate(self, messages, tools=None, **options):
+        text = super().generate(messages, tools, **options).text
+        cut = text.endswith("…")
+        return Completion(text.removesuffix("…"), {"completion_tokens": 16 if cut else 5},
+                          finish_reason="length" if cut else "stop")
+
+
+def test_an_answer_cut_at_the_token_limit_is_named_as_the_cause(phone, tmp_path):
+    model = CutOffModel([
+        '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [5…',
+        "Let me think about where the settings icon could be. It is usually…",
+        call(action="terminate", status="success"),
+    ])
+    result = Agent(model, phone, out_dir=tmp_path).run("x")
+    assert result.status == "success"
+    cut_call, cut_text = (s.errors[0] for s in load(result).steps[:2])
+    for error in (cut_call, cut_text):
+        assert error.startswith("Your reply was cut off at the token limit (16 tokens)")
+    assert "Could not parse the tool call" in cut_call and "no tool call" in cut_text
+    tool_texts = [m["content"] for m in model.requests[1][0] if m["role"] == "tool"]
+    assert any("cut off at the token limit" in t for t in tool_texts)
 
 
 def test_function_tools_run_and_results_reach_the_model(phone, tmp_path):

@@ -309,6 +309,18 @@ def test_native_true_does_not_fall_back() -> None:
     assert len(server.chat_requests) == 1
 
 
+def test_an_answer_cut_at_the_token_limit_says_so_streamed_or_not() -> None:
+    cut = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "cli'
+    events = [chunk(cut), chunk(finish="length"), chunk(usage=(40, 16)), "data: [DONE]\n\n"]
+    with FakeOpenAIServer(Reply(json=chat(cut, finish="length")), Reply(events=events),
+                          Reply(json=chat("Done."))) as server:
+        plain = model(server).generate(turn())
+        streamed = model(server).generate(turn(), stream_callback=lambda d: None)
+        whole = model(server).generate(turn())
+    assert (plain.finish_reason, streamed.finish_reason, whole.finish_reason) == ("length", "length", "stop")
+    assert plain.text == streamed.text == cut
+
+
 # -- streaming ---------------------------------------------------------------------------------
 
 def test_streaming_calls_back_with_each_delta() -> None:

@@ -168,3 +168,9 @@ def test_the_tiny_checkpoint_caps_its_answers_and_the_model_honours_it(tiny_mode
     out = model.generate(screenshot_messages((280, 560)), stop=[])
     assert 1 <= out.usage["completion_tokens"] <= TINY_MAX_NEW_TOKENS
     assert TransformersModel(tiny_model_path, max_new_tokens=3).load().max_new_tokens == 3
+
+
+def test_an_answer_cut_by_max_new_tokens_reports_length(model: TransformersModel) -> None:
+    # min_new_tokens holds the end-of-turn token back, so only the limit can end this answer.
+    out = model.generate(screenshot_messages((280, 560)), max_new_tokens=2, min_new_tokens=2, stop=[])
+    assert out.usage["completion_tokens"] == 2 and out.finish_reason == "length"

@@ -141,3 +141,20 @@ def test_streaming_shows_the_answer_not_the_call():
     Assistant(model, [get_weather], on_delta=shown.append).ask("Weather?")
     assert "".join(shown) == "Let me check.  Sunny."
     assert "tool_call" not in "".join(shown)
+
+
+def test_an_answer_cut_at_the_token_limit_is_not_complete():
+    from vlagent.models.base import Completion
+
+    class CutOff(ScriptedModel):
+        def generate(self, messages, tools=None, **options):
+            text = super().generate(messages, tools, **options).text
+            return Completion(text, finish_reason="stop" if text.endswith(".") else "length")
+
+    model = CutOff(['<tool_call>{"name": "get_weather", "arguments": {"ci', "It is sunny and"])
+    reply = Assistant(model, []).ask("Weather in Paris?")
+    assert reply.text == "It is sunny and" and reply.complete is False
+    tool_turn = [m["content"] for m in model.requests[1][0] if m["role"] == "tool"][0]
+    assert "cut off at the token limit" in tool_turn and "Could not parse" in tool_turn
+    whole = Assistant(ScriptedModel(["It is sunny."]), []).ask("Weather in Paris?")
+    assert whole.complete is True
