@@ -33,7 +33,7 @@ from .atomic import write_atomic
 from .coords import Screen, box_center
 from .errors import ParseError, RecoverableError
 from .models.base import Message
-from .parsing import parse_boxes, parse_tool_calls
+from .parsing import parse_bare_box, parse_boxes, parse_json_boxes, parse_tool_calls
 from .vision import fit_to_model
 
 log = logging.getLogger("vlagent.grounding")
@@ -307,6 +307,10 @@ def point_from_text(text: str, screen: Screen, system: str) -> tuple[int, int]:
             return screen.to_device((float(coordinate[0]), float(coordinate[1])), system)
     if _NOT_FOUND.search(text):
         raise TargetNotFound(f"the model says it is not on the screen: {text.strip()[:200]!r}")
+    if json_boxes := parse_json_boxes(text):  # Qwen2.5-VL: {"bbox_2d": [...], "label": ...}
+        return screen.to_device(box_center(json_boxes[0].box), system)
+    if (bare := parse_bare_box(text)) is not None:  # a box whose tokens a server stripped
+        return screen.to_device(box_center(bare), system)
     if m := _POINT.search(text):
         return screen.to_device((float(m.group(1)), float(m.group(2))), system)
     raise ParseError(

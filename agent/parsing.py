@@ -16,7 +16,7 @@ import json5
 
 from .errors import ParseError
 
-__all__ = ["GroundedBox", "ToolCall", "parse_boxes", "parse_tool_calls"]
+__all__ = ["GroundedBox", "ToolCall", "parse_bare_box", "parse_boxes", "parse_json_boxes", "parse_tool_calls"]
 
 
 @dataclass(frozen=True)
@@ -273,3 +273,54 @@ def _box(body: str, whole: str) -> tuple[float, float, float, float]:
             f"Near: {_excerpt(whole)}"
         )
     return numbers  # type: ignore[return-value]
+
+
+_BARE_BOX = re.compile(rf"\({_NUM},{_NUM}\)\s*,?\s*\({_NUM},{_NUM}\)|\[{_NUM},{_NUM},{_NUM},{_NUM}\]")
+
+
+def parse_bare_box(text: str) -> tuple[float, float, float, float] | None:
+    """The first `(x1,y1),(x2,y2)` or `[x1,y1,x2,y2]` in text without grounding tokens (servers
+    that skip special tokens strip them), or None; a box, so its centre is the target."""
+    m = _BARE_BOX.search(text)
+    if not m:
+        return None
+    numbers = tuple(float(n) for n in m.groups() if n is not None)
+    return numbers if all(math.isfinite(n) for n in numbers) else None  # type: ignore[return-value]
+
+
+_JSON_GROUNDING = re.compile(r"[\"'](?:bbox_2d|point_2d)[\"']")
+
+
+def parse_json_boxes(text: str) -> list[GroundedBox]:
+    """Qwen2.5-VL / Qwen3-VL grounding answers: objects with "bbox_2d": [x1, y1, x2, y2] or
+    "point_2d": [x, y] and an optional "label", alone, in a list or in a ```json fence, in model
+    units. A point comes back as a box of zero size (its centre is the point)."""
+    if not _JSON_GROUNDING.search(text):
+        return []
+    boxes: list[GroundedBox] = []
+    pos = 0
+    while (start := text.find("{", pos)) >= 0:
+        limit = text.find("}", start)
+        try:
+            obj, pos = _decode_object(text, start, len(text) if limit < 0 else limit + 1, "hermes")
+        except ParseError:
+            pos = start + 1
+            continue
+        if isinstance(obj, dict) and (box := _json_box(obj)) is not None:
+            boxes.append(box)
+    return boxes
+
+
+def _json_box(obj: dict[str, Any]) -> GroundedBox | None:
+    label = obj.get("label") if isinstance(obj.get("label"), str) else None
+    for key, size in (("bbox_2d", 4), ("point_2d", 2)):
+        if key not in obj:
+            continue
+        value = obj[key]
+        if (not isinstance(value, list) or len(value) != size
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+            raise ParseError(f'Could not parse the box: "{key}" must be a list of {size} finite numbers. '
+                             f"Near: {_excerpt(json.dumps(obj, ensure_ascii=False))}")
+        numbers = tuple(float(v) for v in value)
+        return GroundedBox(label, numbers if size == 4 else numbers * 2)  # type: ignore[arg-type]
+    return None

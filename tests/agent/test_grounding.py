@@ -156,9 +156,28 @@ PHONE = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(81
     ('<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [880, 185]}}</tool_call>',
      "relative-1000", (950, 444)),
     ("The switch is at (880, 185).", "relative-1000", (950, 444)),
+    # Qwen2.5-VL's JSON, in pixels of the resized image: the box's centre, or the point.
+    ('```json\n[\n  {"bbox_2d": [650, 270, 780, 400], "label": "Wi-Fi switch"}\n]\n```', "smart-resized", (950, 441)),
+    ('{"point_2d": [715, 335], "label": "Wi-Fi switch"}', "smart-resized", (950, 441)),
+    ('{"label": "the 5G (2,4) toggle", "point_2d": [715, 335]}', "smart-resized", (950, 441)),
+    # A box whose special tokens the server stripped is still a box: its centre, not its corner.
+    ("switch(800,150),(960,220)", "relative-1000", (950, 444)),
+    ("the switch [800, 150, 960, 220]", "relative-1000", (950, 444)),
 ])
 def test_point_from_text(reply, system, point):
     assert point_from_text(reply, PHONE, system) == point
+
+
+def test_json_boxes_read_every_object_and_refuse_malformed_ones():
+    from vlagent.parsing import GroundedBox, parse_json_boxes
+
+    text = ('[{"bbox_2d": [1, 2, 3, 4], "label": "a"}, {"point_2d": [5, 6]}, '
+            '{"name": "not a box"}, {\'bbox_2d\': [7, 8, 9, 10],}]')
+    assert parse_json_boxes(text) == [GroundedBox("a", (1, 2, 3, 4)), GroundedBox(None, (5, 6, 5, 6)),
+                                      GroundedBox(None, (7, 8, 9, 10))]
+    assert parse_json_boxes("no boxes {here}") == []
+    with pytest.raises(ParseError, match='"bbox_2d" must be a list of 4 finite numbers'):
+        parse_json_boxes('{"bbox_2d": [1, 2, 3], "label": "short"}')
 
 
 def test_point_from_text_errors():
