@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
@@ -137,14 +138,25 @@ def run(
         console.print(f"[yellow]dry run[/] ended after {result.steps} step(s); the model's plan ended "
                       f"with status {result.status!r}, but nothing was executed")
         if result.answer:
-            console.print(f"the model would have answered: {result.answer}", highlight=False, markup=False)
+            console.print(f"the model would have answered: {printable(result.answer)}", highlight=False, markup=False)
     else:
         colour = "green" if result.status == "success" else "yellow"
         console.print(f"[{colour}]{result.status}[/] after {result.steps} step(s)")
         if result.answer:
-            typer.echo(result.answer)
+            typer.echo(printable(result.answer))
     console.print(f"trajectory: {result.trajectory_path}", highlight=False)
     raise typer.Exit(EXIT_CODES.get(result.status, 2))
+
+
+# Terminal escape sequences (CSI such as colours, OSC such as window titles) and other control
+# characters: model text may carry them, and printed raw they would restyle or rename the
+# user's terminal, or hide text. Newlines and tabs stay.
+_TERMINAL_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` (from a model, a tool or a device) made safe to print on a terminal."""
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def _fail(message: str) -> NoReturn:
@@ -172,9 +184,9 @@ def _confirm_on_terminal(assessment, subject) -> bool:
 
 def _print_step(step) -> None:
     calls = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in step.calls) or "-"
-    errors = f" [red]{'; '.join(step.errors)[:160]}[/]" if step.errors else ""
+    errors = f" [red]{escape(printable('; '.join(step.errors)[:160]))}[/]" if step.errors else ""
     model_s = step.timings.get("model", 0.0)
-    console.print(f"step {step.index + 1}: {calls}{errors} [dim](model {model_s:.2f}s)[/]", highlight=False)
+    console.print(f"step {step.index + 1}: {escape(printable(calls))}{errors} [dim](model {model_s:.2f}s)[/]", highlight=False)
 
 
 BUILTIN_TOOLS = ("weather", "flights", "plugins")
@@ -217,7 +229,7 @@ def chat(
             options = {} if model.startswith("scripted:") else {"tool_format": tool_format}
             assistant = Assistant(
                 load_model(model, **options), chosen, system=system,
-                max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(d, nl=False),
+                max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(printable(d), nl=False),
             )
             console.print(f"[dim]tools: {', '.join(t.name for t in chosen) or 'none'}[/]")
             pending = [str(p) for p in image]
@@ -234,7 +246,8 @@ def chat(
                 typer.echo("")
                 for call, result in zip(reply.calls, reply.results):
                     colour = "red" if result.is_error else "dim"
-                    console.print(f"[{colour}]  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}[/]", highlight=False)
+                    line = f"  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}"
+                    console.print(f"[{colour}]{escape(printable(line))}[/]", highlight=False)
     except VLAgentError as e:
         console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None

@@ -281,3 +281,17 @@ def test_messages_keep_bracketed_text_and_stay_on_one_line(tmp_path):
     long_path.write_text("")
     result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", scripted(tmp_path), "-o", str(long_path)])
     assert f"--out {long_path} is a file" in result.output
+
+
+def test_model_text_reaches_the_terminal_without_escape_sequences(tmp_path):
+    hostile = "done \x1b[2J\x1b[31mRED\x1b[0m \x1b]0;pwned\x07 \x9b31m[ok]"
+    model = scripted(tmp_path, {"action": "terminate", "status": "success", "text": hostile})
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "-o", str(tmp_path / "r")],
+                           color=True)  # as on a terminal: click would pass styles through
+    assert result.exit_code == 0, result.output
+    assert "done RED  31m[ok]" in result.stdout
+    assert not any(c in result.output for c in "\x1b\x07\x9b")
+    outputs = tmp_path / "chat.json"
+    outputs.write_text(json.dumps([f"✿RETURN✿: {hostile}"]))
+    chat = runner.invoke(app, ["chat", "-m", f"scripted:{outputs}", "-t", "weather", "-p", "hi"], color=True)
+    assert chat.exit_code == 0 and "RED" in chat.output and "\x1b" not in chat.output
