@@ -334,7 +334,7 @@ def flow_run(
         raise typer.Exit(2) from None
     table = Table("#", "step", "where", "model calls", "cached", "seconds", title=result.name or str(path))
     for step in result.steps:
-        table.add_row(str(step.index + 1), step.kind, step.where, str(step.model_calls), "yes" if step.cached else "", f"{step.seconds:.2f}")
+        table.add_row(str(step.index), step.kind, step.where, str(step.model_calls), "yes" if step.cached else "", f"{step.seconds:.2f}")
     console.print(table)
     console.print(f"{result.status}: {result.model_calls} model call(s), {result.cache_hits} cache hit(s)")
     raise typer.Exit(0 if result.status == "success" else 1)

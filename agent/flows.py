@@ -92,7 +92,7 @@ def parse_flow(text: str, path: str = "<flow>") -> Flow:
 
 @dataclass
 class StepResult:
-    index: int
+    index: int  # 1-based, as the flow's step
     kind: str
     where: str
     seconds: float

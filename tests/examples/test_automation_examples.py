@@ -264,6 +264,8 @@ def test_flow_and_replay_commands(adb_client, tmp_path, monkeypatch):
                               "--out", str(tmp_path / "run")])
     assert run.exit_code == 0, run.output
     assert "success: 4 model call(s), 0 cache hit(s)" in run.output
+    numbers = [line.split()[1] for line in run.output.splitlines() if line.startswith("│")]
+    assert numbers[:3] == ["1", "2", "3"]  # the table numbers steps as the flow file does
     again = runner.invoke(app, ["replay", str(tmp_path / "run"), "--device", "sim"])
     assert again.exit_code == 0, again.output
     assert "re-grounded 0, 0 model call(s)" in again.output
