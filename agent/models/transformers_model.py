@@ -66,6 +66,7 @@ _GROUNDING_TOKENS = ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|
 
 DEFAULT_MAX_NEW_TOKENS = 512
 
+
 def _how_to_get(name: str) -> str:
     hub_id = name if name.count("/") == 1 and not name.startswith((".", "/", "~")) else "Qwen/Qwen2-VL-2B-Instruct"
     return (
@@ -99,7 +100,10 @@ def _probe_hub(name: str) -> None:
 
 
 class TransformersModel:
-    """A Qwen2-VL-family checkpoint (hub id or local path) answering in-process."""
+    """A Qwen2-VL-family checkpoint (hub id or local path) answering in-process.
+
+    max_new_tokens: the longest answer; None takes the checkpoint's own limit from its
+    generation_config.json, or DEFAULT_MAX_NEW_TOKENS where it sets none."""
 
     def __init__(
         self,
