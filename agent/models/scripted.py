@@ -42,6 +42,11 @@ class ScriptedModel:
             outputs = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError(f"scripted model file not found: {path}") from None
+        except IsADirectoryError:
+            raise UserError(f"{path} is a directory; give the JSON file of raw model outputs") from None
+        except UnicodeDecodeError as e:
+            raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); save the JSON list of "
+                            "raw model outputs as UTF-8") from None
         except json.JSONDecodeError as e:
             raise UserError(f"{path} is not JSON ({e}); expected a list of raw model outputs") from None
         if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):

@@ -295,3 +295,15 @@ def test_model_text_reaches_the_terminal_without_escape_sequences(tmp_path):
     outputs.write_text(json.dumps([f"✿RETURN✿: {hostile}"]))
     chat = runner.invoke(app, ["chat", "-m", f"scripted:{outputs}", "-t", "weather", "-p", "hi"], color=True)
     assert chat.exit_code == 0 and "RED" in chat.output and "\x1b" not in chat.output
+
+
+@pytest.mark.parametrize("content", ["a directory", b"\xff\xfe[\x00]\x00", b"\x00\xd5\x81binary"])
+def test_a_scripted_file_that_is_not_json_text_is_one_line_not_a_traceback(tmp_path, content):
+    path = tmp_path / "outputs.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.mkdir()
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", f"scripted:{path}"])
+    assert result.exit_code == 2, result.output  # an escaping exception would be exit 1
+    assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1, result.output
