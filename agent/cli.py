@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ._version import __version__
 from .errors import UserAbort, UserError, VLAgentError
+from .terminal import console, fail, printable
 from .specs import DEVICE_HELP, MODEL_HELP
 
 app = typer.Typer(
@@ -33,9 +32,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-# soft_wrap: a message is one line however wide the terminal, so piped output and logs can be
-# searched and copied whole (rich would break it at 80 columns where there is no terminal).
-console = Console(stderr=True, soft_wrap=True)
 EXIT_CODES = {
     "success": 0, "failure": 1, "max_steps": 1, "timeout": 1, "max_tokens": 1, "stuck": 1,
     "too_many_errors": 1, "ask_user": 3,
@@ -88,11 +84,11 @@ def run(
     from .trajectory import prepare_run_dir
 
     if (goal is None) == (resume is None):
-        _fail("give a GOAL, or --resume DIR to continue a run (not both)")
+        fail("give a GOAL, or --resume DIR to continue a run (not both)")
     if resume is not None and out is not None:
-        _fail("--resume DIR continues the run in DIR; leave out --out")
+        fail("--resume DIR continues the run in DIR; leave out --out")
     if policy not in ("ask", "deny", "allow"):
-        _fail(f"--policy {policy!r}: use ask, deny or allow")
+        fail(f"--policy {policy!r}: use ask, deny or allow")
     guard = Policy(
         policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None,
         allow_apps=allow_app or None, deny_apps=deny_app,
@@ -102,7 +98,7 @@ def run(
         if out is not None:
             prepare_run_dir(out, overwrite=overwrite)
     except (ValueError, UserError) as e:
-        _fail(str(e))
+        fail(str(e))
     options = {"tool_format": tool_format}
     if max_pixels:
         options["max_pixels"] = max_pixels
@@ -130,9 +126,7 @@ def run(
         console.print(f"[yellow]Stopped:[/] {escape(str(e))}")
         raise typer.Exit(130) from None
     except VLAgentError as e:
-        kind = "Error" if isinstance(e, UserError) else type(e).__name__
-        console.print(f"[red]{kind}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), "Error" if isinstance(e, UserError) else type(e).__name__)
     if dry_run:
         # Nothing happened on the device, so neither the status nor the model's answer is a fact.
         console.print(f"[yellow]dry run[/] ended after {result.steps} step(s); the model's plan ended "
@@ -146,23 +140,6 @@ def run(
             typer.echo(printable(result.answer))
     console.print(f"trajectory: {result.trajectory_path}", highlight=False)
     raise typer.Exit(EXIT_CODES.get(result.status, 2))
-
-
-# Terminal escape sequences (CSI such as colours, OSC such as window titles) and other control
-# characters: model text may carry them, and printed raw they would restyle or rename the
-# user's terminal, or hide text. Newlines and tabs stay.
-_TERMINAL_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """`text` (from a model, a tool or a device) made safe to print on a terminal."""
-    return _TERMINAL_CONTROL.sub("", text)
-
-
-def _fail(message: str) -> NoReturn:
-    """A problem with the command line itself: one line on stderr, exit status 2."""
-    console.print(f"[red]Error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(2)
 
 
 def _describe_device(spec: str, device: Any) -> str:
@@ -216,8 +193,7 @@ def chat(
 
     unknown = sorted(set(tools) - set(BUILTIN_TOOLS))
     if unknown:
-        console.print(f"[red]Error:[/] unknown tool(s) {unknown}; choose from {list(BUILTIN_TOOLS)}")
-        raise typer.Exit(2)
+        fail(f"unknown tool(s) {unknown}; choose from {list(BUILTIN_TOOLS)}")
     try:
         with contextlib.ExitStack() as stack:
             chosen = _builtin_tools(tools)
@@ -249,8 +225,7 @@ def chat(
                     line = f"  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}"
                     console.print(f"[{colour}]{escape(printable(line))}[/]", highlight=False)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
 
 
 def _builtin_tools(names: list[str]) -> list:
@@ -294,8 +269,7 @@ def sim(
     try:
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
-        console.print(f"[red]Error:[/] --size {size!r}: write WIDTHxHEIGHT, e.g. 1080x2400")
-        raise typer.Exit(2) from None
+        fail(f"--size {size!r}: write WIDTHxHEIGHT, e.g. 1080x2400")
     serve(port, (width, height))
 
 
@@ -330,8 +304,7 @@ def flow_run(
             prepare_run_dir(out, overwrite=overwrite)
         result = run_flow(path, device, model, out, cache=not no_cache)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
     table = Table("#", "step", "where", "model calls", "cached", "seconds", title=result.name or str(path))
     for step in result.steps:
         table.add_row(str(step.index), step.kind, step.where, str(step.model_calls), "yes" if step.cached else "", f"{step.seconds:.2f}")
@@ -357,8 +330,7 @@ def replay_cmd(
             prepare_run_dir(out, overwrite=overwrite)
         result = replay(directory, device, model, out)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
     console.print(
         f"replayed {result.replayed} step(s), re-grounded {result.regrounded}, "
         f"{result.model_calls} model call(s) in {result.seconds:.1f}s"

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from ..terminal import console, fail
 
 bench_app = typer.Typer(
     help="Benchmarks: the SimPhone task suite (sim) and more.",
@@ -19,7 +20,6 @@ bench_app = typer.Typer(
     rich_markup_mode=None,  # plain click help, as the top-level app (see vlagent.cli)
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True, soft_wrap=True)  # one line a message, as in vlagent.cli
 
 
 @bench_app.callback()
@@ -171,8 +171,7 @@ def sim(
         console.print(f"[yellow]Stopped.[/] Finished episodes are kept in {out}; run the same command to resume.")
         raise typer.Exit(130) from None
     except (UserError, VLAgentError) as e:
-        console.print(f"[red]Error:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e))
     console.print(summary_table(result.summary))
     console.print(f"{result.ran} episodes run, {result.skipped} already finished; results in {out / 'results.json'}")
     if report:
@@ -210,8 +209,7 @@ def dataset(
             result = run_dataset(name, data, llm, limit=limit, out=out, images_dir=images, level=level,
                                  progress=progress)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
     table = Table("metric", "value", title=f"{name} — {result['model']}")
     for key, value in _flatten(result["metrics"]):
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else json.dumps(value))
@@ -244,8 +242,7 @@ def perf(
     try:
         result = run_perf(device=device, model=model, steps=steps, as_json=as_json)
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
     if as_json:
         typer.echo(json.dumps(result, indent=1))
     else:
@@ -304,8 +301,7 @@ def soak(
         console.print("[yellow]Stopped.[/]")
         raise typer.Exit(130) from None
     except VLAgentError as e:
-        console.print(f"[red]{type(e).__name__}:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e), type(e).__name__)
     if as_json:
         typer.echo(json.dumps(result, indent=1))
     else:
