@@ -15,7 +15,7 @@ from rich.table import Table
 from ._version import __version__
 from .errors import UserAbort, UserError, VLAgentError
 from .terminal import console, fail, printable
-from .specs import DEVICE_HELP, MODEL_HELP
+from .specs import DEVICE_HELP, MODEL_HELP, PROFILE_HELP
 
 app = typer.Typer(
     name="vlagent",
@@ -64,7 +64,7 @@ def run(
     max_seconds: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Stop after this much wall time.")] = None,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step (latest first).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
-    tool_format: Annotated[str, typer.Option(metavar="hermes|qwen", help="Tool-call format of the model: hermes or qwen (✿FUNCTION✿).")] = "hermes",
+    profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Stop once the run used this many model tokens.")] = None,
     secret: Annotated[list[str], typer.Option(metavar="NAME[=VALUE]", help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
@@ -99,7 +99,7 @@ def run(
             prepare_run_dir(out, overwrite=overwrite)
     except (ValueError, UserError) as e:
         fail(str(e))
-    options = {"tool_format": tool_format}
+    options: dict = {"profile": profile} if profile else {}
     if max_pixels:
         options["max_pixels"] = max_pixels
     try:
@@ -177,7 +177,7 @@ def chat(
     image: Annotated[list[Path], typer.Option("--image", "-i", help="An image for the first message (file or URL). Repeatable.")] = [],
     message: Annotated[Optional[str], typer.Option("--message", "-p", help="Ask this one question and exit instead of chatting.")] = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
-    tool_format: Annotated[str, typer.Option(help="hermes or qwen (✿FUNCTION✿).")] = "hermes",
+    profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     max_tool_rounds: Annotated[int, typer.Option(min=0, help="Tool rounds allowed per question.")] = 5,
 ) -> None:
     """Chat with a function-calling model; images and tools welcome.
@@ -202,7 +202,7 @@ def chat(
 
                 command, *args = shlex.split(line)
                 chosen += stack.enter_context(MCPServer.stdio(command, args)).tools
-            options = {} if model.startswith("scripted:") else {"tool_format": tool_format}
+            options = {"profile": profile} if profile and not model.startswith("scripted:") else {}
             assistant = Assistant(
                 load_model(model, **options), chosen, system=system,
                 max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(printable(d), nl=False),
@@ -352,6 +352,21 @@ def tiny_model(
     for f in sorted(Path(path).iterdir()):
         table.add_row(f.name, f"{f.stat().st_size:,}")
     console.print(table)
+
+
+@app.command("profiles")
+def profiles_cmd() -> None:
+    """List the model profiles: each family's trained format, as --profile takes it.
+
+    A checkpoint's profile is read from its config.json model_type, a served model's from its
+    name; --profile overrides both (for a fine-tune whose name says nothing, say).
+    """
+    from .profiles import PROFILES
+
+    for p in PROFILES.values():
+        typer.echo(f"{p.name}\t{p.family} (config.json model_type {', '.join(p.model_types)})\n"
+                   f"\ttool calls: {p.tool_format}; coordinates: {p.coordinate_system}; "
+                   f"stop: {' '.join(p.stop) or 'none'}\n\t{p.note}")
 
 
 def main() -> None:

@@ -25,6 +25,12 @@ MODEL_HELP = (
     "as Qwen/Qwen2-VL-2B-Instruct, or a server URL http://HOST:PORT/v1#MODEL (vLLM, SGLang, ...)"
 )
 
+PROFILE_HELP = (
+    "The model family's trained format (tool calls, coordinates, stop strings): qwen2-vl or "
+    "qwen2.5-vl. Default: read from the checkpoint's config.json, or the served model's name "
+    "(`vlagent profiles` lists them)."
+)
+
 
 @contextlib.contextmanager
 def open_device(spec: str, *, allow_black: bool = False) -> Iterator[Any]:
@@ -80,11 +86,7 @@ def load_model(spec: str, **options: Any) -> Any:
         from .models.openai_model import OpenAIModel
 
         url, _, served = spec.partition("#")
-        name = served or None
-        # Qwen2-VL chat templates ignore `tools`, so prompted tools are the portable default;
-        # the same text then reaches the model as on the in-process path.
-        system = "smart-resized" if name and ("2.5" in name or "2_5" in name) else "relative-1000"
-        return OpenAIModel(url, name, native_tools=False, coordinate_system=system, **options)
+        return OpenAIModel(url, served or None, **options)
     from .models.transformers_model import TransformersModel
 
     if spec == "tiny":

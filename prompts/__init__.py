@@ -1,22 +1,32 @@
-"""Prompt templates (Jinja2 files in `templates/`) and the code that renders them.
+"""Prompt text: our system prompts (Jinja2 files in `templates/`), and the function-calling
+formats, which are rendered by the reference library rather than by us.
 
-Qwen2-VL's chat template knows nothing of tools, so tool schemas are written into the system
-prompt here, in the format the model was trained on: Hermes (`<tool_call>`, Qwen2.5 and later,
-the vLLM `hermes` parser) or Qwen-Agent's ✿FUNCTION✿ format. Tool results are rendered back in
-the same format (`<tool_response>` or `✿RESULT✿`).
+Qwen2-VL's and Qwen2.5-VL's chat templates know nothing of tools, so tool schemas, tool calls
+and tool results are written into the conversation in the format the model was trained on, and
+the strings a model keys on come from Qwen-Agent's own prompt builders at run time, never from a
+copy: `NousFnCallPrompt` (Hermes `<tool_call>`, Qwen2.5-VL and later) and `QwenFnCallPrompt`
+(✿FUNCTION✿, Qwen2-VL; Chinese conversations get its Chinese template, as Qwen-Agent does).
+What we add in our own words (screen text and tool results are data) lives in our system
+prompt, which comes before the trained block.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import jinja2
 
+from ..errors import ParseError
+from ..parsing import parse_tool_calls
+
 TOOL_FORMATS = ("hermes", "qwen")
-DEFAULT_SYSTEM = "You are a helpful assistant."
+# Qwen-Agent's own test for a Chinese conversation (utils.has_chinese_chars).
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+_CALL_MARKER = {"hermes": "<tool_call>", "qwen": "✿FUNCTION✿"}
 
 
 def _compact_json(value: Any) -> str:
@@ -44,62 +54,128 @@ def render(name: str, **variables: Any) -> str:
     return _env().get_template(name).render(**variables).strip()
 
 
-def tools_prompt(tools: list[dict], tool_format: str = "hermes") -> str:
-    """The system-prompt section that describes `tools` (OpenAI function schemas)."""
-    if tool_format not in TOOL_FORMATS:
-        raise ValueError(f"unknown tool format {tool_format!r}; use one of {TOOL_FORMATS}")
-    return render(f"{tool_format}_tools", tools=tools)
-
-
-def tool_result_text(content: str, tool_format: str = "hermes") -> str:
+@lru_cache(maxsize=2)
+def _builder(tool_format: str) -> Any:
+    """Qwen-Agent's prompt builder for `tool_format` (imported on first use: ~1 s)."""
     if tool_format == "qwen":
-        return f"✿RESULT✿: {content}"
-    return f"<tool_response>\n{content}\n</tool_response>"
+        from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
+
+        return QwenFnCallPrompt()
+    from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import NousFnCallPrompt
+
+    return NousFnCallPrompt()
+
+
+def language(messages: list[dict]) -> str:
+    """"zh" when a system or user turn has Chinese characters (the ✿ format has a Chinese
+    template for those), else "en"."""
+    for msg in messages:
+        if msg["role"] in ("system", "user") and _CHINESE.search(_text_of(msg["content"])):
+            return "zh"
+    return "en"
 
 
 def render_messages(
-    messages: list[dict], tools: list[dict] | None, tool_format: str = "hermes"
+    messages: list[dict], tools: list[dict] | None, tool_format: str = "hermes", *, parallel: bool = False
 ) -> list[dict]:
-    """Messages with only system/user/assistant roles, tools written into the system prompt.
+    """Messages with only system/user/assistant roles: tool schemas in the system turn, calls
+    and results written as the model was trained to see them, by Qwen-Agent's builder.
 
-    `tool` messages become user turns in the model's result format; consecutive results are
-    merged into one turn, as Qwen's own templates do. Images inside results are kept as parts.
+    Assistant turns are raw model text; their calls are re-read and written back in the
+    canonical form (Qwen-Agent's round trip), a turn whose calls cannot be read stays as written.
+    In the ✿ format a result continues the assistant turn, which then ends with the ✿RETURN✿
+    cue: see `continues_final`. `parallel` picks the ✿ template for several calls at once.
     """
-    out: list[dict] = []
-    system_text = None
+    if tool_format not in TOOL_FORMATS:
+        raise ValueError(f"unknown tool format {tool_format!r}; use one of {TOOL_FORMATS}")
+    from qwen_agent.llm.schema import ContentItem, FunctionCall, Message
+
+    images: dict[str, Any] = {}
+
+    def items(content: Any) -> list[Any]:
+        out = []
+        for part in _as_parts(content):
+            if part["type"] == "text":
+                out.append(ContentItem(text=part["text"]))
+            else:  # any non-text part travels as a placeholder and is put back afterwards
+                key = f"vlagent-part-{len(images)}"
+                images[key] = part
+                out.append(ContentItem(image=key))
+        return out
+
+    qa: list[Any] = []
     for msg in messages:
         role = msg["role"]
-        if role == "system" and system_text is None and not out:
-            system_text = _text_of(msg["content"])
+        if role == "assistant":
+            for text, call in _assistant_pieces(_text_of(msg["content"]), tool_format):
+                if call is None:
+                    qa.append(Message(role="assistant", content=[ContentItem(text=text)]))
+                else:
+                    qa.append(Message(role="assistant", content=[], function_call=FunctionCall(
+                        name=call.name, arguments=json.dumps(call.arguments, ensure_ascii=False))))
         elif role == "tool":
-            parts = _as_parts(msg["content"])
-            wrapped = _wrap_result(parts, tool_format)
-            if out and out[-1]["role"] == "user" and out[-1].get("_tool_results"):
-                out[-1]["content"].extend([{"type": "text", "text": "\n"}, *wrapped])
-            else:
-                out.append({"role": "user", "content": wrapped, "_tool_results": True})
+            qa.append(Message(role="function", name=msg.get("name") or "tool", content=items(msg["content"])))
         else:
-            out.append({"role": role, "content": msg["content"]})
-    for msg in out:
-        msg.pop("_tool_results", None)
-    if tools:
-        system_text = f"{system_text or DEFAULT_SYSTEM}\n\n{tools_prompt(tools, tool_format)}"
-    if system_text is not None:
-        out.insert(0, {"role": "system", "content": system_text})
-    return out
+            qa.append(Message(role=role, content=items(msg["content"])))
+    if tool_format == "qwen" and qa and qa[0].role == "function":
+        raise ValueError("a ✿ tool result must follow the assistant turn that called the tool")
+    functions = [t["function"] for t in tools or []]
+    if not functions:
+        raise ValueError("render_messages needs the tool schemas: the builders write calls and results with them")
+    qa = _builder(tool_format).preprocess_fncall_messages(
+        qa, functions, lang=language(messages), parallel_function_calls=parallel)
+    return [{"role": m.role, "content": _parts_back(m.content, images)} for m in qa]
 
 
-def _wrap_result(parts: list[dict], tool_format: str) -> list[dict]:
+def continues_final(messages: list[dict]) -> bool:
+    """True when the rendered conversation ends inside an assistant turn (a ✿ result waiting for
+    its ✿RETURN✿ reply): the model continues that turn instead of starting a new one."""
+    return bool(messages) and messages[-1]["role"] == "assistant"
+
+
+def strip_continuation(text: str) -> str:
+    """The reply to a continued ✿ turn starts with the ': ' that the prompt left off."""
+    return text[2:] if text.startswith(": ") else text[1:] if text.startswith(":") else text
+
+
+def _assistant_pieces(text: str, tool_format: str) -> list[tuple[str, Any]]:
+    """(text, None) and ("", ToolCall) pieces of a raw reply, in order: the words before the
+    first call, then each call; what follows the calls (results the model wrote itself when
+    nothing stopped it) is dropped, as Qwen-Agent drops it. Unreadable calls keep the reply."""
+    start = text.find(_CALL_MARKER[tool_format])
+    if start < 0:
+        return [(text, None)]
+    try:
+        calls = parse_tool_calls(text)
+    except ParseError:
+        return [(text, None)]
+    thought = text[:start].strip()
+    return ([(thought, None)] if thought else []) + [("", c) for c in calls]
+
+
+def _parts_back(content: Any, images: dict[str, Any]) -> str | list[dict]:
+    """Qwen-Agent content items as our parts; adjacent text joined, all-text as one string."""
+    if isinstance(content, str):
+        return content
+    parts: list[dict] = []
+    for item in content:
+        kind, value = item.get_type_and_value()
+        if kind == "text":
+            if parts and parts[-1]["type"] == "text":
+                parts[-1] = {"type": "text", "text": parts[-1]["text"] + value}
+            else:
+                parts.append({"type": "text", "text": value})
+        else:
+            parts.append(images[value])
     if all(p["type"] == "text" for p in parts):
-        return [{"type": "text", "text": tool_result_text("".join(p["text"] for p in parts), tool_format)}]
-    head, tail = tool_result_text("\x00", tool_format).split("\x00")
-    return [{"type": "text", "text": head}, *parts, {"type": "text", "text": tail}]
+        return "".join(p["text"] for p in parts)
+    return parts
 
 
 def _as_parts(content: Any) -> list[dict]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    return list(content)
+    return list(content or [])
 
 
 def _text_of(content: Any) -> str:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..specs import PROFILE_HELP
 from ..terminal import console, fail
 
 bench_app = typer.Typer(
@@ -136,7 +137,7 @@ def sim(
     report: Annotated[bool, typer.Option(help="Write report.html (screenshots with actions drawn, plots).")] = True,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
-    tool_format: Annotated[str, typer.Option(help="Tool-call format of the model: hermes or qwen.")] = "hermes",
+    profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines. Default: no guard.")] = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
 ) -> None:
@@ -157,7 +158,7 @@ def sim(
     if out is None:
         raise typer.BadParameter("give the run directory with --out DIR (rerun with the same DIR to resume)",
                                  param_hint="--out")
-    options: dict[str, Any] = {"tool_format": tool_format}
+    options: dict[str, Any] = {"profile": profile} if profile else {}
     if max_pixels:
         options["max_pixels"] = max_pixels
     models = [m.strip() for m in model.split(",") if m.strip()]

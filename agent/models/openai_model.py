@@ -3,10 +3,11 @@ Ollama, DashScope), spoken to with httpx.
 
 Screenshots are resized here as on the in-process path (`fit_to_model`) and sent as lossless PNG
 data URLs, so the server's processor has nothing left to resize and the model sees the pixels
-TransformersModel would show it. Tools go natively (`tools=`) or written into the system prompt
-(`render_messages`); either way the returned text holds Hermes `<tool_call>` blocks, so the agent
-parses one format. Timeouts, 429 and 5xx are retried under `vlagent.retry`; everything else
-raises at once, worded for whoever must fix it.
+TransformersModel would show it. Tools are written into the prompt in the profile's format
+(`render_messages`; the default, as the Qwen2-VL and Qwen2.5-VL chat templates drop `tools`) or,
+asked for, sent natively (`tools=`); either way the agent parses the returned text. Timeouts, 429
+and 5xx are retried under `vlagent.retry`; everything else raises at once, worded for whoever
+must fix it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import httpx
 
 from ..errors import ModelError, ParseError, UserError
 from ..parsing import parse_tool_calls
-from ..prompts import render_messages
+from ..profiles import Profile, get_profile, profile_for_name
+from ..prompts import continues_final, render_messages, strip_continuation
 from ..retry import RETRYABLE_STATUS, is_transient, retrying
 from ..vision import fit_to_model
 from .base import (
-    DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolFormat, ToolSchema,
+    DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema,
 )
 
 API_KEY_ENV_VARS = ("VLAGENT_API_KEY", "OPENAI_API_KEY", "DASHSCOPE_API_KEY")
@@ -50,8 +52,7 @@ class OpenAIModel:
 
     def __init__(
         self, base_url: str, model: str | None = None, *, api_key: str | None = None,
-        native_tools: bool | Literal["auto"] = "auto", tool_format: ToolFormat = "hermes",
-        coordinate_system: CoordinateSystem = "relative-1000",
+        profile: str | None = None, native_tools: bool | Literal["auto"] = False,
         min_pixels: int = DEFAULT_MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS,
         max_tokens: int = 512, temperature: float = 0.0, timeout: float = 60.0, stream: bool = False,
         transport: httpx.BaseTransport | None = None, extra_body: dict[str, Any] | None = None,
@@ -64,9 +65,12 @@ class OpenAIModel:
         self.model = model
         self.api_key_env = None if api_key else next((v for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
         self.api_key = api_key or (os.environ[self.api_key_env] if self.api_key_env else None)
-        self.native_tools = native_tools  # "auto" becomes False after the server refuses tools
-        self.tool_format = tool_format
-        self.coordinate_system = coordinate_system
+        # Named, else read from the served model's name (Qwen2-VL when that says nothing).
+        self.profile: Profile = get_profile(profile) if profile else profile_for_name(model or "")
+        # Prompted by default: the Qwen2-VL and Qwen2.5-VL chat templates drop `tools` silently.
+        # "auto" tries native and goes prompted for good once the server refuses tools.
+        self.native_tools = native_tools
+        self.server_stop = True  # False once the server failed on `stop`: cut here instead
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
         self.max_tokens, self.temperature = max_tokens, temperature
         self.timeout, self.stream = timeout, stream
@@ -80,6 +84,10 @@ class OpenAIModel:
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.base_url!r}, model={self.model!r})"
+
+    @property
+    def coordinate_system(self) -> CoordinateSystem:
+        return self.profile.coordinate_system
 
     def close(self) -> None:
         if self._client is not None:
@@ -102,8 +110,21 @@ class OpenAIModel:
         start = time.perf_counter()
         timings: dict[str, float] = {}
 
+        sent: dict[str, Any] = {}
+
         def ask(native: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-            return self._send(self._body(messages, tools, native, options, timings), native, options, timings)
+            sent.clear()  # a fallback sends a new body, not the old one amended
+            sent.update(self._body(messages, tools, native, options, timings))
+            try:
+                return self._send(sent, native, options, timings)
+            except ModelError:
+                if "stop" not in sent:
+                    raise
+                # `transformers serve` 5.x answers 500 to any `stop` with a VLM: go without,
+                # for good, and cut the text here.
+                self.server_stop = False
+                del sent["stop"]
+                return self._send(sent, native, options, timings)
 
         try:
             message, usage = ask(self.native_tools in (True, "auto"))
@@ -111,6 +132,10 @@ class OpenAIModel:
             self.native_tools = False
             message, usage = ask(False)
         text = _with_calls(message.get("content"), message.get("tool_calls"))
+        for stop in options.get("stop", self.profile.stop):
+            text = text.split(stop, 1)[0]
+        if sent.get("continue_final_message"):
+            text = strip_continuation(text)
         timings["request"] = time.perf_counter() - start
         usage = {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
         return Completion(text=text, usage=usage, timings=timings, finish_reason=message.get("finish_reason"))
@@ -118,7 +143,10 @@ class OpenAIModel:
     def _body(self, messages: list[Message], tools: list[ToolSchema] | None, native: bool,
               options: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
         t = time.perf_counter()
-        chat = self._native_messages(messages) if native else render_messages(messages, tools, self.tool_format)
+        if native:
+            chat = self._native_messages(messages)
+        else:
+            chat = render_messages(messages, tools, self.profile.tool_format) if tools else messages
         wire = [self._wire(m) for m in chat]
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t
         body: dict[str, Any] = {
@@ -130,8 +158,12 @@ class OpenAIModel:
             body.update(tools=tools, tool_choice="auto")
         if options.get("top_p") is not None:
             body["top_p"] = options["top_p"]
-        if options.get("stop"):  # not by default: `transformers serve` answers 500 to `stop` with a VLM
-            body["stop"] = list(options["stop"])
+        stop = options.get("stop", self.profile.stop)
+        if stop and self.server_stop:
+            body["stop"] = list(stop)
+        if not native and continues_final(chat):
+            # A ✿ result continues the assistant's turn (vLLM's and SGLang's names for it).
+            body.update(continue_final_message=True, add_generation_prompt=False)
         if self.stream or options.get("stream_callback"):
             body.update(stream=True, stream_options={"include_usage": True})
         return {**body, **self.extra_body}
@@ -141,7 +173,7 @@ class OpenAIModel:
     def _native_messages(self, messages: list[Message]) -> list[Message]:
         """Calls answered by the tool messages right after them become `tool_calls` paired by
         `tool_call_id` (OpenAI refuses a `tool` message without one); other tool results (no
-        call to answer: parse errors) go as a user turn in the prompted result format."""
+        call to answer: parse errors) go as user turns, as they are."""
         out: list[Message] = []
         ids: list[str] = []
         for i, msg in enumerate(messages):
@@ -155,11 +187,7 @@ class OpenAIModel:
             elif msg["role"] == "tool" and ids:
                 out.append({"role": "tool", "tool_call_id": ids.pop(0), "content": _text(msg["content"])})
             elif msg["role"] == "tool":
-                turn = render_messages([msg], None, self.tool_format)[0]
-                if out and out[-1].get("_results"):  # consecutive results share a turn, as in Qwen's templates
-                    out[-1]["content"] += [{"type": "text", "text": "\n"}, *turn["content"]]
-                else:
-                    out.append({**turn, "_results": True})
+                out.append({"role": "user", "content": msg["content"]})
             else:
                 ids = []
                 out.append(msg)

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError, UserError
+from ..profiles import PROFILES, Profile, get_profile, profile_for_model_type, profile_for_name
+from ..prompts import continues_final, render_messages, strip_continuation
 from .pixel_cache import PixelCache
 from .prompt_tokens import TurnTokenizer
 from .base import (
@@ -38,15 +40,8 @@ from .base import (
     Completion,
     CoordinateSystem,
     Message,
-    ToolFormat,
     ToolSchema,
 )
-
-# model_type -> (transformers class name, how the model's coordinates map to the image)
-SUPPORTED_MODEL_TYPES: dict[str, tuple[str, CoordinateSystem]] = {
-    "qwen2_vl": ("Qwen2VLForConditionalGeneration", "relative-1000"),
-    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", "smart-resized"),
-}
 
 # Kernel packages a quantized checkpoint needs, as (import name, pip name). transformers 5 runs
 # AWQ through gptqmodel; transformers 4 used autoawq.
@@ -55,10 +50,6 @@ _QUANT_REQUIREMENTS = {
     "gptq": {5: [("optimum", "optimum"), ("gptqmodel", "gptqmodel")],
              4: [("optimum", "optimum"), (("gptqmodel", "auto_gptq"), "gptqmodel")]},
 }
-
-# Stop before the model writes the tool's result itself. hermes stops after the first call
-# (one action per step); pass stop=[] to let it write several.
-_STOP_STRINGS = {"hermes": ["</tool_call>"], "qwen": ["✿RESULT✿"]}
 
 # Special tokens the agent parses (Qwen2-VL grounding); every other special token is dropped.
 _GROUNDING_TOKENS = ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
@@ -115,7 +106,7 @@ class TransformersModel:
         min_pixels: int = DEFAULT_MIN_PIXELS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_new_tokens: int | None = None,
-        tool_format: ToolFormat = "hermes",
+        profile: str | None = None,
         temperature: float = 0.0,
         fast_preprocess: bool = True,
         prefix_cache: bool = True,
@@ -129,13 +120,10 @@ class TransformersModel:
         self.min_pixels = min_pixels
         self.max_pixels = max_pixels
         self.max_new_tokens = max_new_tokens
-        self.tool_format = tool_format
+        # Named by the user, else a guess from the name until load() reads config.json.
+        self.profile_forced = profile is not None
+        self.profile: Profile = get_profile(profile) if profile else profile_for_name(self.model_name)
         self.temperature = temperature
-        # A guess from the name until load() reads the config.
-        name = self.model_name.lower()
-        self.coordinate_system: CoordinateSystem = (
-            "smart-resized" if "2.5" in name or "2_5" in name else "relative-1000"
-        )
         self.fast_preprocess = fast_preprocess
         self.prefix_cache = prefix_cache
         self.release_memory = release_memory
@@ -156,6 +144,10 @@ class TransformersModel:
     def __repr__(self) -> str:
         return f"TransformersModel({self.model_name!r}, device={self.device!r})"
 
+    @property
+    def coordinate_system(self) -> CoordinateSystem:
+        return self.profile.coordinate_system
+
     # -- loading ---------------------------------------------------------------------------
 
     def load(self) -> "TransformersModel":
@@ -166,12 +158,14 @@ class TransformersModel:
         import transformers
 
         config, source, local_only = self._load_config()
-        if config.model_type not in SUPPORTED_MODEL_TYPES:
-            raise UserError(
-                f"{self.model_name} is a {config.model_type!r} model; TransformersModel supports "
-                f"model types {', '.join(SUPPORTED_MODEL_TYPES)} (Qwen2-VL, Qwen2.5-VL)"
-            )
-        class_name, self.coordinate_system = SUPPORTED_MODEL_TYPES[config.model_type]
+        architecture = profile_for_model_type(config.model_type)
+        if architecture is None:
+            known = ", ".join(f"{t} ({p.family})" for p in PROFILES.values() for t in p.model_types)
+            raise UserError(f"{self.model_name} is a {config.model_type!r} model; TransformersModel "
+                            f"runs model types {known}")
+        if not self.profile_forced:
+            self.profile = architecture
+        class_name = architecture.model_class
         self._check_quantization(config, transformers.__version__)
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -238,6 +232,22 @@ class TransformersModel:
 
     # -- generation ------------------------------------------------------------------------
 
+    def render(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> str:
+        """The exact text `generate` feeds the model, image placeholders not yet widened."""
+        self.load()
+        return self._prompt(messages, tools)[0]
+
+    def _prompt(self, messages: list[Message], tools: list[ToolSchema] | None) -> tuple[str, list[Message], bool]:
+        """(prompt text, the messages it renders, whether it continues the last assistant turn).
+        Tools, calls and results are written by the profile's reference format (the Qwen2-VL
+        and Qwen2.5-VL chat templates have no `tools`); the checkpoint's template does the rest."""
+        if tools:
+            messages = render_messages(messages, tools, self.profile.tool_format)
+        continued = continues_final(messages)
+        prompt = self.processor.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=not continued, continue_final_message=continued)
+        return prompt, messages, continued
+
     def generate(
         self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
     ) -> Completion:
@@ -247,18 +257,12 @@ class TransformersModel:
         import torch
 
         start = time.perf_counter()
-        # Tools and tool results are written into the prompt by our own renderer rather than
-        # the checkpoint's template (Qwen2-VL's has no `tools`): every backend sends the same text.
-        if tools or any(m.get("role") == "tool" for m in messages):
-            from ..prompts import render_messages
-
-            messages = render_messages(messages, tools, self.tool_format)
+        prompt, messages, continued = self._prompt(messages, tools)
         images = [
             part["image"]
             for m in messages if isinstance(m.get("content"), list)
             for part in m["content"] if isinstance(part, dict) and part.get("type") == "image"
         ]
-        prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = (self._fast_inputs(prompt, images) if self.fast_preprocess else None) or self._processor_inputs(
             prompt, images
         )
@@ -267,7 +271,7 @@ class TransformersModel:
         preprocess = time.perf_counter() - start
 
         temperature = options.get("temperature", self.temperature)
-        stop = options.get("stop", _STOP_STRINGS.get(self.tool_format, []))
+        stop = options.get("stop", self.profile.stop)
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": options.get("max_new_tokens", self.max_new_tokens),
             "do_sample": temperature > 0,
@@ -305,9 +309,11 @@ class TransformersModel:
             self._release_freed_memory()
         text = self._decode(new_ids)
         stopped = False
-        for s in stop:  # the stop string may end inside a token: cut what follows it
+        for s in stop:  # cut at the stop string, as servers do (it may end inside a token)
             if s in text:
-                text, stopped = text[: text.index(s) + len(s)], True
+                text, stopped = text[: text.index(s)], True
+        if continued:
+            text = strip_continuation(text)
         eos = self.hf_model.generation_config.eos_token_id
         ended = stopped or bool(new_ids) and new_ids[-1] in (eos if isinstance(eos, list) else [eos])
         cut = not ended and len(new_ids) >= gen_kwargs["max_new_tokens"]

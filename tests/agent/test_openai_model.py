@@ -62,6 +62,7 @@ def decode_data_url(url: str) -> Image.Image:
 
 def model(server: FakeOpenAIServer, **kwargs) -> OpenAIModel:
     kwargs.setdefault("retry", FAST_RETRY)
+    kwargs.setdefault("profile", "qwen2.5-vl")  # Hermes, which these tests read
     return OpenAIModel(server.url, kwargs.pop("model", "fake-model"), **kwargs)
 
 
@@ -138,17 +139,16 @@ def test_native_history_pairs_calls_and_results_by_tool_call_id() -> None:
     with FakeOpenAIServer(Reply(json=chat("ok"))) as server:
         model(server, native_tools=True).generate(history(), [WEATHER])
     messages = server.requests[0].body["messages"]
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user", "user", "user"]
     call = messages[2]
     assert call["content"] == "Looking."
     (tc,) = call["tool_calls"]
     assert tc["type"] == "function" and tc["function"]["name"] == "get_weather"
     assert json.loads(tc["function"]["arguments"]) == {"city": "Paris"}
     assert messages[3] == {"role": "tool", "tool_call_id": tc["id"], "content": "sunny, 21 C"}
-    # Results with no call to answer go back as one user turn in the prompted format.
+    # Results with no call to answer go back as user turns.
     assert messages[4] == {"role": "assistant", "content": "no call here"}
-    assert messages[5]["content"] == (
-        "<tool_response>\nError: no tool call\n</tool_response>\n<tool_response>\nError: again\n</tool_response>")
+    assert messages[5:7] == [{"role": "user", "content": "Error: no tool call"}, {"role": "user", "content": "Error: again"}]
 
 
 def test_prompted_history_renders_results_as_tool_response_turns() -> None:
@@ -291,7 +291,7 @@ def test_malformed_json_body_is_a_model_error() -> None:
 
 def test_auto_falls_back_to_prompted_tools_once_and_remembers() -> None:
     with FakeOpenAIServer(Reply(400, json=VLLM_NO_TOOLS), Reply(json=chat("ok"))) as server:
-        m = model(server)  # native_tools="auto"
+        m = model(server, native_tools="auto")
         assert m.generate(turn(), [WEATHER]).text == "ok"
         m.generate(turn(), [WEATHER])
     first, second, third = (r.body for r in server.chat_requests)
@@ -432,7 +432,7 @@ def served_tiny_model(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFa
 @pytest.mark.slow
 def test_transformers_serve_answers_a_turn_with_an_image_and_tools(served_tiny_model) -> None:
     url, name = served_tiny_model
-    with OpenAIModel(url, name, max_tokens=8) as m:  # native_tools="auto": the server takes `tools`
+    with OpenAIModel(url, name, max_tokens=8, native_tools="auto") as m:  # the server takes `tools`
         out = m.generate(turn(screenshot()), [WEATHER])
         without_image = m.generate(turn(), [WEATHER])
     assert isinstance(out.text, str)
@@ -461,3 +461,30 @@ def test_transformers_serve_lists_no_models_for_a_served_path(tmp_path: Path) ->
     """A server of its own: once any request has loaded a model, serve lists that one."""
     with transformers_serve(tmp_path) as url, pytest.raises(UserError, match="lists no models"):
         OpenAIModel(url).generate(turn())
+
+
+# -- the profile's stop strings and ✿ continuation ---------------------------------------------
+
+def test_the_profile_stop_strings_are_sent_and_a_server_failing_on_them_is_done_without() -> None:
+    answer = '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n✿RESULT✿: invented'
+    failing = [Reply(500, json={"error": "boom"})] * 2
+    with FakeOpenAIServer(*failing, Reply(json=chat(answer)), Reply(json=chat(answer))) as server:
+        m = model(server, profile="qwen2-vl", retry={**FAST_RETRY, "attempts": 2})
+        first = m.generate(turn(), [WEATHER])
+        m.generate(turn(), [WEATHER])
+    bodies = [r.body for r in server.chat_requests]
+    assert len(bodies) == 4 and bodies[0]["stop"] == bodies[1]["stop"] == ["✿RESULT✿", "✿RETURN✿"]
+    # `transformers serve` 5.x answers 500 to any stop with a VLM: once, then never sent again
+    assert "stop" not in bodies[-2] and "stop" not in bodies[-1] and m.server_stop is False
+    assert first.text == '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n'  # cut here instead
+
+
+def test_a_qwen_result_is_continued_in_the_assistant_turn() -> None:
+    messages = [*turn(), {"role": "assistant", "content": '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}'},
+                {"role": "tool", "name": "get_weather", "content": "21C"}]
+    with FakeOpenAIServer(Reply(json=chat(": It is 21C."))) as server:
+        out = model(server, profile="qwen2-vl").generate(messages, [WEATHER])
+    body = server.chat_requests[0].body
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["messages"][-1]["role"] == "assistant" and body["messages"][-1]["content"].endswith("✿RETURN✿")
+    assert out.text == "It is 21C."

@@ -1,61 +1,206 @@
+"""Prompts are rendered as the reference renders them: each conversation below is written twice,
+once as vlagent holds it (raw model text, `tool` results) and once as Qwen-Agent's own agents
+hold it (function_call messages, `function` results), and the two renderings must be equal
+byte for byte: ours from the raw text, the reference from Qwen-Agent's prompt builders.
+"""
+
 import json
 
 import pytest
+from PIL import Image
 
 from vlagent import parse_tool_calls
-from vlagent.prompts import render, render_messages, tools_prompt
+from vlagent.coords import Screen
+from vlagent.prompts import continues_final, render, render_messages, strip_continuation
+from vlagent.ui_tools import ui_tool_schema
+
+qwen_agent = pytest.importorskip("qwen_agent", reason="the reference builders: pip install -e '.[test]'")
+from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import NousFnCallPrompt  # noqa: E402
+from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt  # noqa: E402
+from qwen_agent.llm.schema import ContentItem, FunctionCall, Message  # noqa: E402
+from qwen_agent.utils.utils import has_chinese_messages  # noqa: E402
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }}
+TIME = {"type": "function", "function": {
+    "name": "local_time", "description": "The time in a city, 24-hour.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}}
+SCREEN = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(672, 1484))
+SHOT1, SHOT2 = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
+BUILDERS = {"hermes": NousFnCallPrompt(), "qwen": QwenFnCallPrompt()}
 
 
-def test_hermes_tools_go_into_the_system_prompt():
-    out = render_messages([{"role": "user", "content": "Weather in Paris?"}], [WEATHER], "hermes")
-    assert [m["role"] for m in out] == ["system", "user"]
-    system = out[0]["content"]
-    assert "<tools>" in system and json.dumps(WEATHER) in system and "<tool_call>" in system
+def call_text(fmt: str, name: str, args: dict) -> str:
+    """A call as the model writes it in `fmt`."""
+    if fmt == "hermes":
+        return f"<tool_call>\n{json.dumps({'name': name, 'arguments': args}, ensure_ascii=False)}\n</tool_call>"
+    return f"✿FUNCTION✿: {name}\n✿ARGS✿: {json.dumps(args, ensure_ascii=False)}"
 
 
-def test_qwen_format_lists_tools_with_markers():
-    system = tools_prompt([WEATHER], "qwen")
-    assert "✿FUNCTION✿" in system and "✿ARGS✿" in system and "[get_weather]" in system
-    assert json.dumps(WEATHER["function"]["parameters"]) in system
+def qa_call(name: str, args: dict) -> Message:
+    return Message(role="assistant", content=[], function_call=FunctionCall(
+        name=name, arguments=json.dumps(args, ensure_ascii=False)))
 
 
-def test_an_existing_system_prompt_is_kept_and_extended():
-    out = render_messages([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], [WEATHER])
-    assert out[0]["content"].startswith("Be brief.\n\n# Tools")
+def qa_text(role: str, text: str) -> Message:
+    return Message(role=role, content=[ContentItem(text=text)])
 
 
-def test_consecutive_tool_results_merge_into_one_turn():
-    messages = [
-        {"role": "user", "content": "go"},
-        {"role": "assistant", "content": "<tool_call>...</tool_call>"},
-        {"role": "tool", "name": "a", "content": "r1"},
-        {"role": "tool", "name": "b", "content": "r2"},
+def reference(fmt: str, messages: list, tools: list, parallel: bool = False) -> list:
+    lang = "zh" if has_chinese_messages(messages) else "en"
+    out = BUILDERS[fmt].preprocess_fncall_messages(
+        messages, [t["function"] for t in tools], lang=lang, parallel_function_calls=parallel)
+    return [(m.role, flat([(k, v) for k, v in (i.get_type_and_value() for i in m.content)])) for m in out]
+
+
+def ours(messages: list, tools: list, fmt: str, parallel: bool = False) -> list:
+    out = render_messages(messages, tools, fmt, parallel=parallel)
+    images = {id(SHOT1): "shot1", id(SHOT2): "shot2"}
+    rows = []
+    for m in out:
+        parts = [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]
+        rows.append((m["role"], flat([("text", p["text"]) if p["type"] == "text" else ("image", images[id(p["image"])])
+                                      for p in parts])))
+    return rows
+
+
+def flat(items: list) -> list:
+    """Adjacent text joined: what the chat template concatenates anyway."""
+    out: list = []
+    for kind, value in items:
+        if kind == "text" and out and out[-1][0] == "text":
+            out[-1] = ("text", out[-1][1] + value)
+        elif kind == "image":
+            out.append(("image", value.replace("img:", "")))
+        else:
+            out.append((kind, value))
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "qwen"])
+def test_a_phone_step_with_history_renders_as_the_reference(fmt):
+    system = render("phone_system", coordinate_system="relative-1000", width=1000, height=1000)
+    tool = ui_tool_schema("mobile_use", SCREEN, "relative-1000")
+    tap = {"action": "click", "coordinate": [540, 1200]}
+    mine = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "The user's task: turn on Wi-Fi"},
+        {"role": "user", "content": [{"type": "image", "image": SHOT1}]},
+        {"role": "assistant", "content": "Settings is on the home screen.\n" + call_text(fmt, "mobile_use", tap)},
+        {"role": "tool", "name": "mobile_use", "content": "ok"},
+        {"role": "user", "content": [{"type": "image", "image": SHOT2},
+                                     {"type": "text", "text": "This is the current screen. What is the next action?"}]},
     ]
-    out = render_messages(messages, None, "hermes")
-    assert [m["role"] for m in out] == ["user", "assistant", "user"]
-    text = "".join(p["text"] for p in out[-1]["content"])
-    assert text == "<tool_response>\nr1\n</tool_response>\n<tool_response>\nr2\n</tool_response>"
-    qwen = render_messages(messages, None, "qwen")
-    assert "".join(p["text"] for p in qwen[-1]["content"]) == "✿RESULT✿: r1\n✿RESULT✿: r2"
+    theirs = [
+        qa_text("system", system),
+        qa_text("user", "The user's task: turn on Wi-Fi"),
+        Message(role="user", content=[ContentItem(image="img:shot1")]),
+        qa_text("assistant", "Settings is on the home screen."),
+        qa_call("mobile_use", tap),
+        Message(role="function", name="mobile_use", content=[ContentItem(text="ok")]),
+        Message(role="user", content=[ContentItem(image="img:shot2"),
+                                      ContentItem(text="This is the current screen. What is the next action?")]),
+    ]
+    assert ours(mine, [tool], fmt) == reference(fmt, theirs, [tool])
 
 
-def test_image_results_stay_images_inside_the_wrapper():
-    image = object()
-    out = render_messages([{"role": "tool", "name": "cam", "content": [{"type": "image", "image": image}]}], None)
-    parts = out[0]["content"]
-    assert [p["type"] for p in parts] == ["text", "image", "text"]
-    assert parts[0]["text"] == "<tool_response>\n" and parts[1]["image"] is image
+@pytest.mark.parametrize("fmt", ["hermes", "qwen"])
+def test_a_function_calling_turn_with_its_result_renders_as_the_reference(fmt):
+    mine = [
+        {"role": "system", "content": "You are a travel assistant."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": call_text(fmt, "get_weather", {"city": "Paris"})},
+        {"role": "tool", "name": "get_weather", "content": '{"temp_c": 21, "sky": "clear"}'},
+    ]
+    theirs = [
+        qa_text("system", "You are a travel assistant."),
+        qa_text("user", "Weather in Paris?"),
+        qa_call("get_weather", {"city": "Paris"}),
+        Message(role="function", name="get_weather", content=[ContentItem(text='{"temp_c": 21, "sky": "clear"}')]),
+    ]
+    rendered = ours(mine, [WEATHER, TIME], fmt)
+    assert rendered == reference(fmt, theirs, [WEATHER, TIME])
+    # ✿: the result goes into the assistant's turn, which the model continues after ✿RETURN✿
+    assert continues_final(render_messages(mine, [WEATHER, TIME], fmt)) == (fmt == "qwen")
+    if fmt == "qwen":
+        assert rendered[-1][1][-1][1].endswith("✿RESULT✿: {\"temp_c\": 21, \"sky\": \"clear\"}\n✿RETURN✿")
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "qwen"])
+def test_parallel_calls_and_their_results_render_as_the_reference(fmt):
+    paris, tokyo = {"city": "Paris"}, {"city": "東京"}
+    mine = [
+        {"role": "user", "content": "Weather and time in Paris and Tokyo?"},
+        {"role": "assistant", "content": "Two lookups.\n" + call_text(fmt, "get_weather", paris) + "\n"
+                                         + call_text(fmt, "local_time", tokyo)},
+        {"role": "tool", "name": "get_weather", "content": "21C"},
+        {"role": "tool", "name": "local_time", "content": "22:05"},
+        {"role": "assistant", "content": "Paris: 21C. Tokyo: 22:05."},
+        {"role": "user", "content": "Thanks"},
+    ]
+    theirs = [
+        qa_text("user", "Weather and time in Paris and Tokyo?"),
+        qa_text("assistant", "Two lookups."),
+        qa_call("get_weather", paris),
+        qa_call("local_time", tokyo),
+        Message(role="function", name="get_weather", content=[ContentItem(text="21C")]),
+        Message(role="function", name="local_time", content=[ContentItem(text="22:05")]),
+        qa_text("assistant", "Paris: 21C. Tokyo: 22:05."),
+        qa_text("user", "Thanks"),
+    ]
+    assert ours(mine, [WEATHER, TIME], fmt, parallel=True) == reference(fmt, theirs, [WEATHER, TIME], parallel=True)
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "qwen"])
+def test_a_chinese_goal_renders_as_the_reference(fmt):
+    mine = [{"role": "user", "content": "巴黎的天气怎么样？"},
+            {"role": "assistant", "content": call_text(fmt, "get_weather", {"city": "巴黎"})},
+            {"role": "tool", "name": "get_weather", "content": "晴，21度"}]
+    theirs = [qa_text("user", "巴黎的天气怎么样？"), qa_call("get_weather", {"city": "巴黎"}),
+              Message(role="function", name="get_weather", content=[ContentItem(text="晴，21度")])]
+    rendered = ours(mine, [WEATHER], fmt)
+    assert rendered == reference(fmt, theirs, [WEATHER])
+    if fmt == "qwen":  # the Chinese ✿ template, as Qwen-Agent picks it
+        assert "# 工具" in rendered[0][1][0][1]
+
+
+def test_results_the_model_wrote_itself_are_not_kept():
+    """A ✿ reply that ran past its call (no stop string) keeps only the call: the next prompt
+    shows the real result, once."""
+    mine = [{"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": call_text("qwen", "get_weather", {"city": "Paris"})
+             + "\n✿RESULT✿: made up\n✿RETURN✿: sunny"},
+            {"role": "tool", "name": "get_weather", "content": "21C"}]
+    text = ours(mine, [WEATHER], "qwen")[-1][1][0][1]
+    assert "made up" not in text and text.count("✿RESULT✿") == 1
+
+
+def test_an_unreadable_call_stays_as_the_model_wrote_it():
+    broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \n</tool_call>"
+    out = render_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": broken},
+                           {"role": "tool", "name": "parse", "content": "Error: ..."}], [WEATHER], "hermes")
+    assert out[2] == {"role": "assistant", "content": broken}
+
+
+def test_the_tools_block_is_the_trained_one_and_our_words_stay_outside_it():
+    system = render_messages([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+                             [WEATHER], "hermes")[0]["content"]
+    assert system.startswith("Be brief.\n\n# Tools\n\n")
+    assert system.endswith('{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>')
 
 
 def test_the_prompted_format_is_the_one_we_parse():
-    # The example in the Hermes prompt, filled in, must parse back.
-    line = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-    assert "<tool_call>" in tools_prompt([WEATHER]) and parse_tool_calls(line)[0].arguments == {"city": "Paris"}
+    for fmt in ("hermes", "qwen"):
+        assert parse_tool_calls(call_text(fmt, "get_weather", {"city": "Paris"}))[0].arguments == {"city": "Paris"}
+
+
+def test_a_continued_reply_loses_the_colon_the_prompt_left_off():
+    assert strip_continuation(": It is 21C.") == "It is 21C."
+    assert strip_continuation(":It is 21C.") == "It is 21C."
+    assert strip_continuation("It is 21C.") == "It is 21C."
 
 
 @pytest.mark.parametrize("template", ["phone_system", "desktop_system"])
@@ -72,6 +217,8 @@ def test_missing_template_variable_is_an_error_not_blank():
         render("phone_system")
 
 
-def test_unknown_tool_format():
+def test_unknown_tool_format_and_missing_schemas():
     with pytest.raises(ValueError, match="hermes"):
-        tools_prompt([WEATHER], "xml")
+        render_messages([{"role": "user", "content": "hi"}], [WEATHER], "xml")
+    with pytest.raises(ValueError, match="schemas"):
+        render_messages([{"role": "user", "content": "hi"}], None, "hermes")

@@ -74,7 +74,8 @@ def test_generate_sends_pixels_and_reports_usage_and_timings(
     (kwargs,) = calls
     assert kwargs["image_grid_thw"].tolist() == [[1, 106, 48]]
     assert kwargs["pixel_values"].shape == (106 * 48, 3 * 2 * 14 * 14)
-    assert kwargs["do_sample"] is False and kwargs["stop_strings"] == ["</tool_call>"]
+    # the tiny checkpoint is a qwen2_vl: the Qwen2-VL profile's ✿ stop words
+    assert kwargs["do_sample"] is False and kwargs["stop_strings"] == ["✿RESULT✿", "✿RETURN✿"]
     assert kwargs["tokenizer"] is model.processor.tokenizer
     assert completion.usage["image_tokens"] == 1272
     assert completion.usage["prompt_tokens"] > 1272
@@ -100,15 +101,19 @@ def test_tools_and_tool_results_are_rendered_into_the_prompt(
     }}
     after = Image.new("RGB", (280, 560))
     messages = screenshot_messages((560, 280)) + [
-        {"role": "assistant", "content": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'},
+        {"role": "assistant", "content": '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}'},
         {"role": "tool", "name": "get_weather", "content": [{"type": "image", "image": after}, {"type": "text", "text": "21°C"}]},
     ]
     completion = model.generate(messages, tools=[weather])
 
     (prompt,) = prompts
-    assert prompt.startswith("<|im_start|>system\nYou are a helpful assistant.")
-    assert '"name": "get_weather"' in prompt and "<tool_response>" in prompt and "<|im_start|>tool" not in prompt
-    assert prompt.count("<|image_pad|>") == 2
+    assert prompt.startswith("<|im_start|>system\n# Tools\n\n## You have access to the following tools:")
+    assert "<|im_start|>tool" not in prompt and prompt.count("<|image_pad|>") == 2
+    # Qwen2-VL's ✿ format: the result goes into the assistant's turn, which the model continues
+    # after the ✿RETURN✿ cue (no end of turn, no new assistant turn).
+    assert prompt.endswith('<|im_start|>assistant\n✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n'
+                           '✿RESULT✿: <|vision_start|><|image_pad|><|vision_end|>21°C\n✿RETURN✿')
+    assert model.render(messages, tools=[weather]) == prompt
     assert completion.usage["image_tokens"] == 2 * (560 // 14) * (280 // 14) // 4
 
 
@@ -137,7 +142,7 @@ def test_missing_path_says_how_to_get_the_model(tmp_path: Path) -> None:
 
 def test_unsupported_model_type_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(UserError, match="qwen2_vl, qwen2_5_vl"):
+    with pytest.raises(UserError, match=r"qwen2_vl \(Qwen2-VL\), qwen2_5_vl \(Qwen2.5-VL\)"):
         TransformersModel(tmp_path).load()
 
 

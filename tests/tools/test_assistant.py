@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from vlagent import Assistant, ScriptedModel
+from vlagent.assistant import TOOL_RESULTS_NOTE
 from vlagent.prompts import render_messages
 from vlagent.tools import tool
 from vlagent.tools.weather import make_get_weather
@@ -28,13 +29,14 @@ def weather():
 
 
 @pytest.mark.parametrize(
-    "fmt,call,answer,result_prefix",
+    "fmt,call,answer,result_prefix,result_role",
     [
-        ("hermes", HERMES_CALL, "It is 21.4 °C and partly cloudy in Paris.", "<tool_response>\n"),
-        ("qwen", QWEN_CALL, "✿RETURN✿: It is 21.4 °C and partly cloudy in Paris.", "✿RESULT✿: "),
+        ("hermes", HERMES_CALL, "It is 21.4 °C and partly cloudy in Paris.", "<tool_response>\n", "user"),
+        ("qwen", QWEN_CALL, "✿RETURN✿: It is 21.4 °C and partly cloudy in Paris.", QWEN_CALL + "\n✿RESULT✿: ",
+         "assistant"),
     ],
 )
-def test_photo_to_weather_answer(weather, fmt, call, answer, result_prefix):
+def test_photo_to_weather_answer(weather, fmt, call, answer, result_prefix, result_role):
     get_weather, api = weather
     photo = Image.new("RGB", (640, 480), "skyblue")  # stands in for a photo of the Eiffel tower
     model = ScriptedModel([call, answer])
@@ -46,19 +48,22 @@ def test_photo_to_weather_answer(weather, fmt, call, answer, result_prefix):
     assert [c.name for c in reply.calls] == ["get_weather"] and not reply.results[0].is_error
     assert len(api.hits("/v1/forecast")) == 1
 
-    # The second request holds: user turn (image + text), the model's call, then the result.
+    # The second request holds: our note on tool results, the user turn (image + text), the
+    # model's call, then the result.
     messages, tools = model.requests[1]
-    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
-    assert messages[0]["content"][0]["type"] == "image"
-    assert messages[1]["content"] == call
-    assert json.loads(messages[2]["content"])["place"] == "Paris"
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
+    assert messages[0]["content"] == TOOL_RESULTS_NOTE
+    assert messages[1]["content"][0]["type"] == "image"
+    assert messages[2]["content"] == call
+    assert json.loads(messages[3]["content"])["place"] == "Paris"
     assert tools[0]["function"]["name"] == "get_weather"
-    # Rendered for the model, the result sits in a user turn in that format's wrapper.
+    # Rendered for the model: Hermes puts the result in a user turn; ✿ into the assistant's
+    # own turn, ending on the ✿RETURN✿ cue the model continues from.
     rendered = render_messages(messages, tools, fmt)
-    result_turn = rendered[-1]
-    assert result_turn["role"] == "user"
-    text = result_turn["content"][0]["text"]
-    assert text.startswith(result_prefix) and '"place": "Paris"' in text
+    assert rendered[0]["content"].startswith(TOOL_RESULTS_NOTE + "\n\n# Tools")
+    assert rendered[-1]["role"] == result_role
+    text = rendered[-1]["content"]
+    assert result_prefix in text and '"place": "Paris"' in text
 
 
 @pytest.mark.parametrize(
