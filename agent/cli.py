@@ -142,6 +142,52 @@ def run(
     raise typer.Exit(EXIT_CODES.get(result.status, 2))
 
 
+@app.command("prompt")
+def prompt_cmd(
+    goal: Annotated[str, typer.Argument(metavar="GOAL", help="The task, as you would give it to `vlagent run`.")],
+    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help=f"Whose screen goes in the prompt: {DEVICE_HELP}.")] = "sim",
+    model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="A checkpoint (dir or Hugging Face id), tiny, or a server URL.")] = "Qwen/Qwen2-VL-2B-Instruct",
+    profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
+) -> None:
+    """Print exactly what the model receives for GOAL's first step: the text with its special
+    tokens, each image's token count, and the profile that wrote it. Nothing is done on the device.
+
+    For a checkpoint (or tiny) it is the prompt text `generate` tokenizes, each image still one
+    <|image_pad|> (widened to its token count at tokenization); for a server URL it is the
+    messages sent, which the server's chat template turns into text.
+    """
+    from .coords import smart_resize
+    from .loop import Agent
+    from .specs import load_model, open_device
+
+    if model.startswith("scripted:"):
+        fail("a scripted model replays answers and has no prompt; give a checkpoint, tiny or a server URL")
+    options: dict = {"profile": profile} if profile else {}
+    if max_pixels:
+        options["max_pixels"] = max_pixels
+    try:
+        llm = load_model(model, **options)
+        if hasattr(llm, "load"):
+            llm.load()
+        with open_device(device, allow_black=True) as dev:
+            messages, tools = Agent(llm, dev).first_prompt(goal)
+        text = llm.render(messages, tools)
+    except VLAgentError as e:
+        fail(str(e), "Error" if isinstance(e, UserError) else type(e).__name__)
+    p = llm.profile
+    console.print(f"profile {p.name} ({p.family}): tool calls {p.tool_format}, coordinates {p.coordinate_system}",
+                  highlight=False, markup=False)
+    for m in messages:
+        for part in m["content"] if isinstance(m["content"], list) else []:
+            if part.get("type") == "image":
+                w, h = part["image"].size
+                rh, rw = smart_resize(h, w, min_pixels=llm.min_pixels, max_pixels=llm.max_pixels)
+                console.print(f"image {w}x{h} (resized {rw}x{rh}): {(rh // 28) * (rw // 28)} image tokens",
+                              highlight=False, markup=False)
+    typer.echo(text)
+
+
 def _describe_device(spec: str, device: Any) -> str:
     """The device line of a run's header; for SimPhone it names the adb server it went through,
     since `--device sim` uses (or starts) whatever adb server $ANDROID_ADB_SERVER_PORT names."""
@@ -340,15 +386,18 @@ def replay_cmd(
 @app.command("tiny-model")
 def tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
+    family: Annotated[str, typer.Option(metavar="FAMILY", help="qwen2-vl or qwen2.5-vl: the model classes, config.json model_type and so the profile.")] = "qwen2-vl",
 ) -> None:
-    """Write a tiny random-weight Qwen2-VL checkpoint (real classes, tokenizer, processor).
+    """Write a tiny random-weight checkpoint (real classes, tokenizer, processor) of a family.
 
     It runs the whole pipeline offline in seconds; its outputs are random, not a policy.
     """
-    from .testing import tiny_qwen2_vl
+    from .testing import TINY_FAMILIES, tiny_checkpoint
 
-    path = tiny_qwen2_vl(directory)
-    table = Table("file", "bytes", title=f"tiny Qwen2-VL in {path}")
+    if family not in TINY_FAMILIES:
+        fail(f"--family {family!r}: use one of {', '.join(TINY_FAMILIES)}")
+    path = tiny_checkpoint(directory, family)
+    table = Table("file", "bytes", title=f"tiny {family} checkpoint in {path}")
     for f in sorted(Path(path).iterdir()):
         table.add_row(f.name, f"{f.stat().st_size:,}")
     console.print(table)

@@ -215,16 +215,10 @@ class Agent:
         frame, prepared = self._observe(observed, timings)
 
         t = time.perf_counter()
-        seen, black = prepared.seen, prepared.seen is None
-        model_size = seen.size if seen is not None else smart_resize(
-            frame.height, frame.width, min_pixels=self.model.min_pixels, max_pixels=self.model.max_pixels)[::-1]
-        screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=model_size)
-        schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
-        schemas += [tool_schema(t_) for t_ in self.tools.values()]
-        current: Image.Image | str = self._black_frame_note(screen) if black else seen
-        messages = self._messages(goal, traj.steps, current, screen)
-        if not black:
-            self._seen[index] = seen
+        screen, messages, schemas = self._compose(goal, traj.steps, frame, prepared)
+        model_size = screen.model_size
+        if prepared.seen is not None:
+            self._seen[index] = prepared.seen
         self._seen.pop(index - self.history_images, None)
         timings["preprocess"] += time.perf_counter() - t
 
@@ -284,6 +278,25 @@ class Agent:
         for r in step.results:
             r.content = self.secrets.scrub(r.content)
         return step, observed, final
+
+    def first_prompt(self, goal: str) -> tuple[list[Message], list[dict]]:
+        """The messages and tool schemas the model would get for GOAL's first step on the
+        screen as it is now; nothing is done on the device."""
+        self._seen = {}
+        frame = self.device.screenshot()
+        _, messages, schemas = self._compose(goal, [], frame, self._prepare(frame))
+        return messages, schemas
+
+    def _compose(self, goal: str, history: list[Step], frame: Image.Image, prepared: "Prepared"):
+        """(screen geometry, messages, tool schemas) for a step that sees `frame`."""
+        seen = prepared.seen
+        model_size = seen.size if seen is not None else smart_resize(
+            frame.height, frame.width, min_pixels=self.model.min_pixels, max_pixels=self.model.max_pixels)[::-1]
+        screen = Screen(image_size=frame.size, device_size=tuple(self.device.size), model_size=model_size)
+        schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
+        schemas += [tool_schema(t_) for t_ in self.tools.values()]
+        current: Image.Image | str = self._black_frame_note(screen) if seen is None else seen
+        return screen, self._messages(goal, history, current, screen), schemas
 
     def _keep_inflight(self, traj: Trajectory, error: str) -> None:
         """A step cut short after the model replied (the device went away mid-action, Ctrl-C) is

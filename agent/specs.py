@@ -99,11 +99,11 @@ def tiny_model_dir() -> Path:
     cache = Path(os.environ.get("VLAGENT_CACHE", Path.home() / ".cache" / "vlagent"))
     path = cache / "tiny-qwen2-vl-2"  # -2: the checkpoint that limits its answers' length
     if not (path / "config.json").exists():
-        from .testing import tiny_qwen2_vl
+        from .testing import tiny_checkpoint
 
         # Build beside and rename, so an interrupted build never leaves a half checkpoint behind.
         partial = cache / f"tiny-qwen2-vl.partial-{os.getpid()}"
-        tiny_qwen2_vl(partial)
+        tiny_checkpoint(partial)
         try:
             os.replace(partial, path)
         except OSError:  # another process won the race; its copy is as good as ours

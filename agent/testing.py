@@ -1,7 +1,7 @@
 """Helpers for testing vlagent and code built on it, without a phone, a GPU or a download.
 
-`tiny_qwen2_vl(path)` writes a random-weight Qwen2-VL checkpoint made with the real transformers
-classes (config, model, byte-level BPE tokenizer, image processor, processor, chat template), so
+`tiny_checkpoint(path, family)` writes a random-weight Qwen2-VL or Qwen2.5-VL checkpoint made
+with the real transformers classes (config, model, byte-level BPE tokenizer, image processor, processor, chat template), so
 `TransformersModel` runs end to end in seconds on a CPU. Its answers are gibberish; the plumbing
 (template, image tokens, pixel values, generate, decode) is the real thing.
 
@@ -62,23 +62,25 @@ _CORPUS = [
 TINY_MAX_NEW_TOKENS = 32
 
 
-def tiny_qwen2_vl(path: str | Path) -> Path:
-    """Write a tiny random-weight Qwen2-VL checkpoint to `path` and return it (seconds on a CPU).
+TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl")
 
-    Load it like a real one: `AutoProcessor.from_pretrained(path)`,
-    `Qwen2VLForConditionalGeneration.from_pretrained(path)`, or `TransformersModel(path)`.
+
+def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
+    """Write a tiny random-weight checkpoint of `family` (a profile name: qwen2-vl or
+    qwen2.5-vl) to `path` and return it (seconds on a CPU).
+
+    Load it like a real one: `AutoProcessor.from_pretrained(path)`, the family's
+    `...ForConditionalGeneration.from_pretrained(path)`, or `TransformersModel(path)`.
     """
     import torch
+    import transformers
     from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
-    from transformers import (
-        GenerationConfig,
-        Qwen2TokenizerFast,
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    from transformers import GenerationConfig, Qwen2TokenizerFast, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    if family not in TINY_FAMILIES:
+        raise ValueError(f"no tiny checkpoint for {family!r}; families: {', '.join(TINY_FAMILIES)}")
+    qwen25 = family == "qwen2.5-vl"
+    prefix = "Qwen2_5_VL" if qwen25 else "Qwen2VL"
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -104,7 +106,13 @@ def tiny_qwen2_vl(path: str | Path) -> Path:
     tokenizer.eos_token = "<|im_end|>"
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
-    config = Qwen2VLConfig(
+    vision = dict(patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+    if qwen25:  # windowed attention in all but the listed blocks, and a projector to the LM width
+        vision.update(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                      window_size=112, fullatt_block_indexes=[1])
+    else:
+        vision.update(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2)
+    config = getattr(transformers, f"{prefix}Config")(
         text_config=dict(
             vocab_size=len(tokenizer),
             hidden_size=64,
@@ -119,17 +127,14 @@ def tiny_qwen2_vl(path: str | Path) -> Path:
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
         ),
-        vision_config=dict(
-            depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2,
-            patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
-        ),
+        vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
     torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config).eval()
+    model = getattr(transformers, f"{prefix}ForConditionalGeneration")(config).eval()
     model.generation_config = GenerationConfig(
         # Random weights rarely write <|im_end|>: without a limit every answer runs to the
         # caller's, 512 new tokens by default, and a step takes seconds instead of a fraction.
@@ -141,7 +146,7 @@ def tiny_qwen2_vl(path: str | Path) -> Path:
     model.save_pretrained(path)
 
     size = {"shortest_edge": 4 * 28 * 28, "longest_edge": 1280 * 28 * 28}
-    processor = Qwen2VLProcessor(
+    processor = getattr(transformers, f"{prefix}Processor")(
         image_processor=Qwen2VLImageProcessor(size=size),
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(),

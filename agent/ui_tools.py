@@ -1,8 +1,14 @@
-"""`mobile_use` and `computer_use`: UI actions as function-calling tools, with the Qwen cookbook
-names so cookbook prompts work unchanged, and the step from a model's call to a device `Action`.
+"""`mobile_use` and `computer_use`: UI actions as function-calling tools, and the step from a
+model's call to a device `Action`.
 
-The schema is rebuilt per screen because, for Qwen2.5-VL, the model must be told the size of the
-image it sees (its coordinates are pixels of that image).
+What Qwen2.5-VL was trained with (the Qwen2.5-VL cookbook's mobile/computer-use agents) is kept
+as it was: the tool and action names, the action enum in its order, the parameter names and
+types, and the sentence "The screen's resolution is WxH." in the tool description, W x H being
+the extent of the model's coordinates (the resized image's pixels, or 1000x1000 for a 0-1000
+model). The descriptions are our own words. Our extra actions and buttons (ask_user, App Switch)
+come after the trained ones.
+
+The schema is rebuilt per screen because the resolution sentence depends on it.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ MOBILE_ACTIONS = {
     "system_button": "Press the system `button`.",
     "open": "Open the app named in `text`.",
     "wait": "Wait `time` seconds for the screen to change.",
-    "ask_user": "Ask the user the question in `text` and stop; use it when only the user can decide.",
     "terminate": "End the task with `status`; put any answer the user asked for in `text`.",
+    "ask_user": "Ask the user the question in `text` and stop; use it when only the user can decide.",
 }
 COMPUTER_ACTIONS = {
     "key": "Press the keys in `keys` together, in order (e.g. [\"ctrl\", \"c\"]).",
@@ -43,8 +49,8 @@ COMPUTER_ACTIONS = {
     "double_click": "Double-click at `coordinate` (or where the pointer is).",
     "scroll": "Scroll the wheel by `pixels` clicks: positive up, negative down.",
     "wait": "Wait `time` seconds for the screen to change.",
-    "ask_user": "Ask the user the question in `text` and stop; use it when only the user can decide.",
     "terminate": "End the task with `status`; put any answer the user asked for in `text`.",
+    "ask_user": "Ask the user the question in `text` and stop; use it when only the user can decide.",
 }
 SYSTEM_BUTTONS = {"Back": "back", "Home": "home", "Menu": "menu", "Enter": "enter", "App Switch": "app_switch"}
 UI_TOOL_NAMES = ("mobile_use", "computer_use")
@@ -53,8 +59,7 @@ UI_TOOL_NAMES = ("mobile_use", "computer_use")
 def _coordinate_help(screen: Screen, system: str) -> str:
     if system == "relative-1000":
         return "(x, y): x and y from 0 to 1000, relative to the screenshot's width and height."
-    w, h = screen.model_extent(system)
-    return f"(x, y) in pixels; the screen's resolution is {w}x{h}."
+    return "(x, y) in pixels of the screenshot, from its top-left corner."
 
 
 def ui_tool_schema(name: str, screen: Screen, system: str) -> dict[str, Any]:
@@ -79,12 +84,14 @@ def ui_tool_schema(name: str, screen: Screen, system: str) -> dict[str, Any]:
         props["button"] = {"type": "string", "enum": list(SYSTEM_BUTTONS), "description": "For `system_button`."}
     else:
         props["keys"] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "For `key`."}
-        props["pixels"] = {"type": "integer", "description": "For `scroll`: positive up, negative down."}
+        props["pixels"] = {"type": "number", "description": "For `scroll`: positive up, negative down."}
+    w, h = screen.model_extent(system)
     return {
         "type": "function",
         "function": {
             "name": name,
-            "description": f"Use {where} to act on the screen you see in the screenshots.",
+            "description": f"Use {where} to act on the screen you see in the screenshots. "
+                           f"The screen's resolution is {w:g}x{h:g}.",
             "parameters": {"type": "object", "properties": props, "required": ["action"]},
         },
     }
@@ -188,5 +195,5 @@ def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str)
         if action == "scroll":
             _need(args, action, "pixels")
             x, y = opt_point()
-            return A.Scroll(amount=int(args["pixels"]), x=x, y=y)
+            return A.Scroll(amount=round(args["pixels"]), x=x, y=y)
     raise ToolArgumentsError(f"{name} has no action {action!r}")  # unreachable past the enum check

@@ -19,9 +19,9 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Qwen2-VL checkpoint (real transformers classes), built once per run."""
-    from vlagent.testing import tiny_qwen2_vl
+    from vlagent.testing import tiny_checkpoint
 
-    return tiny_qwen2_vl(tmp_path_factory.mktemp("tiny-qwen2-vl"))
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen2-vl"))
 
 
 def _free_port() -> int:

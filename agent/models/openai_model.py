@@ -38,6 +38,10 @@ _CALL_BLOCK = re.compile(r"\s*<tool_call>.*?</tool_call>\s*", re.DOTALL)
 _IMAGE_CACHE_SIZE = 16  # the loop sends the last few screenshots again every step
 
 
+class _ServerFailed(ModelError):
+    """The server kept answering 5xx."""
+
+
 class _ToolsRejected(Exception):
     """A 400 about tools while native_tools="auto": go prompted."""
 
@@ -117,7 +121,7 @@ class OpenAIModel:
             sent.update(self._body(messages, tools, native, options, timings))
             try:
                 return self._send(sent, native, options, timings)
-            except ModelError:
+            except _ServerFailed:
                 if "stop" not in sent:
                     raise
                 # `transformers serve` 5.x answers 500 to any `stop` with a VLM: go without,
@@ -143,10 +147,7 @@ class OpenAIModel:
     def _body(self, messages: list[Message], tools: list[ToolSchema] | None, native: bool,
               options: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
         t = time.perf_counter()
-        if native:
-            chat = self._native_messages(messages)
-        else:
-            chat = render_messages(messages, tools, self.profile.tool_format) if tools else messages
+        chat = self._chat(messages, tools, native)
         wire = [self._wire(m) for m in chat]
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t
         body: dict[str, Any] = {
@@ -169,6 +170,24 @@ class OpenAIModel:
         return {**body, **self.extra_body}
 
     # -- messages --------------------------------------------------------------------------
+
+    def render(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> str:
+        """The chat messages the server gets, as JSON with each image as a placeholder: the
+        server's chat template turns these into the model's text."""
+        chat = self._chat(messages, tools, self.native_tools is True)
+
+        def shown(content: Any) -> Any:
+            if not isinstance(content, list):
+                return content
+            return [f"<image {p['image'].width}x{p['image'].height}>" if p.get("type") == "image"
+                    and hasattr(p["image"], "width") else p for p in content]
+
+        return json.dumps([{**m, "content": shown(m.get("content"))} for m in chat], ensure_ascii=False, indent=1)
+
+    def _chat(self, messages: list[Message], tools: list[ToolSchema] | None, native: bool) -> list[Message]:
+        if native:
+            return self._native_messages(messages)
+        return render_messages(messages, tools, self.profile.tool_format) if tools else messages
 
     def _native_messages(self, messages: list[Message]) -> list[Message]:
         """Calls answered by the tool messages right after them become `tool_calls` paired by
@@ -243,7 +262,8 @@ class OpenAIModel:
                 with attempt:
                     return fn()
         except httpx.HTTPStatusError as e:
-            raise ModelError(f"{what}: the server answered {e.response.status_code} "
+            kind = _ServerFailed if e.response.status_code >= 500 else ModelError
+            raise kind(f"{what}: the server answered {e.response.status_code} "
                              f"({_server_message(e.response)}), also on retrying") from None
         except httpx.ConnectError as e:
             raise ModelError(f"cannot connect to the model server at {self.base_url} ({e}); check that "

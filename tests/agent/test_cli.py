@@ -307,3 +307,47 @@ def test_a_scripted_file_that_is_not_json_text_is_one_line_not_a_traceback(tmp_p
     result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", f"scripted:{path}"])
     assert result.exit_code == 2, result.output  # an escaping exception would be exit 1
     assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_prompt_prints_what_the_model_receives(tmp_path, tiny_model_path):
+    result = runner.invoke(app, ["prompt", "Turn on Wi-Fi", "-d", screenshot(tmp_path), "-m", str(tiny_model_path)])
+    assert result.exit_code == 0, result.output
+    # the tiny checkpoint is a qwen2_vl: its profile, named, wrote the ✿ tools block
+    assert "profile qwen2-vl (Qwen2-VL)" in result.output
+    assert "image 672x1484 (resized 672x1484): 1272 image tokens" in result.output
+    assert "<|im_start|>system\nYou are a phone-use agent." in result.output
+    assert "✿FUNCTION✿: The tool to use, should be one of [mobile_use]" in result.output
+    assert result.output.rstrip("\n").endswith("What is the next action?<|im_end|>\n<|im_start|>assistant")
+    forced = runner.invoke(app, ["prompt", "Turn on Wi-Fi", "-d", screenshot(tmp_path), "-m", str(tiny_model_path),
+                                 "--profile", "qwen2.5-vl"])
+    assert forced.exit_code == 0 and "profile qwen2.5-vl" in forced.output and "<tools>" in forced.output
+    assert "The screen's resolution is 672x1484." in forced.output  # pixels of the resized image
+
+
+def test_prompt_needs_a_real_model_and_a_known_profile(tmp_path, tiny_model_path):
+    result = runner.invoke(app, ["prompt", "x", "-d", screenshot(tmp_path), "-m", scripted(tmp_path)])
+    assert result.exit_code == 2 and "no prompt" in result.output
+    result = runner.invoke(app, ["prompt", "x", "-d", screenshot(tmp_path), "-m", str(tiny_model_path),
+                                 "--profile", "llama"])
+    assert result.exit_code == 2 and "unknown profile 'llama'" in result.output and "qwen2.5-vl" in result.output
+
+
+def test_profiles_lists_each_family():
+    result = runner.invoke(app, ["profiles"])
+    assert result.exit_code == 0
+    assert "qwen2-vl\tQwen2-VL (config.json model_type qwen2_vl)" in result.output
+    assert "qwen2.5-vl\tQwen2.5-VL (config.json model_type qwen2_5_vl)" in result.output
+
+
+def test_readme_shows_what_prompt_prints(tmp_path, tiny_model_path):
+    """README's `vlagent prompt` example, line for line (its one shortened line aside)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split('$ vlagent prompt "Turn on Wi-Fi" --device sim --model tiny\n', 1)[1].split("\n```", 1)[0]
+    result = runner.invoke(app, ["prompt", "Turn on Wi-Fi", "-d", screenshot(tmp_path), "-m", str(tiny_model_path)])
+    assert result.exit_code == 0, result.output
+    printed = [line for line in result.output.splitlines() if line]
+    shown = [line for line in block.splitlines() if line and "…" not in line]
+    assert len(shown) > 20 and [line for line in printed if line in shown] == shown
+    assert printed[-1] == shown[-1] == "<|im_start|>assistant"

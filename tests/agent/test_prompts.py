@@ -7,6 +7,8 @@ byte for byte: ours from the raw text, the reference from Qwen-Agent's prompt bu
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from vlagent import parse_tool_calls
@@ -222,3 +224,28 @@ def test_unknown_tool_format_and_missing_schemas():
         render_messages([{"role": "user", "content": "hi"}], [WEATHER], "xml")
     with pytest.raises(ValueError, match="schemas"):
         render_messages([{"role": "user", "content": "hi"}], None, "hermes")
+
+
+call_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+generated_calls = st.lists(st.tuples(call_names, st.dictionaries(st.text(max_size=6), json_values, max_size=4)),
+                           min_size=1, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(generated_calls, st.sampled_from(["hermes", "qwen"]), st.text(max_size=30), st.booleans())
+def test_any_calls_render_as_the_reference(calls, fmt, result, parallel):
+    """Every example reaches the renderer (no filters): random names, arguments with any
+    unicode, results, one call or several."""
+    tools = [{"type": "function", "function": {"name": n, "description": "d", "parameters": {"type": "object"}}}
+             for n in dict.fromkeys(n for n, _ in calls)]
+    mine = [{"role": "user", "content": "go"},
+            {"role": "assistant", "content": "\n".join(call_text(fmt, n, a) for n, a in calls)},
+            *({"role": "tool", "name": n, "content": result} for n, _ in calls)]
+    theirs = [qa_text("user", "go"), *(qa_call(n, a) for n, a in calls),
+              *(Message(role="function", name=n, content=[ContentItem(text=result)]) for n, _ in calls)]
+    assert ours(mine, tools, fmt, parallel) == reference(fmt, theirs, tools, parallel)

@@ -80,18 +80,8 @@ def test_off_screen_coordinate_is_reported_not_clamped():
         mobile(action="click", coordinate=[1200, 500])
 
 
-def test_qwen25_schema_states_the_resized_resolution():
-    schema = ui_tool_schema("mobile_use", PHONE, "smart-resized")
-    assert "672x1484" in schema["function"]["parameters"]["properties"]["coordinate"]["description"]
+def test_qwen25_coordinates_are_pixels_of_the_resized_image():
     assert to_action("mobile_use", {"action": "click", "coordinate": [336, 742]}, PHONE, "smart-resized") == A.Tap(x=540, y=1200)
-
-
-def test_schemas_use_cookbook_action_names():
-    m = ui_tool_schema("mobile_use", PHONE, "relative-1000")["function"]["parameters"]["properties"]["action"]["enum"]
-    assert {"key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"} <= set(m)
-    c = ui_tool_schema("computer_use", DESKTOP, "relative-1000")["function"]["parameters"]["properties"]["action"]["enum"]
-    assert {"key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-            "double_click", "scroll", "wait", "terminate"} <= set(c)
 
 
 def test_actions_round_trip_through_json():
@@ -99,3 +89,40 @@ def test_actions_round_trip_through_json():
         assert A.ACTION_ADAPTER.validate_json(action.model_dump_json()) == action
     assert A.points_of(A.Swipe(x1=1, y1=2, x2=3, y2=4)) == [(1, 2), (3, 4)]
     assert A.points_of(A.Click()) == []
+
+
+# What the Qwen2.5-VL cookbook's mobile/computer-use agents define, which the model was trained
+# on: tool names, the action enum in order, parameter names and types, the button enum.
+COOKBOOK = {
+    "mobile_use": {
+        "actions": ["key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"],
+        "params": {"action": "string", "coordinate": "array", "coordinate2": "array", "text": "string",
+                   "time": "number", "button": "string", "status": "string"},
+        "enums": {"button": ["Back", "Home", "Menu", "Enter"], "status": ["success", "failure"]},
+    },
+    "computer_use": {
+        "actions": ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+                    "double_click", "scroll", "wait", "terminate"],
+        "params": {"action": "string", "keys": "array", "text": "string", "coordinate": "array",
+                   "pixels": "number", "time": "number", "status": "string"},
+        "enums": {"status": ["success", "failure"]},
+    },
+}
+
+
+@pytest.mark.parametrize("name", ["mobile_use", "computer_use"])
+@pytest.mark.parametrize("screen,system,resolution", [
+    (PHONE, "smart-resized", "672x1484"), (DESKTOP, "smart-resized", "1920x1080"), (PHONE, "relative-1000", "1000x1000"),
+])
+def test_ui_tools_carry_what_the_cookbook_trained(name, screen, system, resolution):
+    fn = ui_tool_schema(name, screen, system)["function"]
+    want = COOKBOOK[name]
+    props = fn["parameters"]["properties"]
+    assert fn["name"] == name and fn["parameters"]["required"] == ["action"]
+    # the trained actions first and in order; ours (ask_user) only after them
+    assert props["action"]["enum"][:len(want["actions"])] == want["actions"]
+    assert props["action"]["enum"][len(want["actions"]):] == ["ask_user"]
+    assert {k: props[k]["type"] for k in want["params"]} == want["params"]
+    for key, values in want["enums"].items():
+        assert props[key]["enum"][:len(values)] == values
+    assert f"The screen's resolution is {resolution}." in fn["description"]
