@@ -34,6 +34,7 @@ from .coords import Screen, box_center
 from .errors import ParseError, RecoverableError
 from .models.base import Message
 from .parsing import parse_bare_box, parse_boxes, parse_json_boxes, parse_tool_calls
+from .profiles import DEFAULT_PROFILE, PROFILES
 from .vision import fit_to_model
 
 log = logging.getLogger("vlagent.grounding")
@@ -262,18 +263,17 @@ def _entry_key(entry: dict[str, Any]) -> tuple:
 
 # -- asking the model ---------------------------------------------------------------------------
 
+# {box}: the box as the model's family writes it (its profile's box_answer).
 GROUNDING_PROMPT = (
     "Find this on the screen: {target}\n"
-    "Answer with its bounding box, written as "
-    "<|object_ref_start|>{target}<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>, "
-    "{units}. If it is not on the screen, answer NOT FOUND."
+    "Answer with its bounding box, written as {box}, {units}. If it is not on the screen, "
+    "answer NOT FOUND."
 )
 EXAMPLE_PROMPT = (
     "The first image is a crop of an earlier screen, centred on the element that was tapped "
     "there{hint}. The second image is the current screen. Find the same element on the current "
-    "screen and answer with its bounding box, written as "
-    "<|box_start|>(x1,y1),(x2,y2)<|box_end|>, {units} of the second image. If it is not there, "
-    "answer NOT FOUND."
+    "screen and answer with its bounding box, written as {box}, {units} of the second image. If "
+    "it is not there, answer NOT FOUND."
 )
 RETRY_PROMPT = "Error: {error}\nAnswer again: only the bounding box, in the format asked for."
 _NOT_FOUND = re.compile(r"\bnot[ _-]?found\b", re.IGNORECASE)
@@ -291,9 +291,17 @@ def units(screen: Screen, system: str) -> str:
     return f"in pixels of the {w}x{h} image"
 
 
-def point_from_text(text: str, screen: Screen, system: str) -> tuple[int, int]:
+def box_answer(model: Any, ref: str) -> str:
+    """How `model`'s family writes a box around `ref` (Qwen2-VL's tokens for a model without a
+    profile)."""
+    profile = getattr(model, "profile", None) or PROFILES[DEFAULT_PROFILE]
+    return profile.box_answer.format(ref=ref)
+
+
+def point_from_text(text: str, screen: Screen, system: str, box_format: str | None = None) -> tuple[int, int]:
     """Device point from a grounding reply: a box (its centre), a UI-tool click, or a bare point.
-    Raises ParseError / ActionOutOfBounds (to show the model) or TargetNotFound."""
+    Raises ParseError / ActionOutOfBounds (to show the model, `box_format` being the format it
+    was asked for) or TargetNotFound."""
     boxes = parse_boxes(text)
     if boxes:
         return screen.to_device(box_center(boxes[0].box), system)
@@ -314,8 +322,8 @@ def point_from_text(text: str, screen: Screen, system: str) -> tuple[int, int]:
     if m := _POINT.search(text):
         return screen.to_device((float(m.group(1)), float(m.group(2))), system)
     raise ParseError(
-        "no bounding box in the answer: write <|box_start|>(x1,y1),(x2,y2)<|box_end|>, e.g. "
-        f"(120,340),(560,410). Your answer began: {text.strip()[:120]!r}"
+        f"no bounding box in the answer: write {box_format or box_answer(None, 'the element')}. "
+        f"Your answer began: {text.strip()[:120]!r}"
     )
 
 
@@ -339,18 +347,20 @@ def ground(generate: Generate, model: Any, frame: Image.Image, device_size: tupl
     if example is None:
         content: list[dict[str, Any]] = [
             {"type": "image", "image": seen},
-            {"type": "text", "text": GROUNDING_PROMPT.format(target=target, units=units(screen, system))},
+            {"type": "text", "text": GROUNDING_PROMPT.format(target=target, box=box_answer(model, target),
+                                                             units=units(screen, system))},
         ]
     else:
         crop = fit_to_model(example, model.min_pixels, model.max_pixels)
-        text = EXAMPLE_PROMPT.format(hint=f" ({hint})" if hint else "", units=units(screen, system))
+        text = EXAMPLE_PROMPT.format(hint=f" ({hint})" if hint else "", box=box_answer(model, "the element"),
+                                     units=units(screen, system))
         content = [{"type": "image", "image": crop}, {"type": "text", "text": text},
                    {"type": "image", "image": seen}]
     messages: list[Message] = [{"role": "user", "content": content}]
     for attempt in (1, 2):
         reply = generate(messages)
         try:
-            return Grounded(point_from_text(reply, screen, system), reply, attempt)
+            return Grounded(point_from_text(reply, screen, system, box_answer(model, target)), reply, attempt)
         except TargetNotFound:
             raise
         except RecoverableError as e:

@@ -27,6 +27,8 @@ class Profile:
     # Cut from the text, as OpenAI-compatible servers do.
     stop: tuple[str, ...]
     served_name: re.Pattern  # matches the names servers give this family's checkpoints
+    # How the family writes a box when asked where something is ({ref}: what was asked for).
+    box_answer: str
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
     note: str = ""
@@ -38,6 +40,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         model_class="Qwen2VLForConditionalGeneration", tool_format="qwen",
         coordinate_system="relative-1000", stop=("✿RESULT✿", "✿RETURN✿"),
         served_name=re.compile(r"qwen2[-_]?vl", re.IGNORECASE),
+        box_answer="<|object_ref_start|>{ref}<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>",
         note="function calls in Qwen-Agent's ✿ format, as in the Qwen2-VL function-calling demos; "
              "boxes and points 0-1000",
     ),
@@ -46,6 +49,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         model_class="Qwen2_5_VLForConditionalGeneration", tool_format="hermes",
         coordinate_system="smart-resized", stop=(),
         served_name=re.compile(r"qwen2[._]5[-_]?vl", re.IGNORECASE),
+        box_answer='{{"bbox_2d": [x1, y1, x2, y2], "label": "{ref}"}}',
         note="Hermes <tool_call> with Qwen-Agent's Nous tools block, as in the cookbook's "
              "mobile/computer-use agents; pixels of the resized screenshot",
     ),

@@ -23,6 +23,7 @@ from vlagent.grounding import (
     screen_hash,
 )
 from vlagent.models.scripted import ScriptedModel
+from vlagent.profiles import PROFILES
 
 
 def phone_screen(*, scroll: int = 0, switch_on: bool = False, words: int = 0, clock: int = 30,
@@ -202,3 +203,15 @@ def test_ground_retries_once_with_the_error_shown():
     model = ScriptedModel(["no idea", "still no idea"])
     with pytest.raises(ParseError):
         ground(lambda m: model.generate(m).text, model, phone_screen(), (360, 800), "the switch")
+
+
+@pytest.mark.parametrize("profile,asked", [
+    ("qwen2-vl", "<|object_ref_start|>the switch<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>"),
+    ("qwen2.5-vl", '{"bbox_2d": [x1, y1, x2, y2], "label": "the switch"}'),
+])
+def test_ground_asks_for_the_box_as_the_family_writes_it(profile, asked):
+    model = ScriptedModel(["top right, I think", "<|box_start|>(500,500),(600,600)<|box_end|>"])
+    model.profile = PROFILES[profile]  # what a TransformersModel or OpenAIModel carries
+    ground(lambda messages: model.generate(messages).text, model, phone_screen(), (360, 800), "the switch")
+    assert asked in model.requests[0][0][0]["content"][1]["text"]
+    assert asked in model.requests[1][0][2]["content"]  # the retry's error names the same format
