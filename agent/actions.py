@@ -11,6 +11,14 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+# Bounds on what a model may ask for, here once: the action models enforce them and the UI
+# tools' JSON schema shows them to the model (a wait of days or a 10 MB string is a bad answer,
+# told to the model, not a hung run).
+MAX_WAIT_SECONDS = 60.0
+MAX_PRESS_MS = 10_000
+MAX_TEXT_CHARS = 4000
+MAX_SCROLL_CLICKS = 100
+
 SystemButtonName = Literal["back", "home", "menu", "enter", "app_switch"]
 MouseButton = Literal["left", "right", "middle"]
 
@@ -29,7 +37,7 @@ class LongPress(_Action):
     type: Literal["long_press"] = "long_press"
     x: int
     y: int
-    duration_ms: int = Field(1000, ge=0)
+    duration_ms: int = Field(1000, ge=0, le=MAX_PRESS_MS)
 
 
 class Swipe(_Action):
@@ -38,12 +46,12 @@ class Swipe(_Action):
     y1: int
     x2: int
     y2: int
-    duration_ms: int = Field(300, ge=0)
+    duration_ms: int = Field(300, ge=0, le=MAX_PRESS_MS)
 
 
 class TypeText(_Action):
     type: Literal["type"] = "type"
-    text: str
+    text: str = Field(max_length=MAX_TEXT_CHARS)
 
 
 class Key(_Action):
@@ -65,7 +73,7 @@ class OpenApp(_Action):
 
 class Wait(_Action):
     type: Literal["wait"] = "wait"
-    seconds: float = Field(1.0, ge=0, le=600)
+    seconds: float = Field(1.0, ge=0, le=MAX_WAIT_SECONDS)
 
 
 class Terminate(_Action):
@@ -102,14 +110,14 @@ class Drag(_Action):
     x: int
     y: int
     start: tuple[int, int] | None = None
-    duration_ms: int = Field(500, ge=0)
+    duration_ms: int = Field(500, ge=0, le=MAX_PRESS_MS)
 
 
 class Scroll(_Action):
     """Wheel scroll by `amount` clicks: positive scrolls up, as in the Qwen computer_use tool."""
 
     type: Literal["scroll"] = "scroll"
-    amount: int
+    amount: int = Field(ge=-MAX_SCROLL_CLICKS, le=MAX_SCROLL_CLICKS)
     x: int | None = None
     y: int | None = None
 

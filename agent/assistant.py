@@ -15,7 +15,7 @@ from PIL import Image
 
 from .errors import ParseError, UserError
 from .models.base import Message, Model
-from .parsing import ToolCall, parse_tool_calls
+from .parsing import ToolCall, parse_tool_calls, valid_text
 from .tools.base import Tool, tool_schema
 from .tools.runner import ToolResult, call_tools
 
@@ -72,7 +72,7 @@ class Assistant:
             options = {"stream_callback": AnswerStream(self.on_delta)} if self.on_delta else {}
             completion = self.model.generate(self.messages, schemas, **options)
             reply.rounds += 1
-            self.messages.append({"role": "assistant", "content": completion.text})
+            self.messages.append({"role": "assistant", "content": valid_text(completion.text)})
             cut_off = completion.finish_reason == "length"
             try:
                 calls = parse_tool_calls(completion.text)
@@ -81,7 +81,7 @@ class Assistant:
                 self._add_results([ToolResult(name="parse", content=f"Error: {why}{e}", is_error=True)])
                 continue
             if not calls:
-                reply.text = final_text(completion.text)
+                reply.text = final_text(valid_text(completion.text))
                 reply.complete = not cut_off
                 return reply
             if reply.rounds > self.max_tool_rounds:

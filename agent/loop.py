@@ -23,7 +23,7 @@ from .devices.base import ui_tree
 from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
 from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
 from .models.base import Message, Model
-from .parsing import ToolCall, parse_tool_calls
+from .parsing import ToolCall, parse_tool_calls, valid_text
 from .prompts import render
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
@@ -201,6 +201,10 @@ class Agent:
             traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
             self._keep_inflight(traj, traj.error)
             raise
+        except Exception as e:  # a bug of ours or a device driver's: the record still says how it ended
+            traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
+            self._keep_inflight(traj, traj.error)
+            raise
         finally:
             self._preparer.shutdown(wait=True, cancel_futures=True)
             try:
@@ -230,7 +234,7 @@ class Agent:
         step = Step(
             index=index, started_at=started_at, screenshot_size=frame.size,
             device_size=screen.device_size, model_size=model_size,
-            model_output=self.secrets.scrub(completion.text), usage=completion.usage, timings=timings,
+            model_output=self.secrets.scrub(valid_text(completion.text)), usage=completion.usage, timings=timings,
         )
         self._inflight = step
         t = time.perf_counter()

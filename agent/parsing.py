@@ -16,7 +16,28 @@ import json5
 
 from .errors import ParseError
 
-__all__ = ["GroundedBox", "ToolCall", "parse_bare_box", "parse_boxes", "parse_json_boxes", "parse_tool_calls"]
+__all__ = ["GroundedBox", "ToolCall", "parse_bare_box", "parse_boxes", "parse_json_boxes", "parse_tool_calls",
+           "valid_text", "valid_value"]
+
+# Half of a UTF-16 pair on its own: a Python string may hold one (a model's text, a JSON
+# "\ud800" escape), but UTF-8 cannot, so it could be neither written, printed nor sent.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def valid_value(value: Any) -> Any:
+    """valid_text over every string (and key) in a JSON value."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [valid_value(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_text(k) if isinstance(k, str) else k: valid_value(v) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
     missing final `}`, OpenAI `{"function": {...}}` nesting, a message that is only the object.
     Without a marker an object needs "name" and "arguments": a tool *schema* has "parameters".
     """
+    text = valid_text(text)
     calls, pos = [], 0
     while match := _CALL_START.search(text, pos):
         if match.group() == "<tool_call>":
@@ -75,7 +97,8 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
             call, end = _qwen_call(text, match.end())
             calls.append(call)
         pos = max(end, match.end())
-    return calls or _untagged_calls(text)
+    # JSON escapes ("\udfff") make lone surrogates of their own
+    return [ToolCall(c.name, valid_value(c.arguments)) for c in calls or _untagged_calls(text)]
 
 
 def _hermes_calls(text: str, pos: int) -> tuple[list[ToolCall], int]:

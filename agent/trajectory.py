@@ -7,6 +7,7 @@ errors and per-stage timings. Screenshots sit beside it as PNG files. No pickle,
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -16,10 +17,12 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field
+from pydantic_core import PydanticSerializationError
 
 from .actions import Action
 from .atomic import write_atomic
 from .errors import UserError
+from .parsing import valid_value
 
 SCHEMA_VERSION = 1
 RunStatus = Literal[
@@ -136,7 +139,11 @@ class TrajectoryWriter:
     def write(self) -> None:
         """Replace trajectory.json so a reader never sees a half-written file, even on a crash."""
         self.trajectory.updated_at = time.time()
-        self._submit(write_atomic, self.path, self.trajectory.model_dump_json(indent=1), durable=True)
+        try:
+            text = self.trajectory.model_dump_json(indent=1)
+        except PydanticSerializationError:  # a lone surrogate that came in by another door
+            text = json.dumps(valid_value(self.trajectory.model_dump(mode="json")), ensure_ascii=False, indent=1)
+        self._submit(write_atomic, self.path, text, durable=True)
 
     def flush(self) -> None:
         """Wait for every queued write; raise the first that failed."""

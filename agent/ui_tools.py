@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from typing import Any
 
 import jsonschema
+import pydantic
 
 from . import actions as A
 from .coords import Screen
@@ -75,8 +77,10 @@ def ui_tool_schema(name: str, screen: Screen, system: str) -> dict[str, Any]:
             "description": "The action to perform:\n" + "\n".join(f"* `{k}`: {v}" for k, v in table.items()),
         },
         "coordinate": {**_POINT, "description": f"Point to act on, {coord}"},
-        "text": {"type": "string", "description": "Text for `type`, `key`, `open`, `ask_user`, `terminate`."},
-        "time": {"type": "number", "minimum": 0, "description": "Seconds, for `long_press` and `wait`."},
+        "text": {"type": "string", "maxLength": A.MAX_TEXT_CHARS,
+                 "description": "Text for `type`, `key`, `open`, `ask_user`, `terminate`."},
+        "time": {"type": "number", "minimum": 0, "maximum": A.MAX_WAIT_SECONDS,
+                 "description": f"Seconds, for `wait`, and for `long_press` (at most {A.MAX_PRESS_MS // 1000:g})."},
         "status": {"type": "string", "enum": ["success", "failure"], "description": "For `terminate`."},
     }
     if mobile:
@@ -84,7 +88,8 @@ def ui_tool_schema(name: str, screen: Screen, system: str) -> dict[str, Any]:
         props["button"] = {"type": "string", "enum": list(SYSTEM_BUTTONS), "description": "For `system_button`."}
     else:
         props["keys"] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "For `key`."}
-        props["pixels"] = {"type": "number", "description": "For `scroll`: positive up, negative down."}
+        props["pixels"] = {"type": "number", "minimum": -A.MAX_SCROLL_CLICKS, "maximum": A.MAX_SCROLL_CLICKS,
+                           "description": "For `scroll`: wheel clicks, positive up, negative down."}
     w, h = screen.model_extent(system)
     return {
         "type": "function",
@@ -113,6 +118,14 @@ def _coerce(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def _need(args: dict[str, Any], action: str, *names: str) -> None:
     missing = [n for n in names if args.get(n) in (None, "", [])]
     if missing:
@@ -131,12 +144,27 @@ def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str)
 
     Raises ToolArgumentsError or ActionOutOfBounds, both written for the model to read.
     """
-    args = _coerce(arguments)
+    try:
+        return _to_action(name, _coerce(arguments), screen, system)
+    except pydantic.ValidationError as e:  # the action models' bounds (a press held for days)
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "arguments"
+        raise ToolArgumentsError(f"{name}: {where}: {first['msg']}") from None
+
+
+def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> A._Action:
     schema = ui_tool_schema(name, screen, system)["function"]["parameters"]
     e = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(args))
     if e is not None:
         where = "/".join(str(p) for p in e.absolute_path) or "arguments"
-        raise ToolArgumentsError(f"{name}: {where}: {e.message}")
+        # the message quotes the value: a 100 KB string must not come back whole
+        message = e.message if len(e.message) <= 200 else f"{e.message[:120]} ... {e.message[-60:]}"
+        if e.validator == "maxLength":
+            message += f" (at most {e.validator_value} characters)"
+        raise ToolArgumentsError(f"{name}: {where}: {message}")
+    bad = next((k for k, v in args.items() if not _finite(v)), None)
+    if bad is not None:  # json5 and Python's json read NaN and Infinity; no bound catches NaN
+        raise ToolArgumentsError(f"{name}: {bad}: numbers must be finite")
     action = args["action"]
 
     def point(key: str = "coordinate") -> tuple[int, int]:
@@ -165,7 +193,10 @@ def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str)
             x, y = point()
             if action == "click":
                 return A.Tap(x=x, y=y)
-            return A.LongPress(x=x, y=y, duration_ms=int(1000 * float(args.get("time", 1.0))))
+            seconds = float(args.get("time", 1.0))
+            if seconds * 1000 > A.MAX_PRESS_MS:
+                raise ToolArgumentsError(f"{name}: time: a long_press lasts at most {A.MAX_PRESS_MS // 1000} seconds")
+            return A.LongPress(x=x, y=y, duration_ms=int(1000 * seconds))
         if action == "swipe":
             _need(args, action, "coordinate", "coordinate2")
             (x1, y1), (x2, y2) = point(), point("coordinate2")

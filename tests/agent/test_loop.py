@@ -174,3 +174,45 @@ def test_wrong_ui_tool_for_the_device(phone, tmp_path):
 def test_ask_user_hands_back(phone, tmp_path):
     result = Agent(ScriptedModel([call(action="ask_user", text="Which Anna?")]), phone, out_dir=tmp_path).run("x")
     assert (result.status, result.answer) == ("ask_user", "Which Anna?")
+
+
+def test_values_out_of_bounds_and_broken_text_go_back_to_the_model(phone, tmp_path):
+    outputs = [
+        "\ud800 " + call(action="wait", time=700),  # a lone surrogate, and a wait of minutes
+        call(action="long_press", coordinate=[500, 500], time=50),
+        call(action="type", text="x" * 100_000),
+        call(action="terminate", status="success", text="done \udfff"),
+    ]
+    model = ScriptedModel(outputs)
+    result = Agent(model, phone, out_dir=tmp_path, settle_timeout=0.2).run("Wait")
+    traj = load(result)  # written and readable: no lone surrogate reached the file
+    assert result.status == "success" and result.answer == "done \ufffd" and phone.actions == []
+    # nor the next request: a server would refuse to encode it
+    assert [m["content"] for m in model.requests[1][0] if m["role"] == "assistant"][0].startswith("\ufffd ")
+    assert traj.steps[0].model_output.startswith("\ufffd ")
+    assert "greater than the maximum of 60" in traj.steps[0].errors[0]
+    assert "at most 10 seconds" in traj.steps[1].errors[0]
+    assert "at most 4000 characters" in traj.steps[2].errors[0] and len(traj.steps[2].errors[0]) < 400
+    assert traj.answer == "done \ufffd"
+
+
+def test_a_record_holding_a_lone_surrogate_is_still_written(tmp_path):
+    from vlagent.trajectory import TrajectoryWriter
+
+    TrajectoryWriter(tmp_path, Trajectory(goal="tap \ud83d", model="m", device="d",
+                                          coordinate_system="relative-1000")).write()
+    assert Trajectory.load(tmp_path).goal == "tap \ufffd"
+
+
+class BrokenDevice(ImageDevice):
+    def execute(self, action):
+        raise RuntimeError("driver bug")
+
+
+def test_an_unexpected_exception_ends_the_run_as_error_with_its_step(tmp_path):
+    device = BrokenDevice(Image.new("RGB", (1080, 2400)))
+    with pytest.raises(RuntimeError, match="driver bug"):
+        Agent(ScriptedModel([call(action="click", coordinate=[500, 500])]), device, out_dir=tmp_path).run("Tap")
+    traj = Trajectory.load(tmp_path)
+    assert traj.status == "error" and traj.error == "RuntimeError: driver bug"
+    assert len(traj.steps) == 1 and "driver bug" in traj.steps[0].errors[0]  # the step that was acting

@@ -126,3 +126,23 @@ def test_ui_tools_carry_what_the_cookbook_trained(name, screen, system, resoluti
     for key, values in want["enums"].items():
         assert props[key]["enum"][:len(values)] == values
     assert f"The screen's resolution is {resolution}." in fn["description"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: A.TypeText(text="x" * (A.MAX_TEXT_CHARS + 1)),
+    lambda: A.Wait(seconds=A.MAX_WAIT_SECONDS + 1),
+    lambda: A.LongPress(x=1, y=1, duration_ms=A.MAX_PRESS_MS + 1),
+    lambda: A.Scroll(amount=A.MAX_SCROLL_CLICKS + 1),
+])
+def test_the_action_models_hold_the_same_bounds(make):
+    """Actions built by flows and replays, not through the tool schema, meet the same limits."""
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_the_schema_shows_the_bounds_the_actions_hold():
+    props = ui_tool_schema("computer_use", DESKTOP, "relative-1000")["function"]["parameters"]["properties"]
+    assert props["time"]["maximum"] == A.MAX_WAIT_SECONDS and props["text"]["maxLength"] == A.MAX_TEXT_CHARS
+    assert (props["pixels"]["minimum"], props["pixels"]["maximum"]) == (-A.MAX_SCROLL_CLICKS, A.MAX_SCROLL_CLICKS)
+    with pytest.raises(ToolArgumentsError, match="finite"):
+        computer(action="scroll", pixels=float("nan"))
