@@ -195,6 +195,9 @@ class ImageDevice:
             try:
                 with Image.open(p) as im:
                     frames.append(im.convert("RGB"))
+            except Image.DecompressionBombError:
+                raise UserError(f"{p} is too large an image to open (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels): "
+                                "a screenshot that size is a decompression bomb, not a screen") from None
             except (OSError, ValueError) as e:
                 raise UserError(f"cannot read screenshot {p}: {e}") from None
         return cls(frames, **kwargs)

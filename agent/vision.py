@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from PIL import Image
 
-from .coords import smart_resize
+from .coords import MAX_RATIO, smart_resize
+from .errors import UserError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +55,10 @@ def fit_to_model(image: Image.Image, min_pixels: int, max_pixels: int) -> Image.
     the processor makes from the full frame; otherwise Pillow's bicubic.
     """
     image = as_rgb(image)
+    ratio = max(image.size) / max(1, min(image.size))
+    if ratio > MAX_RATIO:
+        raise UserError(f"a {image.width}x{image.height} image cannot go to the model: its sides are "
+                        f"{ratio:.0f}:1, and Qwen-VL models take at most {MAX_RATIO}:1; crop or pad it first")
     h, w = smart_resize(image.height, image.width, min_pixels=min_pixels, max_pixels=max_pixels)
     if (w, h) == image.size:
         return image

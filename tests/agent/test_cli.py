@@ -351,3 +351,28 @@ def test_readme_shows_what_prompt_prints(tmp_path, tiny_model_path):
     shown = [line for line in block.splitlines() if line and "…" not in line]
     assert len(shown) > 20 and [line for line in printed if line in shown] == shown
     assert printed[-1] == shown[-1] == "<|im_start|>assistant"
+
+
+def _png_header_only(path, width, height):
+    """A PNG that claims width x height (1 bit, grey) and holds no pixels: what a decompression
+    bomb looks like to Image.open, without allocating one here."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: _png_header_only(p / "bomb.png", 60_000, 60_000), "decompression bomb"),
+    (lambda p: Image.new("RGB", (10_000, 10), "white").save(p / "wide.png") or p / "wide.png", "at most 200:1"),
+])
+def test_screenshots_the_model_cannot_take_are_one_line_errors(tmp_path, make, message):
+    image = make(tmp_path)
+    model = scripted(tmp_path, {"action": "terminate", "status": "success"})
+    result = runner.invoke(app, ["run", "x", "-d", f"image:{image}", "-m", model, "-o", str(tmp_path / "run")])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
