@@ -98,21 +98,64 @@ FLOW_SCHEMA: dict[str, Any] = {
 # -- reading a flow, and saying where its problems are --------------------------------------------
 
 
+# A flow is a few dozen steps; these bounds stop a hostile file (brackets nested thousands deep,
+# aliases of aliases that expand to billions of values) in milliseconds instead of a
+# RecursionError or minutes of work.
+MAX_NESTING = 50
+MAX_VALUES = 100_000
+
+
 def compose(text: str, path: str) -> tuple[Node, Any]:
     """The document's root node (it knows every value's position) and its data; FlowError, with
-    the line, for YAML that cannot be read."""
+    the line, for YAML that cannot be read or is too deep or too large to be a flow."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             raise FlowError(f"{path}:1:1: the flow is empty; it needs a `steps:` list")
+        values, depth = _extent(root, {})
+        if depth > MAX_NESTING:
+            raise FlowError(f"{path}: values nest {depth} deep; a flow nests a few levels, at most {MAX_NESTING}")
+        if values > MAX_VALUES:
+            raise FlowError(f"{path}: its aliases (*name) expand to more than {MAX_VALUES:,} values, far "
+                            "more than a flow holds; write the steps out instead of nesting aliases")
         return root, loader.construct_document(root)
+    except _Recursive as e:
+        raise FlowError(f"{location(path, e.args[0])}: this alias names a value that contains it; "
+                        "a flow's values cannot hold themselves") from None
+    except RecursionError:  # PyYAML composes recursively: a few hundred levels exhaust the stack
+        raise FlowError(f"{path}: values nest too deep to read; a flow nests a few levels, at most {MAX_NESTING}") from None
     except yaml.MarkedYAMLError as e:
         raise FlowError(_syntax_message(e, path)) from None
     except yaml.YAMLError as e:
         raise FlowError(f"{path}: YAML error: {e}") from None
     finally:
         loader.dispose()
+
+
+class _Recursive(Exception):
+    """An alias inside the value it names."""
+
+
+def _extent(node: Node, seen: dict[int, tuple[int, int] | None]) -> tuple[int, int]:
+    """(values once aliases are expanded, nesting depth) under `node`; an alias is a node met
+    again, so each is counted once per use but walked once (`seen`)."""
+    if id(node) in seen:
+        if seen[id(node)] is None:
+            raise _Recursive(node)
+        return seen[id(node)]
+    seen[id(node)] = None  # being walked: met again below, it contains itself
+    children: list[Node] = []
+    if isinstance(node, SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, MappingNode):
+        children = [n for pair in node.value for n in pair]
+    values, depth = 1, 0
+    for c in children:
+        v, d = _extent(c, seen)
+        values, depth = min(values + v, MAX_VALUES + 1), max(depth, d)
+    seen[id(node)] = (values, depth + 1)
+    return seen[id(node)]
 
 
 def find_problems(root: Node, data: Any, path: str) -> list[str]:

@@ -204,3 +204,27 @@ def test_run_flow_takes_device_and_model_from_the_file(tmp_path):
     assert result.trajectory == tmp_path / "out" / "trajectory.json"
     again = run_flow(tmp_path / "flow.yaml", model_spec=ScriptedModel([]), cache=tmp_path / "cache.json")
     assert again.model_calls == 0 and again.steps[0].cached
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """Each anchor lists the one before nine times: 9**levels values from a few hundred bytes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines + ["steps:", f"  - tap: *a{levels - 1}"]) + "\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("steps:\n  - tap: " + "[" * 5000 + "]" * 5000 + "\n", "nest too deep"),
+    ("steps:\n  - tap: " + "[" * 60 + "]" * 60 + "\n", "values nest 63 deep"),
+    (_alias_bomb(), "expand to more than 100,000 values"),
+    ("a: &a [*a]\nsteps:\n  - wait: 1\n", "<flow>:1:4: this alias names a value that contains it"),
+])
+def test_hostile_yaml_is_refused_quickly(text, message):
+    """A RecursionError and minutes of work before; now one FlowError saying what is wrong."""
+    with pytest.raises(FlowError, match=message):
+        parse_flow(text)
+
+
+def test_aliases_within_reason_still_work():
+    flow = parse_flow("steps:\n  - wait: &pause 1\n  - wait: *pause\n")
+    assert [(s.kind, s.value) for s in flow.steps] == [("wait", 1), ("wait", 1)]
