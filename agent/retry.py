@@ -4,10 +4,14 @@ What is never retried, whatever raised it: the model's own mistakes (Recoverable
 would repeat them), a person's decisions (UserError, PolicyViolation, UserAbort), and HTTP
 answers that will not change on a retry (4xx other than 408 and 429). Everything in
 `TRANSIENT` is retried with exponential backoff and jitter, within a bounded count and time.
+A `Retry-After` header (seconds or an HTTP date) is honoured: the next request waits at least
+that long, and an answer that asks for more than MAX_RETRY_AFTER seconds is not retried at all.
 """
 
 from __future__ import annotations
 
+import email.utils
+import time
 from typing import Any, Callable, TypeVar
 
 import tenacity
@@ -20,6 +24,7 @@ NEVER_RETRIED: tuple[type[BaseException], ...] = (
     RecoverableError, UserError, PolicyViolation, UserAbort, KeyboardInterrupt,
 )
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer is told no, not waited for
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -38,6 +43,22 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
 
 
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked to wait before the next request (its Retry-After), if it did."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # neither form: as if absent
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _http_status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
@@ -49,11 +70,17 @@ def retrying(
     retry_if: Callable[[BaseException], bool] = is_transient,
 ) -> tenacity.Retrying:
     """A tenacity Retrying for `for attempt in retrying(): with attempt: ...` loops."""
+    # exponential + random jitter spelled so tenacity 8 and 9 read it the same way
+    backoff = tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(0, initial)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        asked = retry_after(state.outcome.exception() if state.outcome else None)
+        return max(backoff(state), asked or 0.0)
+
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(retry_if),
+        retry=tenacity.retry_if_exception(lambda e: retry_if(e) and (retry_after(e) or 0.0) <= MAX_RETRY_AFTER),
         stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
-        # exponential + random jitter spelled so tenacity 8 and 9 read it the same way
-        wait=tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(0, initial),
+        wait=wait,
         reraise=True,  # callers see the real exception, not tenacity.RetryError
     )
 

@@ -27,7 +27,7 @@ from ..errors import ModelError, ParseError, UserError
 from ..parsing import parse_tool_calls
 from ..profiles import Profile, get_profile, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
-from ..retry import RETRYABLE_STATUS, is_transient, retrying
+from ..retry import MAX_RETRY_AFTER, RETRYABLE_STATUS, is_transient, retry_after, retrying
 from ..vision import fit_to_model
 from .base import (
     DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema,
@@ -263,6 +263,11 @@ class OpenAIModel:
                     return fn()
         except httpx.HTTPStatusError as e:
             kind = _ServerFailed if e.response.status_code >= 500 else ModelError
+            asked = retry_after(e)
+            if asked is not None and asked > MAX_RETRY_AFTER:
+                raise kind(f"{what}: the server answered {e.response.status_code} and asks to wait "
+                           f"{asked:.0f} s before the next request (more than vlagent waits, "
+                           f"{MAX_RETRY_AFTER:.0f} s); try again later") from None
             raise kind(f"{what}: the server answered {e.response.status_code} "
                              f"({_server_message(e.response)}), also on retrying") from None
         except httpx.ConnectError as e:

@@ -14,7 +14,7 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +27,7 @@ class Reply:
     events: list[Any] | None = None  # SSE: dicts become `data: {json}`, strings go as written
     cut_after: int | None = None  # SSE: drop the connection after this many events
     delay: float = 0.0  # seconds to wait before answering (a timeout)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Request:
     headers: dict[str, str]
     body: Any = None
     raw: bytes = b""  # the request line, the headers and the body, as received
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class FakeOpenAIServer:
@@ -100,6 +102,8 @@ class FakeOpenAIServer:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 

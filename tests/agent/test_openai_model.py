@@ -488,3 +488,27 @@ def test_a_qwen_result_is_continued_in_the_assistant_turn() -> None:
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert body["messages"][-1]["role"] == "assistant" and body["messages"][-1]["content"].endswith("✿RETURN✿")
     assert out.text == "It is 21C."
+
+
+# -- Retry-After ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header,wait", [("2", 2.0), ("5", 5.0), ("http-date", 2.0)])
+def test_retry_after_is_waited_out_before_the_next_request(header, wait) -> None:
+    from email.utils import formatdate
+    import time as _time
+
+    value = formatdate(_time.time() + wait + 1, usegmt=True) if header == "http-date" else header
+    limited = Reply(429, json={"error": {"message": "rate limited"}}, headers={"Retry-After": value})
+    with FakeOpenAIServer(limited, Reply(json=chat("ok"))) as server:
+        assert model(server).generate(turn()).text == "ok"
+    first, second = server.chat_requests
+    # an HTTP date has one-second resolution: it may name a moment up to a second sooner
+    assert second.at - first.at >= wait - (0.05 if header != "http-date" else 0.0)
+
+
+def test_a_retry_after_beyond_the_cap_is_not_waited_for() -> None:
+    limited = Reply(429, json={"error": {"message": "quota"}}, headers={"Retry-After": "3600"})
+    with FakeOpenAIServer(limited) as server:
+        with pytest.raises(ModelError, match="asks to wait 3600 s"):
+            model(server).generate(turn())
+    assert len(server.chat_requests) == 1

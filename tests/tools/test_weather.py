@@ -92,6 +92,15 @@ def test_429_then_200_is_retried_to_success(api):
     assert len(api.hits("/v1/forecast")) == 2
 
 
+def test_retry_after_is_waited_out_before_asking_again(api):
+    limited = Answer(429, {"error": True, "reason": "Too many requests"}, headers={"Retry-After": "2"})
+    api.route("/v1/forecast", limited, lambda q: Answer(200, forecast(q)))
+    result = call_tool(weather_tool(api), {"city": "Paris"})
+    assert not result.is_error, result.content
+    first, second = api.times[-2:]  # the two forecast requests (the geocoding came before)
+    assert second - first >= 1.95
+
+
 def test_bad_request_is_not_retried_and_says_why(api):
     api.route("/v1/forecast", Answer(400, OPEN_METEO_BAD_REQUEST))
     result = call_tool(weather_tool(api), {"city": "Paris"})

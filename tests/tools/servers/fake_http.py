@@ -33,6 +33,7 @@ Script = Callable[[dict[str, str]], Answer]
 class FakeAPI:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: list[float] = []  # time.monotonic() of each request, in order
         self.raw: list[bytes] = []  # request line, headers and body of each request, as received
         self._routes: dict[str, list[Answer | Script]] = {}
         self._lock = threading.Lock()
@@ -82,6 +83,7 @@ class FakeAPI:
     def _next(self, path: str, query: dict[str, str]) -> Answer:
         with self._lock:
             self.requests.append((path, query))
+            self.times.append(time.monotonic())
             script = self._routes.get(path)
             if not script:
                 return Answer(404, {"error": f"no route {path}"})
