@@ -7,6 +7,7 @@ Secrets passed as query parameters (API keys) never appear in a message.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -29,6 +30,20 @@ def shared_client() -> httpx.Client:
         if _client is None or _client.is_closed:
             _client = httpx.Client(follow_redirects=True, headers={"User-Agent": "vlagent-tools"})
         return _client
+
+
+def get_within(client: httpx.Client, url: str, params: dict[str, Any], timeout: float) -> httpx.Response:
+    """GET with `timeout` as a deadline for the whole answer: httpx's timeouts are per read, so
+    a server sending a byte at a time would otherwise hold a tool for as long as it likes."""
+    deadline = time.monotonic() + timeout
+    with client.stream("GET", url, params=params, timeout=timeout) as streamed:
+        body = bytearray()
+        for chunk in streamed.iter_bytes():
+            body += chunk
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"the answer took over {timeout:g} s in all", request=streamed.request)
+    return httpx.Response(streamed.status_code, headers=streamed.headers, content=bytes(body),
+                          request=streamed.request)
 
 
 class _RetryableAnswer(Exception):
@@ -67,7 +82,7 @@ class JSONService:
         def attempt() -> httpx.Response:
             nonlocal tries
             tries += 1
-            response = client.get(url, params=dict(params), timeout=self.timeout)
+            response = get_within(client, url, dict(params), self.timeout)
             if self.retryable(response):
                 raise _RetryableAnswer(response)
             return response

@@ -288,16 +288,21 @@ class OpenAIModel:
                 if response.status_code >= 400:
                     response.read()
                     self._raise_for_status(response, native)
-                if body.get("stream"):
+                # Some servers ignore `stream: true` and answer with one JSON body: read that.
+                plain = "application/json" in response.headers.get("content-type", "")
+                if body.get("stream") and not plain:
                     return self._read_stream(response, options.get("stream_callback"), timings, sent)
                 response.read()
             try:
                 data = response.json()
                 choice = data["choices"][0]
-                return {**choice["message"], "finish_reason": choice.get("finish_reason")}, data.get("usage") or {}
+                message = {**choice["message"], "finish_reason": choice.get("finish_reason")}
             except (ValueError, KeyError, IndexError, TypeError):
                 raise ModelError(f"{self.base_url} answered with something other than a chat "
                                  f"completion: {response.text[:300]!r}") from None
+            if body.get("stream") and message.get("content") and options.get("stream_callback"):
+                options["stream_callback"](message["content"])  # the whole answer as one delta
+            return message, data.get("usage") or {}
 
         return self._with_retries(attempt, f"POST {self.base_url}/v1/chat/completions")
 

@@ -512,3 +512,11 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_for() -> None:
         with pytest.raises(ModelError, match="asks to wait 3600 s"):
             model(server).generate(turn())
     assert len(server.chat_requests) == 1
+
+
+def test_a_server_that_ignores_stream_true_is_read_as_one_answer() -> None:
+    deltas: list[str] = []
+    with FakeOpenAIServer(Reply(json=chat("All at once."))) as server:
+        out = model(server).generate(turn(), stream_callback=deltas.append)
+    assert server.chat_requests[0].body["stream"] is True
+    assert out.text == "All at once." and deltas == ["All at once."]

@@ -132,6 +132,13 @@ def test_timeout(api):
     assert len(api.hits("/v1/search")) == 2
 
 
+def test_a_server_trickling_its_answer_is_stopped_at_the_deadline(api):
+    """Each byte arrives well within the read timeout; the whole answer would take 30 s."""
+    api.route("/v1/search", Answer(200, GEOCODING_PARIS, trickle=0.05))
+    result = call_tool(weather_tool(api, timeout=0.5, attempts=1), {"city": "Paris"})
+    assert result.is_error and "did not answer within 0.5 s" in result.content
+
+
 def test_unreachable_server():
     with FakeAPI() as fake:
         url = fake.url

@@ -25,6 +25,7 @@ class Answer:
     body: Any = None  # dict/list: JSON; str/bytes: sent as is
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between the body's bytes: a server that sends slowly
 
 
 Script = Callable[[dict[str, str]], Answer]
@@ -61,7 +62,13 @@ class FakeAPI:
                         if k != "Content-Type":
                             self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if answer.trickle:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(answer.trickle)
+                    else:
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     pass
 
