@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ToolExecutionError
+from ..redaction import redact_logs
 from ..retry import RETRYABLE_STATUS, is_transient, retrying
 
 __all__ = ["JSONService", "shared_client"]
@@ -70,6 +71,7 @@ class JSONService:
         retryable: Callable[[httpx.Response], bool] = lambda r: r.status_code in RETRYABLE_STATUS,
     ) -> None:
         self.service, self.client, self.timeout = service, client, timeout
+        redact_logs()  # httpx logs each request's URL at INFO, an API key in its query included
         self.attempts, self.backoff, self.secrets = attempts, backoff, secrets
         self.error_detail, self.retryable = error_detail, retryable
 

@@ -27,6 +27,7 @@ from ..errors import ModelError, ParseError, UserError
 from ..parsing import parse_tool_calls
 from ..profiles import Profile, get_profile, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
+from ..redaction import redact_logs
 from ..retry import MAX_RETRY_AFTER, RETRYABLE_STATUS, is_transient, retry_after, retrying
 from ..vision import fit_to_model
 from .base import (
@@ -249,6 +250,7 @@ class OpenAIModel:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
+            redact_logs()
             self._client = httpx.Client(
                 base_url=self.base_url, transport=self._transport,
                 headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},

@@ -167,3 +167,16 @@ def test_timeout(api):
     result = call_tool(tools(api, timeout=0.3, attempts=2)["flight_status"], {"flight_number": "AA1004"})
     assert result.is_error and "did not answer within 0.3 s (2 attempts)" in result.content
     assert KEY not in result.content
+
+
+def test_the_api_key_is_in_no_log_record(api, caplog):
+    """httpx logs every request's URL at INFO, and AviationStack takes the key in the query."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    result = call_tool(tools(api)["flight_status"], {"flight_number": "AA1004"})
+    assert not result.is_error, result.content
+    assert KEY in "".join(q["access_key"] for q in api.hits("/v1/flights"))  # it was sent
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("access_key=***" in m for m in messages)  # the line is logged, masked
+    assert not any(KEY in m for m in messages)
