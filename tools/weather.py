@@ -75,20 +75,31 @@ class OpenMeteo:
         return url.rstrip("/")
 
     def place(self, city: str) -> dict[str, Any]:
-        """The best geocoding match for `city`."""
+        """The best geocoding match for `city`: "Paris", or "Springfield, Illinois[, US]".
+
+        Open-Meteo matches names only (a comma in the name finds nothing), so the name goes
+        alone and the parts after it pick among its matches by region or country."""
+        name, *within = [part.strip() for part in city.split(",") if part.strip()] or [city]
         data = self._geocoding.get(
-            f"{self.geocoding_url}/v1/search", {"name": city, "count": 1, "language": "en", "format": "json"}
+            f"{self.geocoding_url}/v1/search",
+            {"name": name, "count": 20 if within else 1, "language": "en", "format": "json"},
         )
         results = data.get("results") if isinstance(data, dict) else None
         if results is None and not isinstance(data, dict):
             raise ToolExecutionError(f"malformed answer from Open-Meteo geocoding: expected an object, got {data!r:.80}")
         if not results:
             raise ToolExecutionError(
-                f"Open-Meteo geocoding for {city!r} found no place; check the spelling, or give a "
+                f"Open-Meteo geocoding for {name!r} found no place; check the spelling, or give a "
                 "larger nearby city"
             )
-        best = results[0]
-        if not isinstance(best, dict) or "latitude" not in best or "longitude" not in best:
+        matching = [r for r in results if isinstance(r, dict) and all(_lies_in(r, part) for part in within)]
+        if not matching:
+            seen = "; ".join(", ".join(str(r[k]) for k in ("name", "admin1", "country") if r.get(k))
+                             for r in results[:3] if isinstance(r, dict))
+            raise ToolExecutionError(f"Open-Meteo geocoding found places named {name!r}, but none in "
+                                     f"{', '.join(within)} (the first: {seen}); check the region or country")
+        best = matching[0]
+        if "latitude" not in best or "longitude" not in best:
             raise ToolExecutionError(f"malformed answer from Open-Meteo geocoding for {city!r}: no coordinates")
         return best
 
@@ -105,6 +116,12 @@ class OpenMeteo:
             raise ToolExecutionError(
                 f"malformed answer from Open-Meteo forecast for {city!r}: missing or odd field {e}"
             ) from None
+
+
+def _lies_in(place: dict[str, Any], area: str) -> bool:
+    """Whether `area` names the place's region (any admin level), country or country code."""
+    names = [place.get(k) for k in ("admin1", "admin2", "admin3", "admin4", "country", "country_code")]
+    return area.casefold() in {str(n).casefold() for n in names if n}
 
 
 def _summarise(place: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from vlagent.parsing import ToolCall
@@ -163,3 +165,36 @@ def test_the_ready_tool_is_described_for_the_model():
         "maximum": 16, "minimum": 1, "type": "integer",
     }
     assert get_weather.timeout >= 2 * 10 * 3  # above the HTTP budget, so the HTTP error wins
+
+
+SPRINGFIELDS = {"results": [
+    {"name": "Springfield", "latitude": 37.2, "longitude": -93.3, "country_code": "US", "country": "United States",
+     "admin1": "Missouri", "timezone": "America/Chicago"},
+    {"name": "Springfield", "latitude": 39.8, "longitude": -89.6, "country_code": "US", "country": "United States",
+     "admin1": "Illinois", "admin2": "Sangamon", "timezone": "America/Chicago"},
+]}
+
+
+def open_meteo_geocoding(query):
+    """As Open-Meteo answers: names only, so a comma in the name matches nothing."""
+    if "," in query["name"]:
+        return Answer(200, GEOCODING_NOTHING)
+    return Answer(200, SPRINGFIELDS if query["name"].casefold() == "springfield" else GEOCODING_PARIS)
+
+
+@pytest.mark.parametrize("city,region", [
+    ("Springfield, Illinois", "Illinois"), ("Springfield, Illinois, US", "Illinois"),
+    ("springfield, missouri", "Missouri"), ("Springfield", "Missouri"),  # no qualifier: the first match
+])
+def test_city_region_country_is_geocoded_by_name_then_filtered(api, city, region):
+    api.route("/v1/search", open_meteo_geocoding)
+    result = call_tool(weather_tool(api), {"city": city})
+    assert not result.is_error, result.content
+    assert json.loads(result.content)["region"] == region
+    assert api.hits("/v1/search")[-1]["name"].casefold() == "springfield"
+
+
+def test_a_region_with_no_such_city_says_what_was_found(api):
+    api.route("/v1/search", open_meteo_geocoding)
+    result = call_tool(weather_tool(api), {"city": "Springfield, Texas"})
+    assert result.is_error and "none in Texas" in result.content and "Springfield, Missouri" in result.content
