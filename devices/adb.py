@@ -41,7 +41,8 @@ from .adb_text import (
     text_commands_pressing_tab,
 )
 from .adb_transport import (  # noqa: F401  (the help texts: importable from here)
-    OFFLINE_HELP, UNAUTHORIZED_HELP, AdbTransport, adb_binary, ensure_adb_server, env_or, parse_v2,
+    ADB_SERVER_TIMEOUT, OFFLINE_HELP, UNAUTHORIZED_HELP, AdbTransport, adb_binary, ensure_adb_server, env_or,
+    parse_v2,
 )
 
 # The escaping rules' old name, which tests use.
@@ -106,10 +107,18 @@ class AdbDevice:
         port = int(self._adb_port or env_or("ANDROID_ADB_SERVER_PORT", "5037"))
         self._adb_host, self._adb_port = host, port
         ensure_adb_server(adb, host, port)
-        transport = self._transport = AdbTransport(adbutils.AdbClient(host=host, port=port), host, port, self._serial)
-        if self._serial is None:
-            self._serial = transport.serial = transport.only_device()
-        transport.wait_until_usable(self.connect_timeout)
+        # socket_timeout: a hung adb server must not block list() and friends forever
+        client = adbutils.AdbClient(host=host, port=port, socket_timeout=ADB_SERVER_TIMEOUT)
+        transport = self._transport = AdbTransport(client, host, port, self._serial)
+        try:
+            if self._serial is None:
+                self._serial = transport.serial = transport.only_device()
+            transport.wait_until_usable(self.connect_timeout)
+        except adbutils.AdbTimeout:
+            raise DeviceOffline(
+                f"the adb server at {host}:{port} accepts connections but did not answer within "
+                f"{ADB_SERVER_TIMEOUT:g} s; it has hung: restart it (adb kill-server; adb start-server)"
+            ) from None
         features = transport.host_query(f"host-serial:{self._serial}:features")
         self._v2 = "shell_v2" in features.split(",")
         self._load_properties()

@@ -24,6 +24,9 @@ import tenacity
 
 from ..errors import DeviceCommandError, DeviceOffline, UserError
 
+# Seconds an adb server may take to answer one request (list devices, connect): one that
+# accepts connections but has hung otherwise blocks forever.
+ADB_SERVER_TIMEOUT = 10.0
 OFFLINE_HELP = (
     "check the USB cable or the network, run `adb devices` to see its state, and accept the "
     "\"Allow USB debugging?\" prompt on the phone if one is showing"

@@ -25,6 +25,7 @@ from .adb_protocol import (  # noqa: F401  (the protocol's names, importable fro
     AUTH_TOKEN, FEATURES, MAX_PAYLOAD, VERSION, VERSION_MIN, Connection, Stream, StreamClosed, log,
 )
 from .adb_services import SYNC_DATA_MAX  # noqa: F401
+from ..adb_transport import ADB_SERVER_TIMEOUT
 from .fs import FakeFS
 from .sh import DeviceState, Shell  # noqa: F401  (Shell: importable from here as before)
 
@@ -210,7 +211,7 @@ class SimPhoneServer:
 def _client(client: Any = None) -> Any:
     import adbutils
 
-    return client if client is not None else adbutils.AdbClient()
+    return client if client is not None else adbutils.AdbClient(socket_timeout=ADB_SERVER_TIMEOUT)
 
 
 def _state_of(client: Any, serial: str) -> str | None:

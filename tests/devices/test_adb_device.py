@@ -412,3 +412,22 @@ def test_missing_adb_binary_is_a_user_error(monkeypatch):
     monkeypatch.setattr(adb_module.shutil, "which", lambda name: None)
     with pytest.raises(UserError, match="platform-tools"):
         AdbDevice("x").connect()
+
+
+@adb_only
+def test_a_hung_adb_server_is_an_error_not_a_hang(monkeypatch):
+    """An adb server that accepts connections and never answers (before: list() blocked forever)."""
+    import socket
+    import threading
+
+    from vlagent.devices import adb as adb_module
+
+    monkeypatch.setattr(adb_module, "ADB_SERVER_TIMEOUT", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.extend(listener.accept() for _ in range(8)), daemon=True).start()
+    try:
+        with pytest.raises(DeviceOffline, match="did not answer within 0.5 s; it has hung"):
+            AdbDevice(adb_port=listener.getsockname()[1], connect_timeout=2).connect()
+    finally:
+        listener.close()
