@@ -7,6 +7,7 @@ errors and per-stage timings. Screenshots sit beside it as PNG files. No pickle,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -86,6 +87,9 @@ def trajectory_schema() -> dict[str, Any]:
     return Trajectory.model_json_schema()
 
 
+MIN_FREE_BYTES = 64 * 10**6  # a few dozen steps' screenshots
+
+
 def prepare_run_dir(path: str | Path, *, overwrite: bool = False) -> None:
     """Check, before a run starts, that `path` can take a new run; raise a UserError saying what
     to do otherwise. A new or empty directory is fine; one holding a run is refused unless
@@ -106,6 +110,10 @@ def prepare_run_dir(path: str | Path, *, overwrite: bool = False) -> None:
     parent = next(p for p in (path, *path.parents) if p.exists())
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"--out {path}: {parent} is not writable; choose a directory you can write to")
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise UserError(f"--out {path}: only {free / 1e6:.1f} MB free there, and a run writes a screenshot "
+                        f"(1-2 MB) every step; free {MIN_FREE_BYTES // 10**6} MB or more, or choose another disk")
 
 
 class TrajectoryWriter:
@@ -149,7 +157,21 @@ class TrajectoryWriter:
         """Wait for every queued write; raise the first that failed."""
         pending, self._pending = self._pending, []
         for future in pending:
+            self._result(future)
+
+    def _result(self, future: Future) -> None:
+        try:
             future.result()
+        except OSError as e:
+            raise self._unwritable(e) from None
+
+    def _unwritable(self, e: OSError) -> UserError:
+        """A full disk, a directory removed under the run: the user's to fix, said in one line."""
+        if e.errno == errno.ENOSPC:
+            fix = "the disk is full; free space there or choose another --out"
+        else:
+            fix = f"{e.strerror or e}; check that directory or choose another --out"
+        return UserError(f"cannot write the run to {self.dir}: {fix}, then continue it with --resume")
 
     def close(self) -> None:
         try:
@@ -161,10 +183,13 @@ class TrajectoryWriter:
 
     def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         if self._worker is None:
-            fn(*args, **kwargs)
+            try:
+                fn(*args, **kwargs)
+            except OSError as e:
+                raise self._unwritable(e) from None
             return
         done = [f for f in self._pending if f.done()]
         self._pending = [f for f in self._pending if not f.done()]
         for future in done:
-            future.result()  # an earlier write failed: say so now, not at the end of the run
+            self._result(future)  # an earlier write failed: say so now, not at the end of the run
         self._pending.append(self._worker.submit(fn, *args, **kwargs))

@@ -376,3 +376,38 @@ def test_screenshots_the_model_cannot_take_are_one_line_errors(tmp_path, make, m
     model = scripted(tmp_path, {"action": "terminate", "status": "success"})
     result = runner.invoke(app, ["run", "x", "-d", f"image:{image}", "-m", model, "-o", str(tmp_path / "run")])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB tmpfs: a real full disk. Mounting needs root (or CAP_SYS_ADMIN); skipped without."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_out_on_a_nearly_full_disk_is_refused_up_front(tmp_path, tiny_disk):
+    model = scripted(tmp_path, {"action": "terminate", "status": "success"})
+    result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "-o", str(tiny_disk / "run")])
+    assert result.exit_code == 2 and "MB free there" in result.output and "Traceback" not in result.output
+    assert list(tiny_disk.iterdir()) == []  # nothing written
+
+
+def test_a_disk_that_fills_during_a_run_is_a_user_error(tmp_path, tiny_disk):
+    """Through the API, which has no up-front check: the first screenshot (noise: ~7 MB of PNG)
+    cannot be written, and the run ends saying why."""
+    import os as _os
+
+    from vlagent import Agent, ScriptedModel, UserError
+    from vlagent.testing import ImageDevice
+
+    noise = Image.frombytes("RGB", (1080, 2400), _os.urandom(1080 * 2400 * 3))
+    model = ScriptedModel([f'<tool_call>{json.dumps({"name": "mobile_use", "arguments": {"action": "wait", "time": 0}})}</tool_call>'] * 3)
+    with pytest.raises(UserError, match="the disk is full; free space there or choose another --out"):
+        Agent(model, ImageDevice(noise), out_dir=tiny_disk / "run", max_steps=3).run("x")

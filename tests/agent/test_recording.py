@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
+from vlagent.errors import UserError
 from vlagent.settle import settle_and_prepare, wait_until_stable
 from vlagent.trajectory import Step, Trajectory, TrajectoryWriter
 
@@ -40,7 +41,7 @@ def test_a_failed_background_write_is_raised_not_lost(tmp_path):
     writer = TrajectoryWriter(out, _traj(), background=True)
     shutil.rmtree(out)  # the disk goes away under the run
     writer.save_screenshot(0, Image.new("RGB", (10, 10)))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError, match="run: No such file or directory; check that directory"):
         writer.close()
 
 
