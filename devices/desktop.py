@@ -72,6 +72,7 @@ class DesktopDevice:
         self.display = display
         self._scale_arg = scale
         self._pg: Any = None  # the pyautogui module, once connected
+        self._typist: Any = None  # X11Typist, made on the first text typed on X11
         self._region: dict[str, int] = {}
         self._scale = 1.0
         self._size: tuple[int, int] | None = None
@@ -129,6 +130,9 @@ class DesktopDevice:
             self._grabbers.clear()
             self._local = threading.local()
             self._pg = None
+            if self._typist is not None:
+                self._typist.close()
+                self._typist = None
 
     def __enter__(self) -> "DesktopDevice":
         return self.connect()
@@ -186,7 +190,7 @@ class DesktopDevice:
                     "give a point on a visible element.")
         with self._lock:
             try:
-                # Checked here too, so actions that bypass pyautogui (xdotool typing) stop as well.
+                # Checked here too, so actions that bypass pyautogui (XTest typing) stop as well.
                 self._pg.failSafeCheck()
                 self._act(action)
             except VLAgentError:
@@ -261,26 +265,31 @@ class DesktopDevice:
 
     def _type(self, text: str) -> None:
         # Newlines and tabs are Enter and Tab presses, as a person types them, whatever types the
-        # rest (xdotool would send Linefeed, and a pasted newline lands inside one-line fields).
+        # rest (a pasted newline lands inside one-line fields).
         for piece in re.split(r"([\n\t])", text.replace("\r\n", "\n")):
             if piece in ("\n", "\t"):
                 self._pg.press("enter" if piece == "\n" else "tab")
+            elif piece and not (_MAC or sys.platform == "win32"):
+                self._type_x11(piece)
             elif piece.isascii():
                 self._pg.write(piece)
-            else:
-                self._type_unicode(piece)
+            elif piece:
+                self._paste(piece)
 
-    def _type_unicode(self, text: str) -> None:
+    def _type_x11(self, text: str) -> None:
+        """Exact on any keymap (see x11_typing); a text with too many characters outside the
+        keymap to bind them all at once is pasted instead."""
+        from .x11_typing import TooManyCharacters, X11Typist
+
+        if self._typist is None:
+            self._typist = X11Typist(self.display)
+        try:
+            self._typist.type(text)
+        except TooManyCharacters:
+            self._paste(text)
+
+    def _paste(self, text: str) -> None:
         env = {**os.environ, "DISPLAY": self.display} if self.display else None
-        if not _MAC and sys.platform != "win32" and shutil.which("xdotool"):
-            # xdotool binds each character's keysym to a spare keycode, types it and unbinds it
-            # after --delay; an app that looks the key up later sees nothing. 25 ms (its default
-            # is 12) made such drops vanish in our tests on an overloaded 2-core machine.
-            done = subprocess.run(["xdotool", "type", "--delay", "25", "--", text], env=env,
-                                  capture_output=True, timeout=10 + 0.05 * len(text))
-            if done.returncode:
-                raise DeviceCommandError(f"xdotool type failed: {done.stderr.decode(errors='replace')}")
-            return
         _copy(text, env)
         self._pg.hotkey("command" if _MAC else "ctrl", "v")
         time.sleep(0.05)  # let the app fetch the clipboard before anything replaces it
@@ -339,8 +348,7 @@ def _copy(text: str, env: dict[str, str] | None) -> None:
             subprocess.run(cmd, input=text.encode(), env=env, check=True, timeout=10,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return
-    raise UserError("typing non-ASCII text needs xdotool (or xclip/xsel for the clipboard): "
-                    "apt-get install xdotool")
+    raise UserError("pasting this text needs xclip or xsel for the clipboard: apt-get install xclip")
 
 
 def _draw_arrow(image: Image.Image, x: float, y: float, scale: float) -> None:
