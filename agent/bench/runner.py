@@ -13,8 +13,9 @@ Layout of OUT:
 An episode with a result.json is finished and is skipped when the run starts again; one without
 (interrupted) runs again. Failures of the infrastructure (the device or the model server gave
 out; setup could not run) are counted apart from task failures and are retried on a rerun
-unless `retry_infra=False`. Success needs both: the agent terminated with success, and the
-task's check passed.
+unless `retry_infra=False`; an error of the agent's own (its model, its code) is a failure,
+scored and kept. Success needs both: the agent terminated with success, and the task's check
+passed.
 
 A `policy` (a `vlagent.Policy`, or a factory EpisodeContext -> Policy for per-episode confirm
 rules) guards every episode's actions; `blocked` counts the attempts it stopped (tool results that
@@ -38,7 +39,7 @@ from typing import Any, Callable, Literal, Sequence
 from pydantic import BaseModel
 
 from ..atomic import write_atomic
-from ..errors import UserAbort, UserError
+from ..errors import DeviceError, ModelError, UserAbort, UserError
 from ..trajectory import Trajectory
 from .policies import ModelPool
 from .sim_devices import AttachedDevice, SimPhones, device_slots  # noqa: F401  (importable from here, as before)
@@ -46,6 +47,9 @@ from .tasks import Env, Task, TaskInstance, select
 
 SCHEMA_VERSION = 1
 Outcome = Literal["success", "failure", "infra"]
+# What fails an episode without the agent failing: left out of the success rate, rerun on resume.
+# Anything else out of a run (a model's bug, ours) is the agent failing, and counts as a failure.
+INFRASTRUCTURE: tuple[type[BaseException], ...] = (DeviceError, ModelError, OSError)
 
 
 class EpisodeResult(BaseModel):
@@ -130,8 +134,13 @@ def run_episode(task: Task, seed: int, device: Any, make_model: Callable[[Episod
         status, answer = result.status, result.answer
     except (UserAbort, KeyboardInterrupt):
         raise
-    except Exception as e:
+    except INFRASTRUCTURE as e:  # the phone, adb, the model server, the disk: not the agent's doing
         return infra("run", e, **_timings(out_dir))
+    except Exception as e:  # the agent's own error (its model, its code): a failure, scored as one
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+        return EpisodeResult(**base, outcome="failure", reason=f"the agent failed: {detail}"[:2000],
+                             status="error", **_timings(out_dir), seconds=time.time() - started,
+                             finished_at=time.time())
     timing = _timings(out_dir)
     try:
         final = env.state()

@@ -221,3 +221,25 @@ def test_model_urls_spread_over_workers():
     assert models[0].coordinate_system == "smart-resized" and models[1].coordinate_system == "relative-1000"
     assert models[0].max_pixels == 800_000
     assert pool.describe(3) == "http://gpu2:8000/v1"
+
+
+class _BuggyModel:
+    """A model whose own code fails (a custom backend's bug): the agent's error, not the phone's."""
+
+    coordinate_system, min_pixels, max_pixels = "relative-1000", 3136, 1003520
+
+    def generate(self, messages, tools=None, **options):
+        raise KeyError("logits")
+
+
+def test_an_error_the_agent_causes_is_a_failure_not_infrastructure(adb_server, tmp_path):
+    out = tmp_path / "run"
+    result = run(out, models=[lambda ctx: _BuggyModel()], tasks="settings.wifi")
+    (episode,) = result.results
+    assert episode.outcome == "failure" and episode.status == "error" and episode.infra_stage is None
+    assert "the agent failed: KeyError: 'logits'" in episode.reason
+    summary = result.summary["all"]
+    assert (summary["failure"], summary["infra"], summary["success_rate"]) == (1, 0, 0.0)
+    ran = []  # scored: a rerun keeps it, unlike an infrastructure failure
+    run(out, models=[lambda ctx: _BuggyModel()], tasks="settings.wifi", on_episode=lambda r: ran.append(r))
+    assert ran == []
