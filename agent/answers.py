@@ -300,7 +300,7 @@ def extract_json(text: str) -> Any:
         for loads in (json.loads, json5.loads):
             try:
                 return loads(candidate)
-            except Exception:
+            except (ValueError, RecursionError):  # not JSON, or nested past the stack
                 pass
     decoder = json.JSONDecoder(strict=False)
     for m in re.finditer(r"[\[{]", text):

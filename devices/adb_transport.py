@@ -149,6 +149,8 @@ class AdbTransport:
 
     def recover(self, deadline: float) -> None:
         """Get the transport back: `adb connect` again for host:port serials, else wait."""
+        import adbutils  # already loaded: self.client is one of its clients
+
         state = self.state()
         if state == "device":
             return
@@ -159,7 +161,7 @@ class AdbTransport:
                 if state == "offline":
                     self.client.disconnect(self.serial)
                 self.client.connect(self.serial, timeout=max(0.5, min(2.0, deadline - time.monotonic())))
-            except Exception:  # adbutils raises several kinds; the state check below decides
+            except (adbutils.AdbError, OSError):  # the state check below decides
                 pass
         end = min(deadline, time.monotonic() + 1.5)
         while time.monotonic() < end:
@@ -182,11 +184,13 @@ class AdbTransport:
 
     def state(self) -> str | None:
         """The phone's state in `adb devices` (device, offline, unauthorized, ...), None when absent."""
+        import adbutils  # already loaded: self.client is one of its clients
+
         try:
             for info in self.client.list():
                 if info.serial == self.serial:
                     return info.state
-        except Exception:
+        except (adbutils.AdbError, OSError):  # the server is down or hung: the state is not known
             return None
         return None
 
@@ -204,12 +208,14 @@ class AdbTransport:
 
     def wait_until_usable(self, timeout: float) -> None:
         """Wait until the phone is listed as `device` (`adb connect` first for an unknown host:port)."""
+        import adbutils  # already loaded: self.client is one of its clients
+
         deadline = time.monotonic() + timeout
         state = self.state()
         if state is None and is_tcp(self.serial):
             try:
                 self.client.connect(self.serial, timeout=max(1.0, timeout))
-            except Exception:
+            except (adbutils.AdbError, OSError):  # the loop below waits and says why it gave up
                 pass
         while True:
             state = self.state()
@@ -305,7 +311,7 @@ def adb_binary() -> str:
         raise UserError("phones need adbutils: pip install adbutils") from None
     try:
         return adbutils.adb_path()
-    except Exception:
+    except adbutils.AdbError:
         found = shutil.which("adb")
         if found:
             return found

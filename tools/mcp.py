@@ -141,7 +141,7 @@ class MCPServer:
             self._done.result(grace)
         except cf.TimeoutError:  # stuck opening or closing: cancel it outright
             self._done.cancel()
-        except BaseException:  # closing a broken connection: nothing left to report
+        except (Exception, asyncio.CancelledError):  # closing a broken connection: nothing to report
             pass
         loop.call_soon_threadsafe(loop.stop)
 
