@@ -171,6 +171,9 @@ def find_problems(root: Node, data: Any, path: str) -> list[str]:
 
 def _syntax_message(e: yaml.MarkedYAMLError, path: str) -> str:
     mark = e.problem_mark or e.context_mark
+    if "end of stream" in (e.problem or "") or "<stream end>" in (e.problem or ""):
+        # the end of the file is past its last line: point where the unclosed thing began
+        mark = e.context_mark or mark
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
     problem = e.problem or "syntax error"
     context = f", {e.context} at line {e.context_mark.line + 1}" if e.context and e.context_mark else ""
@@ -183,6 +186,8 @@ def _syntax_message(e: yaml.MarkedYAMLError, path: str) -> str:
         hint = "an unexpected ':': check this line's indentation, or quote a text that holds ': '"
     elif "end of stream" in problem and "quoted" in (e.context or ""):
         hint = "a quote that is never closed"
+    elif "<stream end>" in problem and "flow" in (e.context or ""):
+        hint = "a [ or { that is never closed"
     else:
         hint = problem
     return f"{where}: YAML syntax error: {hint} (PyYAML: {problem}{context})"

@@ -116,6 +116,13 @@ BAD = [
     ("empty step",
      "steps:\n  - open_app: Settings\n  -\n",
      "flow.yaml:3:4: step 2: expected a step such as `tap: [x, y]`, got nothing"),
+    # the end of the file is past its last line: the error points where the quote or bracket began
+    ("unclosed quote",
+     'steps:\n  - tap: "Settings\n',
+     "flow.yaml:2:10: YAML syntax error: a quote that is never closed"),
+    ("unclosed bracket",
+     "steps:\n  - tap: [1, 2\n",
+     "flow.yaml:2:10: YAML syntax error: a [ or { that is never closed"),
 ]
 
 
