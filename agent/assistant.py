@@ -13,8 +13,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from PIL import Image
 
-from .errors import ParseError, UserError
+from .errors import ParseError, PolicyViolation, UserError
 from .models.base import Message, Model
+from .policy import Policy
 from .parsing import ToolCall, parse_tool_calls, valid_text
 from .tools.base import Tool, tool_schema
 from .tools.runner import ToolResult, call_tools
@@ -43,6 +44,8 @@ class Assistant:
 
     max_tool_rounds bounds how many times one turn may go model -> tools -> model.
     on_delta, when the model backend streams, receives text as it is generated.
+    policy, when given, guards each call as it guards an Agent's: a blocked call comes back to
+    the model as an error result.
     """
 
     def __init__(
@@ -53,8 +56,10 @@ class Assistant:
         system: str | None = None,
         max_tool_rounds: int = 5,
         on_delta: Callable[[str], None] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.model = model
+        self.policy = policy
         self.tools = {t.name: t for t in tools}
         self.max_tool_rounds = max_tool_rounds
         self.on_delta = on_delta
@@ -86,7 +91,7 @@ class Assistant:
                 return reply
             if reply.rounds > self.max_tool_rounds:
                 break
-            results = call_tools(self.tools, calls)
+            results = self._call(calls)
             reply.calls += calls
             reply.results += results
             self._add_results(results)
@@ -95,6 +100,20 @@ class Assistant:
             f"(stopped after {self.max_tool_rounds} tool rounds without a final answer)"
         )
         return reply
+
+    def _call(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """Run the calls the policy lets through; a blocked one is an error result the model reads."""
+        if self.policy is None:
+            return call_tools(self.tools, calls)
+        allowed, blocked = [], {}
+        for i, call in enumerate(calls):
+            try:
+                self.policy.check(call, tool=self.tools.get(call.name))
+                allowed.append(call)
+            except PolicyViolation as e:
+                blocked[i] = ToolResult(name=call.name, content=f"Error: {e}", is_error=True)
+        ran = iter(call_tools(self.tools, allowed))
+        return [blocked[i] if i in blocked else next(ran) for i in range(len(calls))]
 
     def _add_results(self, results: list[ToolResult]) -> None:
         for r in results:

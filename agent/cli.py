@@ -225,6 +225,7 @@ def chat(
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     max_tool_rounds: Annotated[int, typer.Option(min=0, help="Tool rounds allowed per question.")] = 5,
+    policy: Annotated[str, typer.Option(metavar="ask|deny|allow", help="Tool calls that may send, pay, delete and the like, or whose tool declares nothing (an MCP tool without a read-only annotation): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
 ) -> None:
     """Chat with a function-calling model; images and tools welcome.
 
@@ -235,8 +236,11 @@ def chat(
     import shlex
 
     from .assistant import Assistant
+    from .policy import Policy
     from .specs import load_model
 
+    if policy not in ("ask", "deny", "allow"):
+        fail(f"--policy {policy!r}: use ask, deny or allow")
     unknown = sorted(set(tools) - set(BUILTIN_TOOLS))
     if unknown:
         fail(f"unknown tool(s) {unknown}; choose from {list(BUILTIN_TOOLS)}")
@@ -252,6 +256,7 @@ def chat(
             assistant = Assistant(
                 load_model(model, **options), chosen, system=system,
                 max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(printable(d), nl=False),
+                policy=Policy(policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None),
             )
             console.print(f"[dim]tools: {', '.join(t.name for t in chosen) or 'none'}[/]")
             pending = [str(p) for p in image]

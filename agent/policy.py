@@ -45,13 +45,14 @@ class Risk(str, Enum):
     DATA_LOSS_SETTING = "data_loss_setting"
     PASSWORD_ENTRY = "password_entry"
     SENSITIVE = "sensitive"  # a tool its author marked sensitive without naming a category
+    UNKNOWN = "unknown"  # a tool that declares nothing: it may do anything
 
     def __str__(self) -> str:
         return self.value
 
 
 ALL_RISKS = frozenset(Risk) - {Risk.NONE}
-_TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE}  # "Forgot password?" is no password entry
+_TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE, Risk.UNKNOWN}  # "Forgot password?" is no password entry
 
 # Words per category, matched case-insensitively on whole words (phrases: consecutive words);
 # CJK entries match as substrings. Button labels are imperatives, so few inflections are needed.
@@ -394,6 +395,8 @@ def _declared(value: Any) -> list[Risk]:
 
 
 def _classify_call(call: ToolCall, tool: Any) -> Assessment:
+    """A tool's risks: what it declares (`risk`/`sensitive`), else what its MCP annotations say,
+    else unknown. Words in its name add the categories they name; they never make it safe."""
     found, target = _Found(), f"calling the tool {call.name!r}"
     for attr in ("risk", "sensitive"):  # None means undeclared; "none" or False declares it safe
         if (value := getattr(tool, attr, None)) is not None:
@@ -401,13 +404,24 @@ def _classify_call(call: ToolCall, tool: Any) -> Assessment:
                 found.add(risk, f"the tool declares {attr}={value!r}")
             return Assessment(found.risks, found.reasons or [f"the tool declares {attr}={value!r}"], None, target)
     notes = getattr(tool, "annotations", None)  # MCP tool annotations
-    hint = (lambda k: notes.get(k)) if isinstance(notes, Mapping) else (lambda k: getattr(notes, k, None))
-    if notes is not None and hint("readOnlyHint") is True:
-        return Assessment([], ["the tool is annotated read-only"], None, target)
-    if notes is not None and hint("destructiveHint") is True:
-        found.add(Risk.SENSITIVE, "the tool is annotated destructive")
+    if notes is not None and _hint(notes, "readOnlyHint") is True:
+        return Assessment([], ["the tool is annotated read-only (readOnlyHint)"], None, target)
     found.scan(call.name, "the tool name", _TOOL_TABLE)
+    if notes is not None and _hint(notes, "destructiveHint") is not False:  # MCP's default is destructive
+        found.add(Risk.DELETE, "its MCP annotations say it may destroy data (destructiveHint, or no readOnlyHint)")
+    if not found.risks:
+        found.add(Risk.UNKNOWN, "it declares no risk (@tool(risk=...)) and no MCP annotation says it only reads")
     return Assessment(found.risks, found.reasons, None, target)
+
+
+def _hint(notes: Any, name: str) -> Any:
+    """An MCP annotation by its protocol name (readOnlyHint) from a dict or an SDK object, which
+    spells it read_only_hint in the Python SDK 2.x."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    if isinstance(notes, Mapping):
+        return notes.get(name, notes.get(snake))
+    value = getattr(notes, snake, None)
+    return value if value is not None else getattr(notes, name, None)
 
 
 _TOOL_TABLE = {r: words + TOOL_WORDS.get(r, ()) for r, words in KEYWORDS.items()}

@@ -92,17 +92,25 @@ def _validator_for(schema: dict[str, Any]) -> Any:
 
 
 class _BaseTool:
-    """Shared by FunctionTool and RawTool: the runner's attributes and error wrapping."""
+    """Shared by FunctionTool and RawTool: the runner's attributes and error wrapping.
+
+    risk: what calling it may do, for `vlagent.Policy`: "none" (it only reads), a risk name
+    ("send", "pay", "delete", ...) or a list of them, True for "sensitive"; None (undeclared)
+    makes it an unknown risk, which the policy asks about or denies. annotations: MCP's tool
+    annotations (readOnlyHint, destructiveHint, ...), which the policy reads when risk is None."""
 
     name: str
     description: str
     parameters: dict[str, Any]
 
-    def __init__(self, timeout: float | None, concurrent: bool) -> None:
+    def __init__(self, timeout: float | None, concurrent: bool, risk: Any = None,
+                 annotations: Any = None) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"tool {self.name}: timeout must be positive seconds or None")
         self.timeout = timeout
         self.concurrent = concurrent
+        self.risk = risk
+        self.annotations = annotations
         _validator_for(self.parameters)  # a broken schema fails at definition, not at the first call
 
     def _run(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -130,7 +138,7 @@ class FunctionTool(_BaseTool):
 
     def __init__(
         self, fn: Callable[..., Any], name: str | None = None, description: str | None = None,
-        *, timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True,
+        *, timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True, risk: Any = None,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
@@ -163,7 +171,7 @@ class FunctionTool(_BaseTool):
             f"{self.name}_arguments", __config__=pydantic.ConfigDict(extra="forbid", protected_namespaces=()), **fields
         )
         self.parameters = model_parameters(self._model)
-        super().__init__(timeout, concurrent)
+        super().__init__(timeout, concurrent, risk)
 
     def __call__(self, **arguments: Any) -> Any:
         try:
@@ -185,11 +193,12 @@ class RawTool(_BaseTool):
 
     def __init__(
         self, name: str, description: str, parameters: dict[str, Any], fn: Callable[..., Any],
-        *, timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True,
+        *, timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True, risk: Any = None,
+        annotations: Any = None,
     ) -> None:
         self.name, self.description, self.fn = name, description, fn
         self.parameters = parameters
-        super().__init__(timeout, concurrent)  # a broken schema fails here, at definition
+        super().__init__(timeout, concurrent, risk, annotations)  # a broken schema fails here, at definition
 
     def __call__(self, **arguments: Any) -> Any:
         validate_arguments(self, arguments)
@@ -205,16 +214,19 @@ def from_schema(
 
 def tool(
     fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT, concurrent: bool = True, risk: Any = None,
 ):
-    """Decorator: `@tool` or `@tool(name=..., description=..., timeout=..., concurrent=...)`.
+    """Decorator: `@tool` or `@tool(name=..., description=..., timeout=..., concurrent=..., risk=...)`.
+
+    risk: declare what the tool may do (see _BaseTool): `risk="none"` for one that only reads;
+    undeclared, a policy treats it as an unknown risk.
 
     The description is the docstring's text before its sections; parameter descriptions come
     from `Args:` (Google), `:param x:` (reST) or `Parameters` / `----------` (NumPy). The JSON
     Schema comes from the type hints: defaults, Literal and Enum, lists, Optional, dates,
     `Annotated[int, Field(ge=1)]` bounds and nested pydantic models all reach the schema.
     """
-    options = dict(name=name, description=description, timeout=timeout, concurrent=concurrent)
+    options = dict(name=name, description=description, timeout=timeout, concurrent=concurrent, risk=risk)
     if fn is None:
         return lambda f: FunctionTool(f, **options)
     return FunctionTool(fn, **options)

@@ -174,7 +174,7 @@ def make_flight_tools(
     api = AviationStack(base_url, api_key, client=client, timeout=timeout, attempts=attempts,
                         backoff=backoff, limit=limit)
 
-    @tool(name="flight_status", timeout=tool_timeout)
+    @tool(name="flight_status", timeout=tool_timeout, risk="none")  # read-only lookups
     def flight_status(flight_number: str, date: datetime.date | None = None) -> dict[str, Any]:
         """Look up a flight's status: scheduled, estimated and actual times, delays, gates, terminals.
 
@@ -184,7 +184,7 @@ def make_flight_tools(
         """
         return api.flight_status(flight_number, date)
 
-    @tool(name="search_flights", timeout=tool_timeout)
+    @tool(name="search_flights", timeout=tool_timeout, risk="none")
     def search_flights(origin: Airport, destination: Airport, date: datetime.date | None = None) -> dict[str, Any]:
         """Find flights between two airports, with their status and times.
 

@@ -181,8 +181,8 @@ class MCPServer:
 
         try:
             description = inspect.cleandoc(spec.description or "") or spec.name
-            made = RawTool(self.prefix + spec.name, description, schema, call,
-                           timeout=self.timeout, concurrent=self.concurrent)
+            made = RawTool(self.prefix + spec.name, description, schema, call, timeout=self.timeout,
+                           concurrent=self.concurrent, annotations=spec.annotations)
         except jsonschema.SchemaError as e:  # one broken tool must not hide the others
             _log.warning("MCP server %r: skipping tool %r, its inputSchema is invalid: %s", self.name, spec.name, e.message)
             return None

@@ -189,7 +189,7 @@ def make_get_weather(
     """
     api = OpenMeteo(forecast_url, geocoding_url, client=client, timeout=timeout, attempts=attempts, backoff=backoff)
 
-    @tool(name="get_weather", timeout=tool_timeout)
+    @tool(name="get_weather", timeout=tool_timeout, risk="none")  # it only reads a forecast
     def get_weather(
         city: str,
         days: Annotated[int, Field(ge=1, le=16)] = 1,

@@ -296,7 +296,9 @@ def test_control_actions_and_app_opening_carry_no_risk():
 @pytest.mark.parametrize("name, expected", [
     ("send_email", ["send"]), ("make_payment", ["pay"]), ("delete_file", ["delete"]), ("bookFlight", ["pay"]),
     ("uninstall_app", ["delete"]), ("install_package", ["install"]), ("factory_reset", ["data_loss_setting"]),
-    ("post-tweet", ["send"]), ("get_weather", []), ("search_flights", []), ("flight_status", []),
+    ("post-tweet", ["send"]),
+    # a harmless-sounding name proves nothing: undeclared, it is an unknown risk
+    ("get_weather", ["unknown"]), ("run_shell", ["unknown"]), ("export_contacts", ["unknown"]),
 ])
 def test_tool_calls_by_name(name, expected):
     assert risks(ToolCall(name, {})) == expected
@@ -326,9 +328,19 @@ def test_tool_calls_by_declared_risk():
 
     class Annotated:
         annotations = {"destructiveHint": True}
-    assert risks(ToolCall("tidy"), tool=Annotated()) == ["sensitive"]
+    assert risks(ToolCall("tidy"), tool=Annotated()) == ["delete"]
     Annotated.annotations = {"readOnlyHint": True}
     assert risks(ToolCall("delete_preview"), tool=Annotated()) == []
+    Annotated.annotations = {"readOnlyHint": False, "destructiveHint": False}
+    assert risks(ToolCall("tidy"), tool=Annotated()) == ["unknown"]
+
+
+def test_built_in_tools_declare_that_they_only_read():
+    from vlagent.tools.flights import make_flight_tools
+    from vlagent.tools.weather import get_weather
+
+    for t in (get_weather, *make_flight_tools("http://127.0.0.1:9", api_key="k")):
+        Policy("deny").check(ToolCall(t.name, {}), tool=t)  # risk="none": allowed under deny
 
 
 # -- the policy --------------------------------------------------------------------------------

@@ -163,3 +163,24 @@ def test_an_answer_cut_at_the_token_limit_is_not_complete():
     assert "cut off at the token limit" in tool_turn and "Could not parse" in tool_turn
     whole = Assistant(ScriptedModel(["It is sunny."]), []).ask("Weather in Paris?")
     assert whole.complete is True
+
+
+def test_the_assistant_is_guarded_by_the_policy(weather):
+    """Under deny an undeclared tool's call is blocked and the model is told; the built-in
+    weather tool declares it only reads and runs."""
+    from vlagent import Policy
+
+    get_weather, api = weather
+
+    @tool
+    def wire_money(iban: str, amount: float) -> str:
+        """Send money."""
+        raise AssertionError("must not run")
+
+    model = ScriptedModel([
+        '<tool_call>\n{"name": "wire_money", "arguments": {"iban": "X", "amount": 5}}\n</tool_call>\n'
+        + HERMES_CALL, "Paris is mild; I did not send money."])
+    reply = Assistant(model, [get_weather, wire_money], policy=Policy("deny")).ask("Pay X and check the weather")
+    blocked, weather_result = reply.results
+    assert blocked.is_error and "blocked by policy (deny mode)" in blocked.content and "wire_money" in blocked.content
+    assert not weather_result.is_error and len(api.hits("/v1/forecast")) == 1

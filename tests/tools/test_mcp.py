@@ -43,6 +43,22 @@ def test_tools_are_listed_with_the_servers_schemas(tools):
     assert add.timeout == 30
 
 
+def test_the_policy_reads_the_servers_tool_annotations(tools):
+    """add: readOnlyHint; echo: not read-only but not destructive; sleep: no annotations at all.
+    Under deny only the read-only one runs."""
+    from vlagent import Policy, PolicyViolation
+    from vlagent.policy import classify
+
+    assert classify(ToolCall("add", {"a": 1, "b": 2}), tool=tools["add"]).risks == []
+    assert [str(r) for r in classify(ToolCall("echo", {"text": "x"}), tool=tools["echo"]).risks] == ["unknown"]
+    assert [str(r) for r in classify(ToolCall("sleep", {"seconds": 0}), tool=tools["sleep"]).risks] == ["unknown"]
+    deny = Policy("deny")
+    deny.check(ToolCall("add", {"a": 1, "b": 2}), tool=tools["add"])
+    for name in ("echo", "sleep"):
+        with pytest.raises(PolicyViolation, match=name):
+            deny.check(ToolCall(name, {}), tool=tools[name])
+
+
 def test_calls_through_the_runner(tools):
     results = call_tools(tools, [
         ToolCall("add", {"a": 2, "b": 3}),
