@@ -45,6 +45,10 @@ NO_CALL_MESSAGE = (
     "Your reply had no tool call. Call `{tool}` with the next action, or its `terminate` action "
     "when the task is finished."
 )
+DIED_ACTING_MESSAGE = (
+    "the run stopped while this step was being carried out; its actions may or may not have "
+    "happened: look at the screen before doing any of them again"
+)
 CUT_OFF_MESSAGE = (
     "Your reply was cut off at the token limit ({tokens} tokens) before it ended. Answer "
     "shorter: the tool call first, little or no text before it. "
@@ -142,6 +146,13 @@ class Agent:
         if traj.status in ("success", "failure", "ask_user"):
             return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
         traj.status, traj.error = "running", None
+        for step in traj.steps:
+            if step.acting:  # the process died while doing it (kill -9, power cut)
+                step.acting = False
+                step.errors.append(DIED_ACTING_MESSAGE)
+                step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {DIED_ACTING_MESSAGE}",
+                                                 is_error=True))
+        writer.remove_orphans(len(traj.steps))
         self._seen = {}
         for step in traj.steps[-(self.history_images - 1):] if self.history_images > 1 else []:
             if step.screenshot and (writer.dir / step.screenshot).exists():
@@ -158,6 +169,7 @@ class Agent:
             self._seen = {}  # model-sized images of recent steps
         self._repeats = RepeatDetector()
         self._inflight: Step | None = None  # the step whose model reply is being carried out
+        self._record = (traj, writer)  # for the write-ahead before each action
         # One worker prepares each settled frame (resize, fingerprint) while settle still waits.
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vlagent-prepare")
         tokens = errors_in_a_row = 0
@@ -168,7 +180,8 @@ class Agent:
                     break
                 step, observed, final = self._step(index, goal, traj, writer, observed)
                 self._inflight = None
-                traj.steps.append(step)
+                if not traj.steps or traj.steps[-1] is not step:  # a step with calls is in already
+                    traj.steps.append(step)
                 t = time.perf_counter()
                 writer.write()
                 step.timings["record"] += time.perf_counter() - t
@@ -236,6 +249,7 @@ class Agent:
             device_size=screen.device_size, model_size=model_size,
             model_output=self.secrets.scrub(valid_text(completion.text)), usage=completion.usage, timings=timings,
         )
+        step.timings = timings  # the same dict from here on: the write-ahead adds its time to it
         self._inflight = step
         t = time.perf_counter()
         writer.flush()  # the last step's files, written during this step's model call: one step behind at most
@@ -268,6 +282,7 @@ class Agent:
             acted = acted or did_act
             if final is not None:
                 break
+        step.acting = False
         timings["act"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -302,6 +317,18 @@ class Agent:
         current: Image.Image | str = self._black_frame_note(screen) if seen is None else seen
         return screen, self._messages(goal, history, current, screen), schemas
 
+    def _write_ahead(self, step: Step) -> None:
+        """The step as it stands, the action about to run included, durably on disk (fsync)
+        before the device or a tool is touched: a run killed now is known to have been acting."""
+        traj, writer = self._record
+        t = time.perf_counter()
+        step.acting = True
+        if not traj.steps or traj.steps[-1] is not step:
+            traj.steps.append(step)
+        writer.write()
+        writer.flush()
+        step.timings["record"] += time.perf_counter() - t
+
     def _keep_inflight(self, traj: Trajectory, error: str) -> None:
         """A step cut short after the model replied (the device went away mid-action, Ctrl-C) is
         kept with what it did and how it ended: its action may have reached the device, and a
@@ -309,9 +336,11 @@ class Agent:
         step, self._inflight = self._inflight, None
         if step is None:
             return
+        step.acting = False  # how it ended is said here
         step.errors.append(error)
         step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {error}", is_error=True))
-        traj.steps.append(step)
+        if not traj.steps or traj.steps[-1] is not step:
+            traj.steps.append(step)
 
     def _observe(self, observed, timings: dict[str, float]) -> tuple[Image.Image, "Prepared"]:
         """The settled frame and its preparation if there is one, else a new capture; a black
@@ -364,6 +393,7 @@ class Agent:
             if self.dry_run:
                 step.results.append(ResultRecord(name=call.name, content="dry run: not called"))
                 return None, False
+            self._write_ahead(step)
             result = call_tool(self.tools[call.name], call.arguments)  # validated, timed, wrapped
             if result.is_error:
                 step.errors.append(result.text)
@@ -403,6 +433,7 @@ class Agent:
             return None, False
         if isinstance(action, A.TypeText) and self.secrets.values:
             action = A.TypeText(text=self.secrets.substitute(action.text))
+        self._write_ahead(step)
         self.device.execute(action)
         step.results.append(ResultRecord(name=call.name, content="ok"))
         return None, True

@@ -57,6 +57,9 @@ class Step(BaseModel):
         "happened: its result says so)"))
     results: list[ResultRecord] = []
     errors: list[str] = Field([], description="Recoverable errors fed back to the model")
+    acting: bool = Field(False, description=(
+        "Written before the step's calls are carried out and cleared after: true in a file means "
+        "the process stopped mid-step, and its actions may or may not have happened"))
     timings: dict[str, float] = Field({}, description="Seconds per stage")
     usage: dict[str, int] = {}
 
@@ -152,6 +155,15 @@ class TrajectoryWriter:
         except PydanticSerializationError:  # a lone surrogate that came in by another door
             text = json.dumps(valid_value(self.trajectory.model_dump(mode="json")), ensure_ascii=False, indent=1)
         self._submit(write_atomic, self.path, text, durable=True)
+
+    def remove_orphans(self, steps: int) -> None:
+        """Delete what a run killed mid-write leaves: screenshots of steps the record does not
+        hold (index >= `steps`) and half-written temp files of trajectory.json."""
+        for path in self.dir.glob("step_*.png"):
+            if path.stem[5:].isdigit() and int(path.stem[5:]) >= steps:
+                path.unlink(missing_ok=True)
+        for path in self.dir.glob(f".{self.FILENAME}.*.tmp"):
+            path.unlink(missing_ok=True)
 
     def flush(self) -> None:
         """Wait for every queued write; raise the first that failed."""

@@ -46,7 +46,8 @@ class Model(Protocol):
 
     Optional: `prepare_image(image)`, which the loop calls from a worker thread with the next
     screenshot (already at the model's size) while the screen settles, so a model that does its
-    own image work (TransformersModel's pixel values) can do it before `generate` needs it.
+    own image work (TransformersModel's pixel values) can do it before `generate` needs it;
+    `render(messages, tools)`, the exact text it would be fed.
     """
 
     coordinate_system: CoordinateSystem

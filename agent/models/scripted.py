@@ -34,6 +34,12 @@ class ScriptedModel:
         self.max_pixels = max_pixels
         self.description = f"scripted ({len(self.outputs)} outputs)"
         self.requests: list[tuple[list[Message], list[ToolSchema] | None]] = []
+        self.position = 0  # the next output to give
+
+    def resume_at(self, steps: int) -> None:
+        """Go on from output `steps`: the same script resuming a run that used that many (one
+        per step), so its finished steps' outputs are not given, and acted on, again."""
+        self.position = steps
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> "ScriptedModel":
@@ -56,7 +62,8 @@ class ScriptedModel:
     def generate(
         self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
     ) -> Completion:
-        index = len(self.requests)
+        index = self.position
+        self.position += 1
         self.requests.append((list(messages), tools))  # a snapshot: callers keep appending
         if index >= len(self.outputs):
             raise ModelError(

@@ -118,16 +118,17 @@ def test_secret_and_dry_run_flags(tmp_path):
 
 def test_resume_a_run_from_its_directory(tmp_path):
     out = tmp_path / "run"
-    first = scripted(tmp_path, {"action": "wait", "time": 0})
-    result = runner.invoke(app, ["run", "wait then finish", "-d", screenshot(tmp_path), "-m", first, "-o", str(out), "--max-steps", "1"])
+    script = scripted(tmp_path, {"action": "wait", "time": 0},
+                      {"action": "terminate", "status": "success", "text": "finished"})
+    result = runner.invoke(app, ["run", "wait then finish", "-d", screenshot(tmp_path), "-m", script, "-o", str(out), "--max-steps", "1"])
     assert result.exit_code == 1 and Trajectory.load(out).status == "max_steps"
-    (tmp_path / "outputs.json").unlink()
-    second = scripted(tmp_path, {"action": "terminate", "status": "success", "text": "finished"})
-    result = runner.invoke(app, ["run", "--resume", str(out), "-d", screenshot(tmp_path), "-m", second, "--max-steps", "3"])
+    # the same script resumes where the run stopped: its first output is not given (and acted on) again
+    result = runner.invoke(app, ["run", "--resume", str(out), "-d", screenshot(tmp_path), "-m", script, "--max-steps", "3"])
     assert result.exit_code == 0, result.output
     traj = Trajectory.load(out)
     assert (traj.status, traj.answer, len(traj.steps), traj.goal) == ("success", "finished", 2, "wait then finish")
-    both = runner.invoke(app, ["run", "goal", "--resume", str(out), "-d", screenshot(tmp_path), "-m", second])
+    assert [a.type for s in traj.steps for a in s.actions] == ["wait", "terminate"]
+    both = runner.invoke(app, ["run", "goal", "--resume", str(out), "-d", screenshot(tmp_path), "-m", script])
     assert both.exit_code == 2 and "not both" in both.output
 
 

@@ -335,3 +335,63 @@ def test_the_assistant_does_not_call_a_timed_out_tool_again():
         release.set()
     assert reply.results[0].is_error and "timed out" in reply.results[0].text
     assert calls == [5] and len(model.requests) == 2
+
+
+# --- the process killed mid-step: the record said what it was doing --------------------------------
+
+DIES_AFTER_ACTING = """
+import os, sys
+from vlagent import Agent, ScriptedModel
+from vlagent.devices.adb import AdbDevice
+
+class DiesAfterItsSecondAction(AdbDevice):
+    acted = 0
+    def execute(self, action):
+        super().execute(action)
+        self.acted += 1
+        if self.acted == 2:
+            os._exit(9)  # as kill -9 would: no cleanup, no last write
+
+serial, script, out = sys.argv[1:4]
+with DiesAfterItsSecondAction(serial, ime_settle=0) as device:
+    Agent(ScriptedModel.from_file(script), device, out_dir=out, settle_timeout=0.3).run("two taps, then back")
+"""
+
+
+@pytest.mark.adb
+def test_a_process_killed_mid_step_resumes_without_redoing_anything(sim, adb, tmp_path, phone_state):
+    """The step was written before its action ran (write-ahead), so the record says the run died
+    while carrying it out; the same script resumes from the next output, and every input reaches
+    the phone once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.json"
+    outputs = [ui(action="click", coordinate=[500, 150]), ui(action="click", coordinate=[500, 300]),
+               ui(action="system_button", button="Back"), DONE]
+    script.write_text(json.dumps(outputs))
+    out = tmp_path / "run"
+    before = phone_state()["input_events"]
+    died = subprocess.run([sys.executable, "-c", DIES_AFTER_ACTING, sim.serial, str(script), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert died.returncode == 9, died.stderr[-2000:]
+    traj = Trajectory.load(out)
+    assert traj.status == "running" and [s.index for s in traj.steps] == [0, 1]
+    assert traj.steps[1].acting and not traj.steps[0].acting  # its intent was on disk before it acted
+    assert phone_state()["input_events"] == before + 2
+
+    # what a kill during a later write would leave: a screenshot the record never named, a temp file
+    (out / "step_009.png").write_bytes(b"orphan")
+    (out / ".trajectory.json.abc123.tmp").write_text("{half")
+    model = ScriptedModel.from_file(script)
+    model.resume_at(len(traj.steps))  # as `vlagent run --resume` does with its scripted model
+    with AdbDevice(sim.serial) as device:
+        result = Agent(model, device, out_dir=out, settle_timeout=0.3).resume(out)
+    assert result.status == "success"
+    traj = Trajectory.load(out)
+    assert [s.index for s in traj.steps] == [0, 1, 2, 3] and not any(s.acting for s in traj.steps)
+    assert "may or may not have happened" in traj.steps[1].results[-1].content
+    assert any("may or may not have happened" in str(m["content"]) for m in model.requests[0][0])
+    assert phone_state()["input_events"] == before + 3 == before + executed(traj)  # each input once
+    assert sorted(p.name for p in out.glob("step_*.png")) == [s.screenshot for s in traj.steps]
+    assert not list(out.glob(".trajectory.json.*.tmp"))
