@@ -240,21 +240,26 @@ class Agent:
         timings["preprocess"] += time.perf_counter() - t
 
         t = time.perf_counter()
+        # Encoded on the writer's thread during the model call, so the write-ahead before the
+        # action finds it done (a step the model fails leaves it behind; resume removes it).
+        shot = writer.save_screenshot(index, frame)
+        timings["record"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         completion = self.model.generate(messages, schemas)
         timings["model"] = time.perf_counter() - t
         timings.update({f"model_{k}": v for k, v in completion.timings.items()})
 
         step = Step(
-            index=index, started_at=started_at, screenshot_size=frame.size,
+            index=index, started_at=started_at, screenshot=shot, screenshot_size=frame.size,
             device_size=screen.device_size, model_size=model_size,
             model_output=self.secrets.scrub(valid_text(completion.text)), usage=completion.usage, timings=timings,
         )
         step.timings = timings  # the same dict from here on: the write-ahead adds its time to it
         self._inflight = step
         t = time.perf_counter()
-        writer.flush()  # the last step's files, written during this step's model call: one step behind at most
-        step.screenshot = writer.save_screenshot(index, frame)
-        timings["record"] = time.perf_counter() - t  # the JSON rewrite is added in run()
+        writer.flush()  # the last step's record and this screenshot, written during the model call
+        timings["record"] += time.perf_counter() - t  # the JSON rewrite is added in run()
 
         t = time.perf_counter()
         cut_off = "" if completion.finish_reason != "length" else CUT_OFF_MESSAGE.format(
