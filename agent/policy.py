@@ -109,6 +109,8 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _SECRET = re.compile(r"\{\{\s*[A-Za-z_]\w*\s*\}\}")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+# Dates look like phone numbers to _PHONE ("2024-06-03", "03.06.2024"): a note titled so is no call.
+_DATE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2}))$")
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 
 
@@ -354,7 +356,10 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, swipe: bool
         return node, target  # a real swipe scrolls; only "swipe to pay" controls act on one
     for where, text in texts:
         found.scan(text, where, only=_TAP_RISKS)
-    if any(_PHONE.fullmatch(t.strip()) and sum(c.isdigit() for c in t) >= 7 for w, t in texts if w == "label"):
+    numbers = [t for w, t in texts if w == "label" and _PHONE.fullmatch(t.strip())
+               and sum(c.isdigit() for c in t) >= 7 and not _DATE.fullmatch(t.strip())]
+    # in a messaging app a number names a conversation, which a tap opens rather than dials
+    if numbers and not any(p in node.a.get("package", "") for p in MESSAGING_PACKAGES):
         found.add(Risk.CALL, f"{_quote(label)} is a phone number")
     words, context = _words(" ".join(t for _, t in texts)), _window_text(nodes, node)
     if any(f" {w} " in words for w in STORE_WORDS) and (

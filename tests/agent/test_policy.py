@@ -232,6 +232,14 @@ def test_phone_numbers_dial_and_words_in_other_languages():
                          node((0, 700, 500, 800), text="Zurücksetzen", clickable=True)))
     assert risks(A.Tap(x=10, y=150), xml) == ["call"]
     assert risks(A.Tap(x=10, y=350), xml) == ["send"]
+    # false alarms before: a conversation titled with its number opens the thread; a date is no number
+    thread = hierarchy(node((0, 0, 1080, 2400), node((0, 100, 1080, 200), text="+1 555-201-2031", clickable=True,
+                                                     pkg="com.google.android.apps.messaging")))
+    assert risks(A.Tap(x=10, y=150), thread) == []
+    for date in ("2024-06-03", "03.06.2024", "3/6/2024", "06-03-24"):
+        note = hierarchy(node((0, 0, 1080, 2400), node((0, 100, 1080, 200), text=date, clickable=True,
+                                                       pkg="com.simphone.notes")))
+        assert risks(A.Tap(x=10, y=150), note) == [], date
     assert risks(A.Tap(x=10, y=550), xml) == ["delete"]
     assert risks(A.Tap(x=10, y=750), xml) == ["data_loss_setting"]
 
