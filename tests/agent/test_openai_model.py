@@ -520,3 +520,16 @@ def test_a_server_that_ignores_stream_true_is_read_as_one_answer() -> None:
         out = model(server).generate(turn(), stream_callback=deltas.append)
     assert server.chat_requests[0].body["stream"] is True
     assert out.text == "All at once." and deltas == ["All at once."]
+
+
+def test_render_shows_the_messages_the_server_gets() -> None:
+    """What `vlagent prompt` prints for a server: the chat messages as sent, images as
+    placeholders (the server's own template makes the text). No request is made."""
+    messages = turn(screenshot((672, 1484)))
+    hermes = json.loads(OpenAIModel("http://127.0.0.1:9", "Qwen2.5-VL-7B-Instruct").render(messages, [WEATHER]))
+    assert [m["role"] for m in hermes] == ["system", "user"]
+    assert "<tools>" in hermes[0]["content"] and hermes[1]["content"][0] == "<image 672x1484>"
+    qwen = json.loads(OpenAIModel("http://127.0.0.1:9", "Qwen2-VL-7B-Instruct").render(messages, [WEATHER]))
+    assert "✿FUNCTION✿" in qwen[0]["content"]
+    native = OpenAIModel("http://127.0.0.1:9", "Qwen2.5-VL-7B-Instruct", native_tools=True)
+    assert "<tools>" not in native.render(messages, [WEATHER])  # native tools: the server renders them
