@@ -77,16 +77,17 @@ class Assistant:
             options = {"stream_callback": AnswerStream(self.on_delta)} if self.on_delta else {}
             completion = self.model.generate(self.messages, schemas, **options)
             reply.rounds += 1
-            self.messages.append({"role": "assistant", "content": valid_text(completion.text)})
+            text = valid_text(completion.text)
+            self.messages.append({"role": "assistant", "content": text})
             cut_off = completion.finish_reason == "length"
             try:
-                calls = parse_tool_calls(completion.text)
+                calls = parse_tool_calls(text)
             except ParseError as e:
                 why = "Your reply was cut off at the token limit. " if cut_off else ""
                 self._add_results([ToolResult(name="parse", content=f"Error: {why}{e}", is_error=True)])
                 continue
             if not calls:
-                reply.text = final_text(valid_text(completion.text))
+                reply.text = final_text(text)
                 reply.complete = not cut_off
                 return reply
             if reply.rounds > self.max_tool_rounds:

@@ -180,8 +180,7 @@ class Agent:
                     break
                 step, observed, final = self._step(index, goal, traj, writer, observed)
                 self._inflight = None
-                if not traj.steps or traj.steps[-1] is not step:  # a step with calls is in already
-                    traj.steps.append(step)
+                _append_once(traj, step)  # a step that acted is in already (write-ahead)
                 t = time.perf_counter()
                 writer.write()
                 step.timings["record"] += time.perf_counter() - t
@@ -209,12 +208,9 @@ class Agent:
             traj.status, traj.error = "interrupted", str(e)
             self._keep_inflight(traj, traj.error)
             raise
-        except VLAgentError as e:
-            e.args = tuple(self.secrets.scrub(str(a)) for a in e.args)  # whoever prints it next
-            traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
-            self._keep_inflight(traj, traj.error)
-            raise
-        except Exception as e:  # a bug of ours or a device driver's: the record still says how it ended
+        except Exception as e:  # ours, or a bug of ours or a device driver's: the record says how it ended
+            if isinstance(e, VLAgentError):
+                e.args = tuple(self.secrets.scrub(str(a)) for a in e.args)  # whoever prints it next
             traj.status, traj.error = "error", self.secrets.scrub(f"{type(e).__name__}: {e}")
             self._keep_inflight(traj, traj.error)
             raise
@@ -297,7 +293,6 @@ class Agent:
                                                  timeout=self.settle_timeout)
             observed = (settled, job)
         timings["settle"] = time.perf_counter() - t
-        step.timings = timings  # pydantic copied the dict at construction; keep the full one
         step.errors = [self.secrets.scrub(e) for e in step.errors]
         for r in step.results:
             r.content = self.secrets.scrub(r.content)
@@ -328,8 +323,7 @@ class Agent:
         traj, writer = self._record
         t = time.perf_counter()
         step.acting = True
-        if not traj.steps or traj.steps[-1] is not step:
-            traj.steps.append(step)
+        _append_once(traj, step)
         writer.write()
         writer.flush()
         step.timings["record"] += time.perf_counter() - t
@@ -344,8 +338,7 @@ class Agent:
         step.acting = False  # how it ended is said here
         step.errors.append(error)
         step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {error}", is_error=True))
-        if not traj.steps or traj.steps[-1] is not step:
-            traj.steps.append(step)
+        _append_once(traj, step)
 
     def _observe(self, observed, timings: dict[str, float]) -> tuple[Image.Image, "Prepared"]:
         """The settled frame and its preparation if there is one, else a new capture; a black
@@ -482,6 +475,13 @@ class Agent:
                 {"type": "text", "text": "This is the current screen. What is the next action?"},
             ]})
         return messages
+
+
+def _append_once(traj: Trajectory, step: Step) -> None:
+    """Put `step` in the trajectory once: the write-ahead, the step's end and an interrupted
+    step each record it, whichever comes first."""
+    if not traj.steps or traj.steps[-1] is not step:
+        traj.steps.append(step)
 
 
 def _summarise(step: Step) -> str:
