@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..deadline import within
 from ..errors import ToolExecutionError
 from ..redaction import redact_logs
 from ..retry import RETRYABLE_STATUS, is_transient, retrying
@@ -36,14 +37,10 @@ def shared_client() -> httpx.Client:
 def get_within(client: httpx.Client, url: str, params: dict[str, Any], timeout: float) -> httpx.Response:
     """GET with `timeout` as a deadline for the whole answer: httpx's timeouts are per read, so
     a server sending a byte at a time would otherwise hold a tool for as long as it likes."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     with client.stream("GET", url, params=params, timeout=timeout) as streamed:
-        body = bytearray()
-        for chunk in streamed.iter_bytes():
-            body += chunk
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout(f"the answer took over {timeout:g} s in all", request=streamed.request)
-    return httpx.Response(streamed.status_code, headers=streamed.headers, content=bytes(body),
+        body = b"".join(within(streamed.iter_bytes(), timeout, streamed.request, started))
+    return httpx.Response(streamed.status_code, headers=streamed.headers, content=body,
                           request=streamed.request)
 
 

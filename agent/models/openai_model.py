@@ -19,10 +19,11 @@ import os
 import re
 import time
 import weakref
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 import httpx
 
+from ..deadline import AnswerTooSlow, within
 from ..errors import ModelError, ParseError, UserError
 from ..parsing import parse_tool_calls
 from ..profiles import Profile, get_profile, profile_for_name
@@ -59,7 +60,8 @@ class OpenAIModel:
         self, base_url: str, model: str | None = None, *, api_key: str | None = None,
         profile: str | None = None, native_tools: bool | Literal["auto"] = False,
         min_pixels: int = DEFAULT_MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_tokens: int = 512, temperature: float = 0.0, timeout: float = 60.0, stream: bool = False,
+        max_tokens: int = 512, temperature: float = 0.0, timeout: float = 60.0,
+        deadline: float | None = 600.0, stream: bool = False,
         transport: httpx.BaseTransport | None = None, extra_body: dict[str, Any] | None = None,
         image_format: Literal["png", "jpeg"] = "png", retry: dict[str, Any] | None = None,
     ) -> None:
@@ -78,7 +80,9 @@ class OpenAIModel:
         self.server_stop = True  # False once the server failed on `stop`: cut here instead
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
         self.max_tokens, self.temperature = max_tokens, temperature
-        self.timeout, self.stream = timeout, stream
+        # timeout bounds each read; deadline the whole answer, which a server sending a byte now
+        # and then would otherwise stretch without end (None: no limit).
+        self.timeout, self.deadline, self.stream = timeout, deadline, stream
         self.extra_body = dict(extra_body or {})
         self.image_format = image_format
         self.retry = dict(retry or {})  # overrides for vlagent.retry.retrying (attempts, initial, ...)
@@ -275,6 +279,9 @@ class OpenAIModel:
         except httpx.ConnectError as e:
             raise ModelError(f"cannot connect to the model server at {self.base_url} ({e}); check that "
                              "the server is running and that the host and port are right") from None
+        except AnswerTooSlow as e:
+            raise ModelError(f"{what}: {e} (the deadline), also on retrying; raise `deadline` if "
+                             "answers this long are expected") from None
         except httpx.TimeoutException as e:
             raise ModelError(f"{what}: timed out after {self.timeout:g} s ({type(e).__name__}), also on "
                              "retrying; raise `timeout` or check the server's load") from None
@@ -285,7 +292,7 @@ class OpenAIModel:
     def _send(self, body: dict[str, Any], native: bool, options: dict[str, Any],
               timings: dict[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
         def attempt() -> tuple[dict[str, Any], dict[str, Any]]:
-            sent = time.perf_counter()
+            sent, started = time.perf_counter(), time.monotonic()
             with self._http().stream("POST", "/v1/chat/completions", json=body) as response:
                 if response.status_code >= 400:
                     response.read()
@@ -293,15 +300,16 @@ class OpenAIModel:
                 # Some servers ignore `stream: true` and answer with one JSON body: read that.
                 plain = "application/json" in response.headers.get("content-type", "")
                 if body.get("stream") and not plain:
-                    return self._read_stream(response, options.get("stream_callback"), timings, sent)
-                response.read()
+                    lines = within(response.iter_lines(), self.deadline, response.request, started)
+                    return self._read_stream(lines, options.get("stream_callback"), timings, sent)
+                raw = b"".join(within(response.iter_bytes(), self.deadline, response.request, started))
             try:
-                data = response.json()
+                data = json.loads(raw)
                 choice = data["choices"][0]
                 message = {**choice["message"], "finish_reason": choice.get("finish_reason")}
             except (ValueError, KeyError, IndexError, TypeError):
                 raise ModelError(f"{self.base_url} answered with something other than a chat "
-                                 f"completion: {response.text[:300]!r}") from None
+                                 f"completion: {raw[:300].decode(errors='replace')!r}") from None
             if body.get("stream") and message.get("content") and options.get("stream_callback"):
                 options["stream_callback"](message["content"])  # the whole answer as one delta
             return message, data.get("usage") or {}
@@ -331,14 +339,14 @@ class OpenAIModel:
         hint = "; the server refuses native tools: pass native_tools=False" if about_tools else ""
         raise ModelError(f"the model server at {self.base_url} answered {status}: {message}{hint}")
 
-    def _read_stream(self, response: httpx.Response, callback: Callable[[str], Any] | None,
+    def _read_stream(self, lines: Iterable[str], callback: Callable[[str], Any] | None,
                      timings: dict[str, float], sent: float) -> tuple[dict[str, Any], dict[str, Any]]:
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         usage: dict[str, Any] = {}
         done, finish = False, None
         try:
-            for line in response.iter_lines():
+            for line in lines:
                 data = line[5:].strip() if line.startswith("data:") else None
                 if data == "[DONE]":
                     done = True

@@ -27,6 +27,7 @@ class Reply:
     events: list[Any] | None = None  # SSE: dicts become `data: {json}`, strings go as written
     cut_after: int | None = None  # SSE: drop the connection after this many events
     delay: float = 0.0  # seconds to wait before answering (a timeout)
+    trickle: float = 0.0  # seconds between the body's bytes, or between events: a slow sender
     headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
 
@@ -105,7 +106,10 @@ class FakeOpenAIServer:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                for i in range(0, len(payload), 1 if reply.trickle else len(payload) or 1):
+                    self.wfile.write(payload[i:i + (1 if reply.trickle else len(payload))])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
 
             def _send_events(self, reply: Reply) -> None:
                 self.send_response(reply.status)
@@ -123,6 +127,7 @@ class FakeOpenAIServer:
                     data = text.encode()
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                     self.wfile.flush()
+                    time.sleep(reply.trickle)
                 self.wfile.write(b"0\r\n\r\n")
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

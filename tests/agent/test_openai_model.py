@@ -283,6 +283,24 @@ def test_timeouts_are_retried_then_reported() -> None:
     assert len(server.chat_requests) == 2
 
 
+def test_a_body_trickled_within_each_read_timeout_is_stopped_at_the_deadline() -> None:
+    """A byte every 20 ms never trips the 5 s read timeout; the whole body would take seconds."""
+    answer = Reply(json=chat("a long answer " * 20), trickle=0.02)
+    with FakeOpenAIServer(answer) as server:
+        with pytest.raises(ModelError, match=r"took over 0.3 s in all \(the deadline\).*raise `deadline`"):
+            model(server, timeout=5, deadline=0.3, retry={**FAST_RETRY, "attempts": 2}).generate(turn())
+    assert len(server.chat_requests) == 2  # retried once, like any timeout
+
+
+def test_a_stream_trickled_past_the_deadline_is_cut_and_not_retried() -> None:
+    events = [chunk("word ") for _ in range(40)] + [chunk(finish="stop"), "data: [DONE]\n\n"]
+    with FakeOpenAIServer(Reply(events=events, trickle=0.02)) as server:
+        with pytest.raises(ModelError, match=r"cut after \d+ characters .*took over 0.3 s in all"):
+            model(server, timeout=5, deadline=0.3, stream=True).generate(turn())
+        assert model(server, timeout=5, deadline=None, stream=True).generate(turn()).text == "word " * 40
+    assert len(server.chat_requests) == 2
+
+
 def test_malformed_json_body_is_a_model_error() -> None:
     with FakeOpenAIServer(Reply(raw=b'{"choices": [')) as server:
         with pytest.raises(ModelError, match="other than a chat completion"):
