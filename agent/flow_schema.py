@@ -161,9 +161,12 @@ def _extent(node: Node, seen: dict[int, tuple[int, int] | None]) -> tuple[int, i
 def find_problems(root: Node, data: Any, path: str) -> list[str]:
     """Every problem of a composed flow, `file:line:column: ...`, once each, in file order."""
     problems = _duplicate_keys(root, path)
+    misindented = _fields_beside_their_step(root, data, path)
+    problems += misindented.values()
     validator = jsonschema.Draft202012Validator(FLOW_SCHEMA)
     for error in validator.iter_errors(data):
-        problems.extend(_explain(error, root, data, path))
+        if list(error.absolute_path)[:2] not in [["steps", i] for i in misindented]:
+            problems.extend(_explain(error, root, data, path))
     if not problems:
         problems = _check_values(root, data, path)
     return sorted(dict.fromkeys(problems), key=_position)
@@ -341,6 +344,30 @@ def _value_problems(error: jsonschema.ValidationError, rel: list[Any]) -> list[t
         hint = " (quote it: YAML reads yes/no/on/off as true/false)" if isinstance(error.instance, bool) else ""
         return [(error, f"{field_}expected {expected}, got {_show(error.instance)}{hint}", None)]
     return [(error, f"{field_}{error.message}", None)]
+
+
+def _fields_beside_their_step(root: Node, data: Any, path: str) -> dict[int, str]:
+    """Steps whose fields were written level with the step's name instead of under it:
+
+        - swipe:
+          from: [1, 2]     # YAML reads one item with three keys: swipe (empty), from, to
+          to: [3, 4]
+
+    Reported as that, by step index, instead of as an empty swipe and two unknown steps."""
+    found = {}
+    steps = data.get("steps") if isinstance(data, dict) else None
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, dict) or len(step) < 2:
+            continue
+        kind, *rest = step
+        schema = STEP_SCHEMAS.get(kind) if isinstance(kind, str) else None
+        fields = {f for alt in [schema or {}, *(schema or {}).get("oneOf", [])] for f in alt.get("properties", {})}
+        if step[kind] is None and all(k in fields for k in rest):
+            at = _key_node(_node_at(root, ["steps", i]), rest[0])
+            found[i] = (f"{location(path, at)}: step {i + 1} '{kind}': {', '.join(f'`{k}`' for k in rest)} "
+                        f"belong{'s' if len(rest) == 1 else ''} to `{kind}` but sit{'s' if len(rest) == 1 else ''} "
+                        f"level with it; indent {'it' if len(rest) == 1 else 'them'} two more spaces, under `{kind}:`")
+    return found
 
 
 def _did_you_mean(word: str, choices: Any) -> str:

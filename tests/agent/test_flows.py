@@ -71,6 +71,14 @@ BAD = [
     ("bad indentation",
      "steps:\n  - open_app: Settings\n   - tap: the switch\n",
      "flow.yaml:3:4: YAML syntax error: bad indentation"),
+    ("fields level with their step",
+     "steps:\n  - swipe:\n    from: [1, 2]\n    to: [3, 4]\n",
+     "flow.yaml:3:5: step 1 'swipe': `from`, `to` belong to `swipe` but sit level with it; indent them two "
+     "more spaces, under `swipe:`"),
+    ("a field level with its step",
+     "steps:\n  - back\n  - query:\n    question: level?\n",
+     "flow.yaml:4:5: step 2 'query': `question` belongs to `query` but sits level with it; indent it two "
+     "more spaces, under `query:`"),
     ("a tab",
      "steps:\n\t- tap: the switch\n",
      "flow.yaml:2:1: YAML syntax error: a tab: indent YAML with spaces"),
@@ -235,3 +243,11 @@ def test_hostile_yaml_is_refused_quickly(text, message):
 def test_aliases_within_reason_still_work():
     flow = parse_flow("steps:\n  - wait: &pause 1\n  - wait: *pause\n")
     assert [(s.kind, s.value) for s in flow.steps] == [("wait", 1), ("wait", 1)]
+
+
+def test_fields_level_with_their_step_are_one_problem_not_an_unknown_step_each():
+    text = "steps:\n  - swipe:\n    from: [1, 2]\n    to: [3, 4]\n    duration_ms: 300\n  - tapp: x\n"
+    with pytest.raises(FlowError) as caught:
+        parse_flow(text, "f.yaml")
+    assert [p.split(":")[1] for p in caught.value.problems] == ["3", "6"]
+    assert "unknown step 'from'" not in str(caught.value)
