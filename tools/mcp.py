@@ -121,7 +121,10 @@ class MCPServer:
         self._done = asyncio.run_coroutine_threadsafe(self._serve(ready), loop)
         try:
             listed = ready.result(self.connect_timeout)
-        except BaseException as e:
+        except KeyboardInterrupt:
+            self.close()
+            raise
+        except BaseException as e:  # the server's failure arrives as whatever anyio raised, groups included
             tail = self._stderr_tail()
             self.close()
             while isinstance(getattr(e, "exceptions", None), tuple) and e.exceptions:  # anyio's groups

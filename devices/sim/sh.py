@@ -317,7 +317,7 @@ class Shell:
 
     def _arith(self, expr: str) -> str:
         expr = re.sub(r"\$?([A-Za-z_][A-Za-z0-9_]*)", lambda m: self.env.get(m.group(1), "0") or "0", expr)
-        if not re.fullmatch(r"[\d\s+\-*/%()]*", expr):
+        if not re.fullmatch(r"[\d\s+\-*/%()]*", expr) or "**" in expr:  # ** is not shell arithmetic
             return "0"
         try:
             return str(int(eval(expr.replace("/", "//"), {"__builtins__": {}}, {})))  # digits and operators only

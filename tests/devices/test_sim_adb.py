@@ -281,3 +281,10 @@ def test_input_text_only_types_the_first_argument_and_only_ascii():
     result = shell.run("input text 'héllo'")
     assert result.status != 0 and b"NullPointerException" in result.output
     assert phone.typed == ["hello"]
+
+
+@pytest.mark.timeout(20)
+def test_arithmetic_the_shell_has_not_cannot_hang_the_phone():
+    """mksh has no `**`; evaluated as Python's power it would compute 9**(9**9) digits for hours."""
+    result = Shell(DeviceState(phone=_Recorder())).run("echo $((9**9**9)); echo $((6*7))")
+    assert result.output.splitlines()[-1] == b"42"
