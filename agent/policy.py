@@ -22,10 +22,12 @@ Conservative by design: a false alarm ("Send feedback" asks) is acceptable, a mi
 from __future__ import annotations
 
 import functools
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping
 
 from . import actions as A
@@ -54,52 +56,20 @@ class Risk(str, Enum):
 ALL_RISKS = frozenset(Risk) - {Risk.NONE}
 _TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE, Risk.UNKNOWN}  # "Forgot password?" is no password entry
 
-# Words per category, matched case-insensitively on whole words (phrases: consecutive words);
-# CJK entries match as substrings. Button labels are imperatives, so few inflections are needed.
-KEYWORDS: dict[Risk, tuple[str, ...]] = {
-    Risk.SEND: ("send", "reply", "reply all", "post", "share", "submit", "forward", "publish", "tweet", "upload",
-                "invite", "broadcast", "enviar", "envoyer", "senden", "absenden", "inviare", "invia", "verzenden",
-                "отправить", "发送", "送信", "보내기", "전송"),
-    Risk.CALL: ("call", "dial", "redial", "call back", "video call", "voice call", "facetime", "llamar", "appeler",
-                "anrufen", "chiamare", "ligar", "позвонить", "拨打", "呼叫", "発信", "전화 걸기"),
-    Risk.PAY: ("pay", "payment", "buy", "buy now", "purchase", "checkout", "check out", "place order", "order now",
-               "confirm order", "subscribe", "subscription", "free trial", "start trial", "book now", "donate",
-               "transfer", "send money", "top up", "add funds", "upgrade", "rent", "card number", "cvv", "cvc",
-               "iban", "pagar", "payer", "bezahlen", "zahlen", "kaufen", "comprar", "acheter", "acquista",
-               "купить", "оплатить", "支付", "付款", "购买", "購入", "支払", "결제", "구매"),
-    Risk.INSTALL: ("install", "reinstall", "install anyway", "sideload", "allow from this source", "unknown apps",
-                   "instalar", "installer", "installieren", "installa", "установить", "安装", "インストール", "설치"),
-    Risk.DELETE: ("delete", "remove", "erase", "discard", "trash", "move to trash", "bin", "uninstall", "wipe",
-                  "purge", "destroy", "deactivate", "clear all", "clear data", "clear storage", "clear history",
-                  "clear cache", "clear chat", "clear conversation", "clear everything", "clear call log",
-                  "empty trash", "eliminar", "borrar", "supprimer", "effacer", "löschen", "entfernen", "elimina",
-                  "cancella", "excluir", "apagar", "удалить", "删除", "移除", "清除", "削除", "삭제"),
-    Risk.DATA_LOSS_SETTING: ("reset", "factory", "erase all", "erase everything", "clear storage", "format",
-                             "forget", "restore", "wipe", "restablecer", "réinitialiser", "zurücksetzen",
-                             "ripristina", "сброс", "重置", "恢复出厂", "初期化", "초기화"),
-    Risk.PASSWORD_ENTRY: ("password", "passwd", "pwd", "passcode", "passphrase", "pin", "otp", "verification code",
-                          "security code", "one time code", "contraseña", "mot de passe", "passwort", "kennwort",
-                          "senha", "пароль", "密码", "パスワード", "비밀번호"),
-}
-# Extra verbs for tool *names* (send_email, make_payment, delete_file, book_flight, ...).
-TOOL_WORDS: dict[Risk, tuple[str, ...]] = {
-    Risk.SEND: ("email", "mail", "sms", "notify", "message user", "transmit", "dm"),
-    Risk.PAY: ("order", "book", "reserve", "charge", "withdraw", "deposit", "refund", "sell", "trade", "invest"),
-    Risk.DELETE: ("drop", "truncate", "unlink", "rm", "rmdir", "cancel", "revoke", "terminate", "kill",
-                  "overwrite", "clear"),
-    Risk.PASSWORD_ENTRY: ("credential", "credentials", "secret", "login", "signin"),
-}
-STORE_WORDS = ("update", "upgrade", "get", "download")  # install, in a store or about an app
-YES_WORDS = ("ok", "okay", "yes", "confirm", "continue", "accept", "agree", "i agree", "proceed", "allow",
-             "go", "sure", "apply", "do it", "next", "done", "got it")
-YES_FIRST_WORDS = ("yes", "ok", "confirm", "continue", "accept", "allow", "proceed")  # "Yes, go ahead"
-MESSAGE_FIELD_WORDS = ("message", "compose", "chat", "reply", "comment", "sms", "mms", "tweet", "post",
-                       "caption", "write", "send")
-NOT_MESSAGE_FIELD = ("search", "query", "find", "url", "address", "recipient", "to", "subject", "name",
-                     "title", "number", "phone", "email")
-MESSAGING_PACKAGES = ("messaging", "mms", "whatsapp", "telegram", "tencent.mm", "slack", "discord",
-                      "signal", "com.google.android.gm", "email", "teams", "orca", "instagram", "twitter")
-STORE_PACKAGES = ("com.android.vending", "packageinstaller", "store", "market", "appgallery")
+# The vocabulary is data (risk_words.json): a language or a phrase is added there, not here.
+_VOCABULARY = json.loads(Path(__file__).with_name("risk_words.json").read_text(encoding="utf-8"))
+KEYWORDS: dict[Risk, tuple[str, ...]] = {Risk(r): tuple(w) for r, w in _VOCABULARY["risks"].items()}
+TOOL_WORDS: dict[Risk, tuple[str, ...]] = {Risk(r): tuple(w) for r, w in _VOCABULARY["tool_names"].items()}
+STORE_WORDS: tuple[str, ...] = tuple(_VOCABULARY["store_verbs"])  # install, in a store or about an app
+ABOUT_APPS: tuple[str, ...] = tuple(_VOCABULARY["about_apps"])
+YES_WORDS: tuple[str, ...] = tuple(_VOCABULARY["yes_words"])
+YES_FIRST_WORDS: tuple[str, ...] = tuple(_VOCABULARY["yes_first_words"])  # "Yes, go ahead"
+DISMISS_WORDS: tuple[str, ...] = tuple(_VOCABULARY["dismiss_words"])  # a whole label that closes a dialog
+NEGATIONS: tuple[str, ...] = tuple(_VOCABULARY["negations"])  # "Don't send", "不要安装"
+MESSAGE_FIELD_WORDS: tuple[str, ...] = tuple(_VOCABULARY["message_field_words"])
+NOT_MESSAGE_FIELD: tuple[str, ...] = tuple(_VOCABULARY["not_message_field_words"])
+MESSAGING_PACKAGES: tuple[str, ...] = tuple(_VOCABULARY["messaging_packages"])
+STORE_PACKAGES: tuple[str, ...] = tuple(_VOCABULARY["store_packages"])
 # Exempt from an app allowlist (never from the denylist): home screen, system UI, system dialogs.
 SYSTEM_PACKAGES = frozenset({"android", "com.android.systemui", "com.android.launcher3",
                              "com.google.android.apps.nexuslauncher", "com.android.launcher"})
@@ -117,6 +87,9 @@ _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 def _words(text: str) -> str:
     """' send message button ': lowercase words between spaces, camelCase and snake_case split."""
     return " " + " ".join(re.findall(r"[^\W_]+", _CAMEL.sub(" ", text).casefold())) + " "
+
+
+_DISMISS = frozenset(_words(w).strip() for w in DISMISS_WORDS)
 
 
 def _has(words: str, raw: str, phrase: str) -> bool:
@@ -263,6 +236,54 @@ def _window_text(nodes: tuple[_Node, ...], n: _Node) -> list[str]:
             for t in (m.a.get("text", ""), m.a.get("content-desc", "")) if t.strip()]
 
 
+_DIALOG_IDS = ("parentPanel", "alertTitle", "contentPanel", "buttonPanel", "design_bottom_sheet")
+_DIALOG_CLASS = re.compile(r"Dialog|BottomSheet|PopupWindow")
+
+
+def _dialog(nodes: tuple[_Node, ...], n: _Node) -> _Node | None:
+    """The dialog `n` sits in: its nearest ancestor that is one (an AlertDialog panel, a *Dialog,
+    bottom sheet or pop-up class), else the window of a framework dialog button (android:id/
+    button1-3); None on a plain screen."""
+    m: _Node | None = n
+    while m is not None:
+        if m.rid in _DIALOG_IDS or _DIALOG_CLASS.search(m.a.get("class", "")):
+            return m
+        if m.parent is None and re.fullmatch(r"android:id/button[1-3]", n.a.get("resource-id", "")):
+            return m
+        m = m.parent
+    return None
+
+
+def _inside(n: _Node, container: _Node) -> bool:
+    while n is not None and n is not container:
+        n = n.parent  # type: ignore[assignment]
+    return n is container
+
+
+def _dialog_text(nodes: tuple[_Node, ...], dialog: _Node, tapped: _Node) -> list[str]:
+    """What a dialog says, for a button in it: its title and message, and the labels of its other
+    controls except the ways out (a "Don't install" names what it declines)."""
+    said = []
+    for m in nodes:
+        if m is tapped or m.editable or not _inside(m, dialog) or _inside(m, tapped):
+            continue
+        if m.flag("clickable"):
+            said += [t for _, t in _texts(m)] if not _dismisses(_label(m)) else []
+        elif not m.in_clickable:
+            said += [t for t in (m.a.get("text", ""), m.a.get("content-desc", "")) if t.strip()]
+    return said
+
+
+def _dismisses(label: str) -> bool:
+    """Is a control with this label a way out ("Cancel", "Not now", "Don't send", "取消")?"""
+    words = _words(label).strip()
+    if not words:
+        return False
+    return words in _DISMISS or any(
+        label.strip().startswith(n) if _CJK.search(n) else f" {words} ".startswith(f"{_words(n)}")
+        for n in NEGATIONS)
+
+
 def _screen_package(nodes: tuple[_Node, ...]) -> str | None:
     return next((n.a["package"] for n in nodes if n.parent is None and n.a.get("package")
                  and n.a["package"] != "com.android.systemui"), None)
@@ -354,21 +375,26 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, swipe: bool
         return node, target  # a tap on a text field only focuses it
     if swipe and not any(re.search(r"\b(swipe|slide|drag)\b", t, re.I) for _, t in texts):
         return node, target  # a real swipe scrolls; only "swipe to pay" controls act on one
-    for where, text in texts:
-        found.scan(text, where, only=_TAP_RISKS)
+    if not _dismisses(label):  # "Don't install" names a risk it declines
+        for where, text in texts:
+            found.scan(text, where, only=_TAP_RISKS)
     numbers = [t for w, t in texts if w == "label" and _PHONE.fullmatch(t.strip())
                and sum(c.isdigit() for c in t) >= 7 and not _DATE.fullmatch(t.strip())]
     # in a messaging app a number names a conversation, which a tap opens rather than dials
     if numbers and not any(p in node.a.get("package", "") for p in MESSAGING_PACKAGES):
         found.add(Risk.CALL, f"{_quote(label)} is a phone number")
-    words, context = _words(" ".join(t for _, t in texts)), _window_text(nodes, node)
-    if any(f" {w} " in words for w in STORE_WORDS) and (
+    dialog = _dialog(nodes, node)
+    context = _dialog_text(nodes, dialog, node) if dialog is not None else _window_text(nodes, node)
+    if _match(" ".join(t for _, t in texts), {Risk.INSTALL: STORE_WORDS}) and (
             any(p in node.a.get("package", "") for p in STORE_PACKAGES)
-            or any(f" {w} " in _words(t) for t in context for w in ("install", "version", "apk", "app", "store"))):
+            or any(_match(t, {Risk.INSTALL: ABOUT_APPS}) for t in context)):
         found.add(Risk.INSTALL, f"{_quote(label)} on a screen about apps installs")
     said = _words(label).split()
-    if " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
-        for text in context:  # a yes-button does what its dialog or page says
+    if dialog is not None and not _dismisses(label):
+        for text in context:  # any button but a way out does what its dialog says
+            found.scan(text, f"{_quote(label)} answers the dialog:", only=_TAP_RISKS)
+    elif " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
+        for text in context:  # on a page, a yes-button does what the page says
             found.scan(text, f"{_quote(label)} confirms", only=_TAP_RISKS)
     return node, target
 

@@ -125,11 +125,52 @@ def test_a_yes_button_takes_on_what_its_dialog_says(phone: Phone):
     phone.show_popup("Security check", "Send your contacts to verify your account.", ["Cancel", "OK"])
     xml = phone.ui_xml()
     a = classify(tap(xml, text="OK"), xml)
-    assert a.risks == [Risk.SEND] and "confirms" in a.reasons[0]
+    assert a.risks == [Risk.SEND] and "answers the dialog" in a.reasons[0]
     assert risks(tap(xml, text="Cancel"), xml) == []
     phone.show_popup("New version", "A new version of this app is ready.", ["Update", "Not now"])
     xml = phone.ui_xml()
     assert risks(tap(xml, text="Update"), xml) == ["install"]  # "update" on a screen about apps
+
+
+@pytest.mark.parametrize("title, text, buttons, expected", [
+    # scareware: an action phrase on the button, the risk in the dialog's text
+    ("Your phone is at risk", "Install Super Cleaner to remove 3 viruses.", ["Later", "Clean now"],
+     {"Clean now": ["install", "delete"], "Later": []}),
+    # a fake update: a download verb on a dialog about the system
+    ("System update", "A new version of Android is ready.", ["Not now", "Download now"],
+     {"Download now": ["install"], "Not now": []}),
+    # the way out names the risk it declines
+    ("Install update?", "Version 2.1 fixes crashes.", ["Don't install", "Install"],
+     {"Don't install": [], "Install": ["install"]}),
+    ("Share your location?", "ShopCo would like to see where you are.", ["Never", "While using the app"],
+     {"While using the app": ["send"], "Never": []}),
+    # Chinese: the confirm button is no yes-word, the dialog says what it does
+    ("通讯录同步", "将您的通讯录发送到服务器进行验证。", ["取消", "确定"], {"确定": ["send"], "取消": []}),
+    ("安全提示", "请安装安全插件以继续使用。", ["以后再说", "立即处理"], {"立即处理": ["install"], "以后再说": []}),
+    ("存储空间不足", "删除所有照片以释放空间", ["暂不", "好的"], {"好的": ["delete"], "暂不": []}),
+    ("发现新版本", "新版本 2.0 可用", ["稍后", "立即下载"], {"立即下载": ["install"], "稍后": []}),
+])
+def test_a_dialog_button_does_what_its_dialog_says_in_any_words(phone: Phone, title, text, buttons, expected):
+    phone.show_popup(title, text, buttons)
+    xml = phone.ui_xml()
+    assert {b: risks(tap(xml, text=b), xml) for b in buttons} == expected
+
+
+def test_dialogs_apps_draw_themselves_are_recognised_by_their_panels():
+    sheet = hierarchy(node((0, 0, 1080, 2400), node((0, 1400, 1080, 2400),
+        node((60, 1450, 1020, 1550), text="Upload your photos to ShopCo Cloud"),
+        node((60, 2200, 500, 2300), text="Continue", cls="android.widget.Button", clickable=True),
+        node((580, 2200, 1020, 2300), text="Not now", cls="android.widget.Button", clickable=True),
+        rid="com.shop.app:id/design_bottom_sheet", cls="android.widget.FrameLayout"),
+        node((40, 300, 1040, 400), text="Send feedback about this page"),  # page text, not the sheet's
+        cls="android.widget.FrameLayout"))
+    assert risks(A.Tap(x=280, y=2250), sheet) == ["send"]
+    assert risks(A.Tap(x=800, y=2250), sheet) == []
+    plain = hierarchy(node((0, 0, 1080, 2400),
+        node((40, 300, 1040, 400), text="Send feedback about this page"),
+        node((60, 2200, 500, 2300), text="Open basket", cls="android.widget.Button", clickable=True),
+        cls="android.widget.FrameLayout"))
+    assert risks(A.Tap(x=280, y=2250), plain) == []  # a page's button is no answer to a dialog
 
 
 def test_deleting_a_contact_and_its_confirmation_dialog(phone: Phone):
