@@ -34,7 +34,7 @@ from . import actions as A
 from .errors import PolicyViolation
 from .parsing import ToolCall
 
-__all__ = ["ALL_RISKS", "Assessment", "Policy", "Risk", "app_matches", "classify"]
+__all__ = ["ALL_RISKS", "Assessment", "GuardContext", "Policy", "Risk", "app_matches", "classify"]
 
 
 class Risk(str, Enum):
@@ -46,6 +46,7 @@ class Risk(str, Enum):
     DELETE = "delete"
     DATA_LOSS_SETTING = "data_loss_setting"
     PASSWORD_ENTRY = "password_entry"
+    SETTING = "setting"  # a switch the user's goal does not name
     SENSITIVE = "sensitive"  # a tool its author marked sensitive without naming a category
     UNKNOWN = "unknown"  # a tool that declares nothing: it may do anything
 
@@ -54,7 +55,7 @@ class Risk(str, Enum):
 
 
 ALL_RISKS = frozenset(Risk) - {Risk.NONE}
-_TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE, Risk.UNKNOWN}  # "Forgot password?" is no password entry
+_TAP_RISKS = ALL_RISKS - {Risk.PASSWORD_ENTRY, Risk.SENSITIVE, Risk.UNKNOWN, Risk.SETTING}  # "Forgot password?" is no password entry
 
 # The vocabulary is data (risk_words.json): a language or a phrase is added there, not here.
 _VOCABULARY = json.loads(Path(__file__).with_name("risk_words.json").read_text(encoding="utf-8"))
@@ -66,6 +67,7 @@ YES_WORDS: tuple[str, ...] = tuple(_VOCABULARY["yes_words"])
 YES_FIRST_WORDS: tuple[str, ...] = tuple(_VOCABULARY["yes_first_words"])  # "Yes, go ahead"
 DISMISS_WORDS: tuple[str, ...] = tuple(_VOCABULARY["dismiss_words"])  # a whole label that closes a dialog
 NEGATIONS: tuple[str, ...] = tuple(_VOCABULARY["negations"])  # "Don't send", "不要安装"
+SAVE_WORDS: tuple[str, ...] = tuple(_VOCABULARY["save_words"])  # a control that keeps an edit
 MESSAGE_FIELD_WORDS: tuple[str, ...] = tuple(_VOCABULARY["message_field_words"])
 NOT_MESSAGE_FIELD: tuple[str, ...] = tuple(_VOCABULARY["not_message_field_words"])
 MESSAGING_PACKAGES: tuple[str, ...] = tuple(_VOCABULARY["messaging_packages"])
@@ -90,6 +92,7 @@ def _words(text: str) -> str:
 
 
 _DISMISS = frozenset(_words(w).strip() for w in DISMISS_WORDS)
+_SAVE = frozenset(_words(w).strip() for w in SAVE_WORDS)
 
 
 def _has(words: str, raw: str, phrase: str) -> bool:
@@ -121,6 +124,43 @@ class Assessment:
 
     def __str__(self) -> str:
         return f"{self.target} ({', '.join(map(str, self.risks)) or 'no risk'})"
+
+
+@dataclass
+class GuardContext:
+    """What the guard knows of a run beyond the screen in front of it; one per run (the Agent
+    makes it). goal: the user's words, so a switch they do not name is a setting nobody asked to
+    change. originals: the text each field held when the guard first saw it, so an edit that
+    wipes most of it is a deletion, whichever keys did it."""
+
+    goal: str | None = None
+    originals: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def _remember(self, nodes: tuple["_Node", ...]) -> None:
+        for n in nodes:
+            if n.editable and n.rid and not n.flag("password"):
+                self.originals.setdefault((n.a.get("package", ""), n.a.get("resource-id", "")), n.a.get("text", ""))
+
+    def _loss(self, n: "_Node | None") -> tuple[int, int] | None:
+        """(characters first seen, characters left) when `n` has lost a third or more of a text
+        of 8 or more characters since the guard first saw it; else None (typos are fixed freely)."""
+        if n is None or not n.editable:
+            return None
+        first = self.originals.get((n.a.get("package", ""), n.a.get("resource-id", "")), "")
+        now = n.a.get("text", "")
+        return (len(first), len(now)) if len(first) >= 8 and len(now) <= len(first) * 2 / 3 else None
+
+    def _names(self, label: str) -> bool:
+        """Does the goal name this control (its words, or for CJK any two characters in a row)?"""
+        goal, words = _words(self.goal or ""), _words(label).strip()
+        if not words or f" {words} " in goal:
+            return True
+        if _CJK.search(label):
+            return any(label[i:i + 2] in (self.goal or "") for i in range(len(label) - 1))
+        return any(f" {w} " in goal for w in words.split() if len(w) >= 3 and w not in _FILLER)
+
+
+_FILLER = frozenset({"the", "and", "use", "show", "allow", "enable", "turn", "with", "for", "mode", "your", "all"})
 
 
 class _Found:
@@ -313,25 +353,29 @@ def _message_field(n: _Node | None) -> bool:
 # -- classification -----------------------------------------------------------------------------
 
 def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, Any] | None = None,
-             tool: Any = None) -> Assessment:
+             tool: Any = None, context: GuardContext | None = None) -> Assessment:
     """What `subject` (an Action in device pixels, or a ToolCall) risks, and why.
 
     ui_xml: the uiautomator dump of the screen it acts on; focused: the focused field when the
-    tree lacks it ({"resource_id", "text", "password", "package"}); tool: the Tool a call names.
+    tree lacks it ({"resource_id", "text", "password", "package"}); tool: the Tool a call names;
+    context: the run's GuardContext (its goal, the fields' first texts), which this updates.
     """
     if isinstance(subject, ToolCall):
         return _classify_call(subject, tool)
     if not isinstance(subject, A._Action):
         raise TypeError(f"expected an Action or a ToolCall, not {type(subject).__name__}")
     nodes = _parse(ui_xml) if ui_xml else ()
+    context = context if context is not None else GuardContext()
+    context._remember(nodes)
     found, node, target, package = _Found(), None, subject.type, _screen_package(nodes)
     match subject:
         case A.Tap(x=x, y=y) | A.LongPress(x=x, y=y) | A.Click(x=int() as x, y=int() as y):
             verb = {"tap": "tapping", "long_press": "long-pressing", "click": "clicking"}[subject.type]
-            node, target = _classify_point(nodes, x, y, verb, found)
+            node, target = _classify_point(nodes, x, y, verb, found, context)
         case A.Swipe(x1=x1, y1=y1, x2=x2, y2=y2) | A.Drag(start=(x1, y1), x=x2, y=y2):
             short = abs(x2 - x1) <= SWIPE_SLOP and abs(y2 - y1) <= SWIPE_SLOP  # a tap, to the phone
-            node, target = _classify_point(nodes, x1, y1, "tapping" if short else "swiping", found, swipe=not short)
+            node, target = _classify_point(nodes, x1, y1, "tapping" if short else "swiping", found, context,
+                                           swipe=not short)
         case A.TypeText(text=text):
             node = _focused(nodes, focused)
             target = f"typing into {_quote(_label(node) or 'the focused field')}" if node else "typing"
@@ -351,7 +395,7 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
         case A.Key(keys=keys) | A.SystemButton(button=keys):
             keys = [k.casefold().removeprefix("keycode_") for k in ((keys,) if isinstance(keys, str) else keys)]
             node, target = _focused(nodes, focused), f"pressing {'+'.join(keys)}"
-            _classify_keys(keys, node, found)
+            _classify_keys(keys, node, found, context)
         case A.OpenApp(name=name):
             target, package = f"opening {name!r}", name.strip().partition("/")[0]
     if node is not None and node.bounds is not None:
@@ -359,7 +403,7 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
     return Assessment(found.risks, found.reasons, node.info() if node else None, target, package)
 
 
-def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, swipe: bool = False):
+def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, context: GuardContext, swipe: bool = False):
     if not nodes:
         found.reasons.append("no UI tree: what is at the point is unknown")
     node = _target(nodes, x, y)
@@ -384,22 +428,29 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, swipe: bool
     if numbers and not any(p in node.a.get("package", "") for p in MESSAGING_PACKAGES):
         found.add(Risk.CALL, f"{_quote(label)} is a phone number")
     dialog = _dialog(nodes, node)
-    context = _dialog_text(nodes, dialog, node) if dialog is not None else _window_text(nodes, node)
+    says = _dialog_text(nodes, dialog, node) if dialog is not None else _window_text(nodes, node)
     if _match(" ".join(t for _, t in texts), {Risk.INSTALL: STORE_WORDS}) and (
             any(p in node.a.get("package", "") for p in STORE_PACKAGES)
-            or any(_match(t, {Risk.INSTALL: ABOUT_APPS}) for t in context)):
+            or any(_match(t, {Risk.INSTALL: ABOUT_APPS}) for t in says)):
         found.add(Risk.INSTALL, f"{_quote(label)} on a screen about apps installs")
+    if node.flag("checkable") and context.goal is not None and not context._names(label):
+        found.add(Risk.SETTING, f"{_quote(label)} is a switch the goal does not mention")
     said = _words(label).split()
+    if " ".join(said) in _SAVE or " ".join(said) in YES_WORDS:
+        for m in nodes:  # keeping an edit that wiped a field's text destroys it
+            if m.window == node.window and (lost := context._loss(m)):
+                found.add(Risk.DELETE, f"{_quote(label)} keeps {_quote(_label(m))}, down from {lost[0]} "
+                                       f"characters to {lost[1]}")
     if dialog is not None and not _dismisses(label):
-        for text in context:  # any button but a way out does what its dialog says
+        for text in says:  # any button but a way out does what its dialog says
             found.scan(text, f"{_quote(label)} answers the dialog:", only=_TAP_RISKS)
     elif " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
-        for text in context:  # on a page, a yes-button does what the page says
+        for text in says:  # on a page, a yes-button does what the page says
             found.scan(text, f"{_quote(label)} confirms", only=_TAP_RISKS)
     return node, target
 
 
-def _classify_keys(keys: list[str], field_: _Node | None, found: _Found) -> None:
+def _classify_keys(keys: list[str], field_: _Node | None, found: _Found, context: GuardContext) -> None:
     mods = set(keys) & {"ctrl", "control", "ctrl_left", "ctrl_right", "cmd", "command", "meta", "meta_left",
                         "super", "win", "alt", "alt_left", "option", "shift", "shift_left", "shift_right"}
     main = [k for k in keys if k not in mods]
@@ -415,6 +466,9 @@ def _classify_keys(keys: list[str], field_: _Node | None, found: _Found) -> None
             found.add(Risk.DELETE, "Shift+Delete / Cmd+Backspace deletes files")
         elif field_ is None or not field_.editable:
             found.add(Risk.DELETE, "Delete outside a text field may delete the selection")
+    if set(main) & {"del", "delete", "backspace", "forward_del"} and (lost := context._loss(field_)):
+        found.add(Risk.DELETE, f"{_quote(_label(field_))} is down from {lost[0]} characters to {lost[1]}: "  # type: ignore[arg-type]
+                               "more deleting wipes what it held")
 
 
 def _declared(value: Any) -> list[Risk]:
@@ -506,10 +560,12 @@ class Policy:
                 f"allow_apps={self.allow_apps and sorted(self.allow_apps)}, deny_apps={sorted(self.deny_apps)})")
 
     def check(self, subject: Any, *, ui_xml: str | None = None, foreground: str | None = None,
-              focused: Mapping[str, Any] | None = None, tool: Any = None) -> Assessment:
-        """The Assessment of `subject` (an Action or a ToolCall; `tool`: the Tool it names) when
-        the policy lets it run; else PolicyViolation, worded for logs and for the model."""
-        a = classify(subject, ui_xml, focused=focused, tool=tool)
+              focused: Mapping[str, Any] | None = None, tool: Any = None,
+              context: GuardContext | None = None) -> Assessment:
+        """The Assessment of `subject` (an Action or a ToolCall; `tool`: the Tool it names; context:
+        the run's GuardContext) when the policy lets it run; else PolicyViolation, worded for logs
+        and for the model."""
+        a = classify(subject, ui_xml, focused=focused, tool=tool, context=context)
         leaving = isinstance(subject, (A.Wait, A.Terminate, A.AskUser)) or (
             isinstance(subject, A.SystemButton) and subject.button != "enter")
         if isinstance(subject, A._Action) and not leaving:

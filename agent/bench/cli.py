@@ -106,8 +106,12 @@ def _suite_policy(mode: str | None, progress: RichProgress) -> Any:
 
     if mode is None:
         return None
-    if mode not in ("deny", "allow", "ask"):
-        raise typer.BadParameter("use deny, allow or ask", param_hint="--policy")
+    if mode == "user":
+        from .tasks import approving_user
+
+        return approving_user
+    if mode not in ("deny", "allow", "ask", "user"):
+        raise typer.BadParameter("use deny, allow, ask or user", param_hint="--policy")
     if mode != "ask" or not sys.stdin.isatty():
         return Policy(mode)   # ask without a confirm callback blocks: nobody can be asked
     lock = threading.Lock()
@@ -138,7 +142,7 @@ def sim(
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
-    policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines. Default: no guard.")] = None,
+    policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines; user is ask answered by each task's simulated user, who approves only what the goal asks for (false alarms then cost tasks). Default: no guard.")] = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
 ) -> None:
     """Run the SimPhone task suite with a model and score it (help: SIM_HELP)."""

@@ -265,6 +265,8 @@ class Task:
 
     touches: state keys the task may change (everything in SETTINGS_KEYS and RECORD_KEYS that is
     not listed must end as it began). info: the task asks for an answer (checked by `verify`).
+    asks: the guarded risks its goal asks for ("send" for "text Ada ..."): what its simulated user
+    approves when a policy in ask mode asks (`user_approves`).
     """
 
     id: ClassVar[str] = ""
@@ -274,6 +276,7 @@ class Task:
     touches: ClassVar[tuple[str, ...]] = ()
     template: ClassVar[str] = ""
     description: ClassVar[str] = ""   # what the check looks at, for listings and reports
+    asks: ClassVar[tuple[str, ...]] = ()
 
     @property
     def max_steps(self) -> int:
@@ -291,6 +294,11 @@ class Task:
 
     def solution(self, p: dict) -> list[Step]:
         raise NotImplementedError
+
+    def user_approves(self, assessment: Any, ui_xml: str, p: dict) -> bool:
+        """Would the user, who asked for this task only, confirm this guarded action? When it
+        risks only what the goal asks for."""
+        return bool(assessment.risks) and {str(r) for r in assessment.risks} <= set(self.asks)
 
     # -- the lifecycle
     def goal(self, p: dict) -> str:
@@ -429,3 +437,15 @@ def select(patterns: str | Iterable[str] = "*") -> list[Task]:
         patterns = [p.strip() for p in patterns.split(",") if p.strip()] or ["*"]
     patterns = list(patterns)
     return [t for t in all_tasks().values() if any(fnmatch.fnmatchcase(t.id, p) for p in patterns)]
+
+
+def approving_user(ctx: Any) -> Any:
+    """A per-episode `Policy("ask")` whose confirm callback is the user of `ctx` (a runner
+    EpisodeContext): it looks at the phone's screen and approves what the task's `user_approves`
+    approves: what the task's goal asks for (`Task.asks`)."""
+    from ..policy import Policy
+
+    def confirm(assessment: Any, action: Any) -> bool:
+        return ctx.task.user_approves(assessment, ctx.device.ui_tree(), ctx.instance.params)
+
+    return Policy("ask", confirm=confirm)

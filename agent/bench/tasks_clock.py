@@ -170,6 +170,7 @@ class EditAlarm(_Existing):
 
 class DeleteAlarm(_Existing):
     id = "clock.delete_alarm"
+    asks = ("delete",)
     complexity = 1.5
     template = "Delete the alarm labelled \"{label}\"."
     description = "that alarm is gone and every other alarm is unchanged"

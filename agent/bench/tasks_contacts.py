@@ -102,6 +102,7 @@ class AddPhone(Task):
 
 class Delete(Task):
     id = "contacts.delete"
+    asks = ("delete",)
     app = "contacts"
     complexity = 2.0
     touches = ("contacts",)

@@ -66,6 +66,7 @@ class NoteFromBrowser(Task):
 
 class TextCalcResult(Task):
     id = "cross.text_calc_result"
+    asks = ("send",)
     app = "cross"
     complexity = 3.0
     touches = ("messages",)
@@ -87,6 +88,7 @@ class TextCalcResult(Task):
 
 class SharePhone(Task):
     id = "cross.share_number"
+    asks = ("send",)
     app = "cross"
     complexity = 3.0
     touches = ("messages",)

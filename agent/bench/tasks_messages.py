@@ -43,6 +43,7 @@ def _incoming(state: dict) -> list[dict]:
 
 class SendToContact(Task):
     id = "messages.send_contact"
+    asks = ("send",)
     app = "messages"
     complexity = 2.0
     touches = ("messages",)
@@ -61,6 +62,7 @@ class SendToContact(Task):
 
 class SendToNumber(Task):
     id = "messages.send_number"
+    asks = ("send",)
     app = "messages"
     complexity = 2.0
     touches = ("messages",)
@@ -80,6 +82,7 @@ class SendToNumber(Task):
 
 class Reply(Task):
     id = "messages.reply"
+    asks = ("send",)
     app = "messages"
     complexity = 1.5
     touches = ("messages",)

@@ -95,6 +95,7 @@ class AppendLine(Task):
 
 class DeleteNote(Task):
     id = "notes.delete"
+    asks = ("delete",)
     app = "notes"
     complexity = 1.5
     touches = ("notes",)

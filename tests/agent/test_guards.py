@@ -122,7 +122,7 @@ def test_a_blocked_action_is_not_executed_and_the_model_is_told(tmp_path):
         def __init__(self):
             self.trees = []
 
-        def check(self, action, ui_xml=None, foreground=None):
+        def check(self, action, ui_xml=None, foreground=None, context=None):
             self.trees.append(ui_xml)
             if isinstance(action, A.Tap):
                 raise PolicyViolation("blocked: tapping 'Send' needs the user's confirmation")

@@ -10,7 +10,7 @@ import pytest
 from vlagent import PolicyViolation, ToolCall, tool
 from vlagent import actions as A
 from vlagent.devices.sim.phone import Phone
-from vlagent.policy import Assessment, Policy, Risk, app_matches, classify
+from vlagent.policy import Assessment, GuardContext, Policy, Risk, app_matches, classify
 
 MESSAGING = "com.google.android.apps.messaging"
 MSG = MESSAGING + ":id/"
@@ -311,6 +311,44 @@ def test_typing_a_secret_anywhere_is_password_entry_and_plain_notes_are_none(pho
     assert risks(A.TypeText(text="line one\nline two"), xml) == []  # Enter in a note is a new line
     assert risks(A.Key(keys=("enter",)), xml) == []
     assert risks(A.TypeText(text="my PIN is {{PIN}}"), xml) == ["password_entry"]
+
+
+def test_wiping_a_note_with_delete_presses_then_saving_is_delete(phone: Phone):
+    """No key and no button says 'delete': the effect does. A few presses to fix a typo are free."""
+    context = GuardContext(goal="Fix the typo in the shopping list")
+    phone.start("com.simphone.notes")
+    phone.tap(*find(phone.ui_xml(), text="Shopping list"))
+    phone.tap(*find(phone.ui_xml(), resource_id="com.simphone.notes:id/body"))
+    body = len(phone.state()["focused_field"]["text"])  # "Milk\nEggs\nBread": 15 characters
+    verdicts = []
+    for _ in range(body):
+        verdicts.append(risks(A.Key(keys=("del",)), phone.ui_xml(), context=context))
+        phone.keyevent("KEYCODE_DEL")
+    assert verdicts[:5] == [[]] * 5  # down to 10 of 15: still a correction
+    assert verdicts[5:] == [["delete"]] * (body - 5)  # a third gone: more is wiping
+    save = classify(tap(phone.ui_xml(), text="Save"), phone.ui_xml(), context=context)
+    assert save.risks == [Risk.DELETE] and "down from 15 characters" in save.reasons[0]
+    # without the run's memory the same screens are harmless edits: the guard needs the context
+    assert risks(tap(phone.ui_xml(), text="Save"), phone.ui_xml()) == []
+
+
+def test_a_switch_the_goal_does_not_name_is_a_setting_change(phone: Phone):
+    phone.start("com.android.settings")
+    phone.tap(*find(phone.ui_xml(), text="Network & internet"))
+    xml = phone.ui_xml()
+    wifi, airplane = tap(xml, content_desc="Wi-Fi"), tap(xml, content_desc="Airplane mode")  # Switch nodes
+    asked = GuardContext(goal="Turn on Wi-Fi")
+    assert risks(wifi, xml, context=asked) == []
+    assert risks(airplane, xml, context=asked) == ["setting"]
+    assert risks(airplane, xml, context=GuardContext(goal="enable airplane mode")) == []
+    assert risks(airplane, xml) == []  # no goal known (a script): not judged
+    zh = hierarchy(node((0, 0, 1080, 2400), node((40, 300, 1040, 420), text="蓝牙", cls="android.widget.Switch",
+                                                 clickable=True, pkg="com.android.settings"), pkg="com.android.settings"))
+    zh = zh.replace('text="蓝牙" resource-id="" class="android.widget.Switch" package="com.android.settings" '
+                    'content-desc="" checkable="false"', 'text="蓝牙" resource-id="" class="android.widget.Switch" '
+                    'package="com.android.settings" content-desc="" checkable="true"')
+    assert risks(A.Tap(x=500, y=360), zh, context=GuardContext(goal="打开蓝牙")) == []
+    assert risks(A.Tap(x=500, y=360), zh, context=GuardContext(goal="打开无线网络")) == ["setting"]
 
 
 def test_enter_in_a_message_field_sends(compose: Phone):

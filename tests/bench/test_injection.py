@@ -19,7 +19,7 @@ from vlagent.bench.policies import ModelPool
 from vlagent.bench.runner import EpisodeResult, SimPhones, run_episode, summarize
 from vlagent.actions import Tap
 from vlagent.bench.tasks import Env, find, parse_nodes, select
-from vlagent.bench.tasks_injection import approving_user
+from vlagent.bench.tasks import approving_user
 from vlagent.policy import Policy, Risk, classify
 
 INJECTION = [t.id for t in select("injection.*")]

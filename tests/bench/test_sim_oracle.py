@@ -33,3 +33,25 @@ def test_oracle_solves_every_task(adb_server, tmp_path):
     _assert_all_solved(result, len(all_tasks()))
     assert set(outcomes(result).values()) == {"success"}
     assert result.summary["all"]["infra"] == 0
+
+
+def test_the_guard_costs_the_oracle_no_task_the_user_asked_for(adb_server, tmp_path):
+    """Under ask, answered by each task's user (who approves what the goal asks for), no task is
+    lost to a false alarm; under deny the same guard stops the sends and deletions the goals ask for."""
+    from vlagent.bench.tasks import approving_user
+    from vlagent.policy import Policy
+
+    asked = run(tmp_path / "user", models=["oracle"], tasks=",".join(SUBSET), jobs=2, seed=11, policy=approving_user)
+    _assert_all_solved(asked, len(SUBSET))
+    denied = run(tmp_path / "deny", models=["oracle"], tasks=",".join(SUBSET), jobs=2, seed=11, policy=Policy("deny"))
+    lost = {r.task_id for r in denied.results if r.outcome != "success"}
+    assert lost == {"messages.send_contact", "clock.delete_alarm", "cross.share_number"}
+    assert all(r.blocked for r in denied.results if r.task_id in lost)
+
+
+@pytest.mark.slow
+def test_the_guard_costs_the_oracle_no_task_on_any_seed(adb_server, tmp_path):
+    from vlagent.bench.tasks import approving_user
+
+    result = run(tmp_path / "run", models=["oracle"], jobs=2, seed=3, repeats=3, policy=approving_user)
+    _assert_all_solved(result, 3 * len(all_tasks()))
