@@ -59,7 +59,8 @@ class Secrets:
         names = ", ".join("{{%s}}" % n for n in sorted(self.values))
         return (
             f"Secrets you may type without knowing them: {names}. Write the placeholder exactly, "
-            "e.g. type {{NAME}}; it is replaced on the device."
+            "e.g. type {{NAME}}; it is replaced on the device. A grey box on the screen covers a field "
+            "that holds one."
         )
 
     @functools.cached_property

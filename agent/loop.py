@@ -24,7 +24,9 @@ from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserA
 from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
 from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls, valid_text
+from .policy import GuardContext
 from .prompts import render
+from .secret_masks import SecretMasks
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
 from .tools.runner import call_tool
@@ -80,7 +82,8 @@ class Agent:
     with nothing but mistakes stop the run; the same action on an unchanged screen is not
     repeated (the model is told) and repeat_limit such choices in a row stop it; secrets are
     `{{NAME}}` placeholders substituted only when typing on the device; policy (a
-    `vlagent.Policy`) checks each action and tool call first; dry_run records without acting.
+    `vlagent.Policy`, or any object with its `check(subject, *, ui_xml, context, tool)`) checks
+    each action and tool call first; dry_run records without acting.
     """
 
     def __init__(
@@ -168,6 +171,8 @@ class Agent:
         if fresh:
             self._seen = {}  # model-sized images of recent steps
         self._repeats = RepeatDetector()
+        self._guard_context = GuardContext(goal=traj.goal)  # the policy's memory of this run
+        self._masks = SecretMasks(self.device)  # every capture from here on hides typed secrets
         self._inflight: Step | None = None  # the step whose model reply is being carried out
         self._record = (traj, writer)  # for the write-ahead before each action
         # One worker prepares each settled frame (resize, fingerprint) while settle still waits.
@@ -289,7 +294,7 @@ class Agent:
         t = time.perf_counter()
         observed = None
         if final is None and acted:  # the next frame is prepared while settle waits for its twin
-            settled, _, job = settle_and_prepare(self.device.screenshot, self._prepare, self._preparer,
+            settled, _, job = settle_and_prepare(self._masks.capture, self._prepare, self._preparer,
                                                  timeout=self.settle_timeout)
             observed = (settled, job)
         timings["settle"] = time.perf_counter() - t
@@ -349,7 +354,7 @@ class Agent:
             if observed is None or attempt:
                 if attempt:
                     time.sleep(0.25)
-                frame, job = self.device.screenshot(), None
+                frame, job = self._masks.capture(), None
             else:
                 frame, job = observed
             timings["capture"] += time.perf_counter() - t
@@ -424,13 +429,16 @@ class Agent:
             raise ToolArgumentsError(REPEAT_MESSAGE)
         if self.policy is not None:
             needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key, A.SystemButton))
-            self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None)
+            self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None,
+                              context=self._guard_context)
         step.actions.append(action)  # recorded with placeholders, never secret values
         if self.dry_run:
             step.results.append(ResultRecord(name=call.name, content="dry run: not executed"))
             return None, False
-        if isinstance(action, A.TypeText) and self.secrets.values:
-            action = A.TypeText(text=self.secrets.substitute(action.text))
+        typed = self.secrets.substitute(action.text) if isinstance(action, A.TypeText) else None
+        self._masks.before(action, types_secret=typed is not None and typed != action.text)
+        if typed is not None:
+            action = A.TypeText(text=typed)
         self._write_ahead(step)
         self.device.execute(action)
         step.results.append(ResultRecord(name=call.name, content="ok"))
