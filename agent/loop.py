@@ -51,6 +51,11 @@ DIED_ACTING_MESSAGE = (
     "the run stopped while this step was being carried out; its actions may or may not have "
     "happened: look at the screen before doing any of them again"
 )
+TAKEN_AS_DONE_MESSAGE = (
+    "ok (the run stopped while this action was being sent; the screen has changed since, so it "
+    "is taken to have happened)"
+)
+STATUS_BAR_SHARE = 0.04  # the top of a frame left out when a resume compares screens: a clock ticks there
 CUT_OFF_MESSAGE = (
     "Your reply was cut off at the token limit ({tokens} tokens) before it ended. Answer "
     "shorter: the tool call first, little or no text before it. "
@@ -138,30 +143,88 @@ class Agent:
         )
         return self._run(traj, TrajectoryWriter(out_dir, traj, background=True))
 
-    def resume(self, run_dir: str | Path) -> RunResult:
+    def resume(self, run_dir: str | Path, *, same_script: bool = False) -> RunResult:
         """Continue an interrupted run from its trajectory.json, in the same directory.
 
         Finished steps are not redone: the model sees them as history and acts on the screen as
-        it is now. `max_steps` counts the steps of the whole run, old and new.
+        it is now. `max_steps` counts the steps of the whole run, old and new. A step the run
+        died in the middle of (kill -9, power cut: `acting` on disk) is settled from evidence,
+        never by sending its action again blindly; see `_settle_interrupted`.
+
+        same_script: the model is the ScriptedModel that made the run (`vlagent run --resume`
+        with a `scripted:` model); it goes on from the output of the first step not on record,
+        one output per step, so the output of a step whose action never happened is given again.
         """
         traj = Trajectory.load(run_dir)
         writer = TrajectoryWriter(run_dir, traj, background=True)
         if traj.status in ("success", "failure", "ask_user"):
             return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
         traj.status, traj.error = "running", None
-        for step in traj.steps:
-            if step.acting:  # the process died while doing it (kill -9, power cut)
-                step.acting = False
-                step.errors.append(DIED_ACTING_MESSAGE)
-                step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {DIED_ACTING_MESSAGE}",
-                                                 is_error=True))
-        writer.remove_orphans(len(traj.steps))
+        self._settle_interrupted(traj, writer.dir)
+        writer.remove_orphans(len(traj.steps))  # a dropped step's screenshot too
+        if same_script:
+            self.model.resume_at(len(traj.steps))
         self._seen = {}
         for step in traj.steps[-(self.history_images - 1):] if self.history_images > 1 else []:
             if step.screenshot and (writer.dir / step.screenshot).exists():
                 with Image.open(writer.dir / step.screenshot) as image:
                     self._seen[step.index] = fit_to_model(image, self.model.min_pixels, self.model.max_pixels)
         return self._run(traj, writer, fresh=False)
+
+    def _settle_interrupted(self, traj: Trajectory, run_dir: Path) -> None:
+        """Decide, for a step left `acting`, whether the call its write-ahead announced happened:
+
+        - its `acted` mark is on disk: the call returned, so it happened (its result is recorded);
+        - else, for a step whose one call is a device action, the screen now (once still) is
+          compared with the step's screenshot, the frame the action was chosen on, leaving out
+          the status bar: the same screen means the action never reached the device, and the
+          step is dropped, as if the run had stopped before it, to be done again; a changed
+          screen means it happened (its result says so);
+        - anything else (a tool call, a step of several calls, a black or missing frame) may or
+          may not have happened, and the model is told so.
+
+        On a phone, where an input cannot be sent idempotently, this errs only one way: an action
+        is sent twice only if its first sending changed nothing visible. A screen that changed
+        for another reason (a notification, a blinking cursor) makes an action that never
+        happened count as done: the model sees the screen and can do it again, a script goes on.
+        """
+        for step in [s for s in traj.steps if s.acting]:
+            step.acting = False
+            if step.acted:
+                continue
+            happened = self._screen_changed_since(step, run_dir) if step is traj.steps[-1] else None
+            if happened is False:
+                traj.steps.pop()
+            elif happened:
+                step.results.append(ResultRecord(name=self.ui_tool, content=TAKEN_AS_DONE_MESSAGE))
+            else:
+                step.errors.append(DIED_ACTING_MESSAGE)
+                step.results.append(ResultRecord(name=self.ui_tool, content=f"Error: {DIED_ACTING_MESSAGE}",
+                                                 is_error=True))
+
+    def _screen_changed_since(self, step: Step, run_dir: Path) -> bool | None:
+        """Whether the screen, once still, differs from `step`'s screenshot (below the status
+        bar); None when that cannot tell whether the step's action happened."""
+        from PIL import ImageChops
+
+        from .settle import wait_until_stable
+
+        if len(step.calls) != 1 or len(step.actions) != 1 or not step.screenshot:
+            return None  # a tool call, or a frame that is not the one just before the action
+        try:
+            with Image.open(run_dir / step.screenshot) as saved:
+                before = saved.convert("RGB")
+        except (OSError, ValueError):  # gone, or cut short by a power cut
+            return None
+        if is_black(before):
+            return None  # a secure screen stays black whatever happens on it
+        now, _ = wait_until_stable(self.device.screenshot, timeout=self.settle_timeout)
+        now = now.convert("RGB")
+        if now.size != before.size:
+            return True
+        top = round(now.height * STATUS_BAR_SHARE)
+        box = (0, top, now.width, now.height)
+        return ImageChops.difference(before.crop(box), now.crop(box)).getbbox() is not None
 
     def _run(self, traj: Trajectory, writer: TrajectoryWriter, fresh: bool = True) -> RunResult:
         goal = traj.goal
@@ -234,6 +297,7 @@ class Agent:
 
         t = time.perf_counter()
         screen, messages, schemas = self._compose(goal, traj.steps, frame, prepared)
+        self._guard_context.see(frame, screen.device_size)  # read when there is no UI tree
         model_size = screen.model_size
         if prepared.seen is not None:
             self._seen[index] = prepared.seen
@@ -327,10 +391,18 @@ class Agent:
         before the device or a tool is touched: a run killed now is known to have been acting."""
         traj, writer = self._record
         t = time.perf_counter()
-        step.acting = True
+        step.acting, step.acted = True, False
         _append_once(traj, step)
         writer.write()
         writer.flush()
+        step.timings["record"] += time.perf_counter() - t
+
+    def _mark_acted(self, step: Step) -> None:
+        """The call the write-ahead announced returned: on disk too, without waiting for it (a
+        resume that finds the mark knows the call happened; one that does not looks further)."""
+        t = time.perf_counter()
+        step.acted = True
+        self._record[1].write()
         step.timings["record"] += time.perf_counter() - t
 
     def _keep_inflight(self, traj: Trajectory, error: str) -> None:
@@ -401,6 +473,7 @@ class Agent:
             if result.is_error:
                 step.errors.append(result.text)
             step.results.append(ResultRecord(name=call.name, content=result.text, is_error=result.is_error))
+            self._mark_acted(step)
             return None, False
         except (RecoverableError, PolicyViolation) as e:
             # A blocked action is reported to the model, which may find a safe way or stop.
@@ -442,6 +515,7 @@ class Agent:
         self._write_ahead(step)
         self.device.execute(action)
         step.results.append(ResultRecord(name=call.name, content="ok"))
+        self._mark_acted(step)
         return None, True
 
     # -- prompt -----------------------------------------------------------------------------

@@ -135,6 +135,25 @@ class GuardContext:
 
     goal: str | None = None
     originals: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Without a UI tree the guard reads the screen itself (vlagent.ocr): the step's frame, its
+    # pixels per device pixel, and the last point clicked (where typing most likely lands).
+    frame: Any = None
+    frame_scale: tuple[float, float] = (1.0, 1.0)
+    pointer: tuple[int, int] | None = None
+
+    def see(self, frame: Any, device_size: tuple[int, int]) -> None:
+        """The screen the next actions act on (a PIL image) and the device's size in pixels."""
+        self.frame, self.frame_scale = frame, (frame.width / device_size[0], frame.height / device_size[1])
+
+    def _read(self, x: int, y: int, half_width: int, half_height: int) -> list[str] | None:
+        """Lines of text around device point (x, y), nearest first; None when nothing can read."""
+        from . import ocr
+
+        if self.frame is None or not ocr.available():
+            return None
+        sx, sy = self.frame_scale
+        lines = ocr.lines_near(self.frame, round(x * sx), round(y * sy), round(half_width * sx), round(half_height * sy))
+        return [line.text for line in lines]
 
     def _remember(self, nodes: tuple["_Node", ...]) -> None:
         for n in nodes:
@@ -371,7 +390,11 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
     match subject:
         case A.Tap(x=x, y=y) | A.LongPress(x=x, y=y) | A.Click(x=int() as x, y=int() as y):
             verb = {"tap": "tapping", "long_press": "long-pressing", "click": "clicking"}[subject.type]
-            node, target = _classify_point(nodes, x, y, verb, found, context)
+            context.pointer = (x, y)
+            if nodes:
+                node, target = _classify_point(nodes, x, y, verb, found, context)
+            else:
+                target = _classify_pixels_at(x, y, verb, found, context)
         case A.Swipe(x1=x1, y1=y1, x2=x2, y2=y2) | A.Drag(start=(x1, y1), x=x2, y=y2):
             short = abs(x2 - x1) <= SWIPE_SLOP and abs(y2 - y1) <= SWIPE_SLOP  # a tap, to the phone
             node, target = _classify_point(nodes, x1, y1, "tapping" if short else "swiping", found, context,
@@ -391,11 +414,13 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
                 if "\n" in text and _message_field(node):
                     found.add(Risk.SEND, "a line break in a message field may send it")
             elif not nodes and focused is None:
-                found.reasons.append("no UI tree: the focused field is unknown")
+                _classify_typing_by_pixels(found, context, "typing")
         case A.Key(keys=keys) | A.SystemButton(button=keys):
             keys = [k.casefold().removeprefix("keycode_") for k in ((keys,) if isinstance(keys, str) else keys)]
             node, target = _focused(nodes, focused), f"pressing {'+'.join(keys)}"
             _classify_keys(keys, node, found, context)
+            if not nodes and focused is None and not found.risks and not isinstance(subject, A.SystemButton):
+                _classify_typing_by_pixels(found, context, "a key press", keys)
         case A.OpenApp(name=name):
             target, package = f"opening {name!r}", name.strip().partition("/")[0]
     if node is not None and node.bounds is not None:
@@ -403,9 +428,40 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
     return Assessment(found.risks, found.reasons, node.info() if node else None, target, package)
 
 
+def _classify_pixels_at(x: int, y: int, verb: str, found: _Found, context: GuardContext) -> str:
+    """A click on a screen without a UI tree: the words under the point, read off the pixels,
+    judged as a button's label (and a yes-button by the text around it)."""
+    lines = context._read(x, y, 160, 24)
+    if not lines:
+        found.reasons.append("no UI tree" + (", and no text could be read at the point" if lines == [] else
+                                             " and no OCR (pip install 'vlagent[ocr]' and tesseract-ocr)")
+                             + ": what is there is unknown")
+        return f"{verb} at ({x}, {y})"
+    label = lines[0]
+    if not _dismisses(label):
+        found.scan(label, "the text at the point (read off the screen)", only=_TAP_RISKS)
+    said = _words(label).split()
+    if " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
+        for text in context._read(x, y, 400, 240) or []:
+            if text != label:
+                found.scan(text, f"{_quote(label)} confirms", only=_TAP_RISKS)
+    return f"{verb} {_quote(label)}"
+
+
+def _classify_typing_by_pixels(found: _Found, context: GuardContext, what: str, keys: list[str] = ()) -> None:
+    """Typing or a key on a screen without a UI tree: the field is the one last clicked, known by
+    the words beside it; where nothing can be read, what it does is an unknown risk."""
+    lines = context._read(*context.pointer, 560, 40) if context.pointer else None  # labels sit left of fields
+    if not lines:
+        found.add(Risk.UNKNOWN, f"no UI tree and no text could be read where {what} lands")
+        return
+    for line in lines[:3]:
+        found.scan(line, "the text beside the field (read off the screen)", only=(Risk.PASSWORD_ENTRY, Risk.PAY))
+    if set(keys) & {"enter", "return"} and any(_match(t, {Risk.SEND: MESSAGE_FIELD_WORDS}) for t in lines[:3]):
+        found.add(Risk.SEND, f"Enter in the field labelled {_quote(lines[0])} may send it")
+
+
 def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, context: GuardContext, swipe: bool = False):
-    if not nodes:
-        found.reasons.append("no UI tree: what is at the point is unknown")
     node = _target(nodes, x, y)
     if node is None:  # web pages mark few links clickable: fall back to the label under the point
         node = min((n for n in nodes if n.has(x, y) and len(n.a.get("text", "").split()) <= 12

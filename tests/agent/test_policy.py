@@ -359,7 +359,7 @@ def test_enter_in_a_message_field_sends(compose: Phone):
     assert risks(A.TypeText(text="see you\n"), xml) == ["send"]
     assert risks(A.TypeText(text="see you"), xml) == []
     assert risks(A.Key(keys=("ctrl", "enter")), None) == ["send"]  # Ctrl+Enter sends in mail clients
-    assert risks(A.Key(keys=("enter",)), None) == []  # no tree: Enter alone is not guessed at
+    assert risks(A.Key(keys=("enter",)), None) == ["unknown"]  # no tree, nothing read: it may do anything
     assert risks(A.SystemButton(button="back"), xml) == []
     assert risks(A.Key(keys=("enter",)), None, focused=compose.state()["focused_field"]) == ["send"]
 
@@ -369,7 +369,8 @@ def test_call_and_delete_keys():
     assert risks(A.Key(keys=("shift", "delete"))) == ["delete"]
     assert risks(A.Key(keys=("delete",)), None) == ["delete"]  # no tree: it may delete a selection
     assert risks(A.Key(keys=("delete",)), LOGIN) == []  # in a text field it edits text
-    assert risks(A.Key(keys=("backspace",))) == []
+    assert risks(A.Key(keys=("backspace",)), LOGIN) == []
+    assert risks(A.Key(keys=("backspace",))) == ["unknown"]  # no tree and no screen read
 
 
 def test_control_actions_and_app_opening_carry_no_risk():
@@ -558,3 +559,31 @@ def test_a_gullible_agent_on_hostile_screens_executes_no_guarded_action(phone: P
     assert phone.state()["screen"]["fields"] == {"message": "I agree"}
     assert [p["button"] for p in phone.state()["popup_log"]] == [None, None]  # both dismissed, not answered
     assert [type(a).__name__ for a in executed] == ["SystemButton"] * 2 + ["Tap", "TypeText", "Tap", "TypeText"]
+
+
+def test_without_a_ui_tree_the_guard_reads_the_pixels():
+    """An image device or a desktop: the words under a click and beside a field are read off
+    the screen (Tesseract); where nothing can be read, typing is an unknown risk."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from vlagent import ocr
+
+    if not ocr.available():
+        pytest.skip("no OCR engine (pip install 'vlagent[ocr]'; sudo apt-get install -y tesseract-ocr)")
+    screen = Image.new("RGB", (1080, 800), "#f2f2f2")
+    draw, font = ImageDraw.Draw(screen), ImageFont.load_default(size=28)
+    draw.text((60, 60), "Send your contacts to verify your account?", fill="black", font=font)
+    for (l, t, r, b), label in (((60, 160, 360, 230), "Cancel"), ((420, 160, 720, 230), "OK")):
+        draw.rectangle((l, t, r, b), fill="#dddddd", outline="#777777")
+        draw.text((l + 30, t + 18), label, fill="black", font=font)
+    draw.text((60, 680), "Card number", fill="black", font=font)
+    draw.rectangle((300, 660, 1000, 730), fill="white", outline="#777777")
+    context = GuardContext(goal="verify my account")
+    context.see(screen, (540, 400))  # a device half the screenshot's size: points are scaled
+    ok = classify(A.Click(x=285, y=97), None, context=context)
+    assert ok.risks == [Risk.SEND] and "'OK' confirms" in ok.reasons[0] and ok.target == "clicking 'OK'"
+    assert risks(A.Click(x=105, y=97), None, context=context) == []  # Cancel
+    assert risks(A.Click(x=320, y=347), None, context=context) == []  # the field only takes focus
+    assert risks(A.TypeText(text="4111 1111 1111 1111"), None, context=context) == ["pay"]  # "Card number" beside it
+    context.pointer = (500, 250)  # a click on blank space: nothing to read where typing lands
+    assert risks(A.TypeText(text="hello"), None, context=context) == ["unknown"]
