@@ -24,7 +24,9 @@ MouseButton = Literal["left", "right", "middle"]
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: each model's validator is built on its first use, not at import, so that
+    # `import vlagent` and `from vlagent import Agent` stay cheap (issue #20, cold start).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Tap(_Action):
@@ -129,7 +131,7 @@ Action = Annotated[
     ],
     Field(discriminator="type"),
 ]
-ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action, config=ConfigDict(defer_build=True))
 
 # Actions the loop handles itself rather than sending to the device.
 CONTROL_ACTIONS = (Wait, Terminate, AskUser)

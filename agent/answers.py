@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import json5
 from PIL import Image
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .errors import (
     AssertionFailed,
@@ -56,6 +56,9 @@ ANSWER_RETRY = "Error: {error}\nReply again with only the JSON object asked for.
 
 
 class Verdict(BaseModel):
+    # built on first use, not at import: `from vlagent import connect` stays cheap (issue #20)
+    model_config = ConfigDict(defer_build=True)
+
     answer: bool
     reason: str = ""
 

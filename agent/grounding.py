@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from PIL import Image
+
+# numpy (~40-110 ms to import) is imported by the first `screen_hash`, not at import, so that
+# `from vlagent import connect` stays cheap (issue #20, cold start).
 
 from .atomic import write_atomic
 from .coords import Screen, box_center
@@ -94,6 +96,8 @@ def screen_hash(image: Image.Image, region: tuple[int, int, int, int] | None = N
     """Perceptual hash of `image` (or of `region` of it, in its pixels). Rows follow the aspect
     ratio, so a tall phone screen gets as fine a grid down as across, and a rotated screen never
     compares equal to an upright one."""
+    import numpy as np  # deferred: see the note at the imports
+
     if region is not None:
         image = image.crop(region)
     cols = cols or (_REGION_COLS if region is not None else _SCREEN_COLS)

@@ -19,8 +19,10 @@ import math
 import re
 from typing import Any
 
-import jsonschema
-import pydantic
+import pydantic  # needed at import anyway: the actions are pydantic models
+
+# jsonschema (~40 ms) is imported by the first call that checks arguments, not at import, so
+# that `from vlagent import Agent` stays cheap (issue #20, cold start).
 
 from . import actions as A
 from .coords import Screen
@@ -136,6 +138,8 @@ def _need(args: dict[str, Any], action: str, *names: str) -> None:
 def _validator(schema_json: str) -> Any:
     """A compiled validator per schema text: `jsonschema.validate` would check the schema itself
     and compile it again on every call (~15 ms a step)."""
+    import jsonschema  # deferred: see the note at the imports
+
     return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
@@ -153,8 +157,10 @@ def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str)
 
 
 def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> A._Action:
+    from jsonschema.exceptions import best_match  # deferred: see the note at the imports
+
     schema = ui_tool_schema(name, screen, system)["function"]["parameters"]
-    e = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(args))
+    e = best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(args))
     if e is not None:
         where = "/".join(str(p) for p in e.absolute_path) or "arguments"
         # the message quotes the value: a 100 KB string must not come back whole

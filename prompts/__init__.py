@@ -12,13 +12,19 @@ prompt, which comes before the trained block.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import re
+import sys
+import threading
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import jinja2
+# jinja2 (~35 ms) is imported by the first render, not at import, so that `from vlagent import
+# Agent` stays cheap (issue #20, cold start). Qwen-Agent is imported by the first prompt that
+# writes tools, through `_qwen_agent` below.
 
 from ..errors import ParseError
 from ..parsing import parse_tool_calls
@@ -34,7 +40,9 @@ def _compact_json(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+def _env() -> "jinja2.Environment":
+    import jinja2  # deferred: see the note at the imports
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
@@ -54,16 +62,54 @@ def render(name: str, **variables: Any) -> str:
     return _env().get_template(name).render(**variables).strip()
 
 
+# Qwen-Agent's package __init__s (`qwen_agent`, `qwen_agent.llm`) import every agent and every
+# LLM backend, with openai, dashscope and tiktoken: ~1 s before the first prompt, all of it on the
+# way to the first action, for the prompt builders and the message schema, which need none of
+# it. `_qwen_agent` imports just those modules (~0.25 s, less once torch brought numpy); each
+# package's own __init__ runs the first time anything else is asked of it, so the rest of
+# Qwen-Agent still works as usual in the same process (tests/agent/test_import_cost.py).
+_QWEN_AGENT_PACKAGES = ("qwen_agent", "qwen_agent.llm")
+_qwen_agent_lock = threading.RLock()
+
+
+def _qwen_agent(submodule: str) -> Any:
+    """`qwen_agent.<submodule>`, imported without running the packages' __init__ first."""
+    name = f"qwen_agent.{submodule}"
+    with _qwen_agent_lock:
+        for package in _QWEN_AGENT_PACKAGES:
+            if package not in sys.modules:
+                _stand_in_package(package)
+        return importlib.import_module(name)
+
+
+def _stand_in_package(name: str) -> None:
+    """Put package `name` in sys.modules with its __path__ but without running its __init__,
+    which runs (once) when an attribute the package does not have yet is first looked up."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:  # not installed: the ordinary import says so
+        importlib.import_module(name)
+        return
+    package = importlib.util.module_from_spec(spec)
+
+    def __getattr__(attr: str) -> Any:  # PEP 562: only for names the package lacks
+        with _qwen_agent_lock:
+            if package.__dict__.pop("__getattr__", None) is not None:  # once: then an ordinary module
+                spec.loader.exec_module(package)
+        return getattr(package, attr)
+
+    package.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    sys.modules[name] = package
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, package)
+
+
 @lru_cache(maxsize=2)
 def _builder(tool_format: str) -> Any:
-    """Qwen-Agent's prompt builder for `tool_format` (imported on first use: ~1 s)."""
+    """Qwen-Agent's prompt builder for `tool_format` (imported on first use)."""
     if tool_format == "qwen":
-        from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
-
-        return QwenFnCallPrompt()
-    from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import NousFnCallPrompt
-
-    return NousFnCallPrompt()
+        return _qwen_agent("llm.fncall_prompts.qwen_fncall_prompt").QwenFnCallPrompt()
+    return _qwen_agent("llm.fncall_prompts.nous_fncall_prompt").NousFnCallPrompt()
 
 
 def language(messages: list[dict]) -> str:
@@ -88,7 +134,8 @@ def render_messages(
     """
     if tool_format not in TOOL_FORMATS:
         raise ValueError(f"unknown tool format {tool_format!r}; use one of {TOOL_FORMATS}")
-    from qwen_agent.llm.schema import ContentItem, FunctionCall, Message
+    schema = _qwen_agent("llm.schema")
+    ContentItem, FunctionCall, Message = schema.ContentItem, schema.FunctionCall, schema.Message
 
     images: dict[str, Any] = {}
 

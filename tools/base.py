@@ -16,7 +16,6 @@ keeps `$defs` at the root, where jsonschema resolves its refs.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import inspect
 import json
@@ -25,8 +24,11 @@ import re
 import typing
 from typing import Any, Callable, Protocol, runtime_checkable
 
-import jsonschema
-import pydantic
+import pydantic  # needed at import anyway: vlagent's actions and trajectories are pydantic models
+
+# jsonschema (~40 ms) and asyncio (~15 ms) are imported where they are used, so that
+# `from vlagent import Agent` stays cheap (issue #20, cold start): the first tool defined or
+# checked pays for jsonschema, the first async tool for asyncio.
 
 from ..errors import RecoverableError, ToolArgumentsError, ToolExecutionError, VLAgentError
 
@@ -82,6 +84,8 @@ def _validator_for(schema: dict[str, Any]) -> Any:
     cached = _VALIDATORS.get(id(schema))
     if cached is not None and cached[0] is schema:
         return cached[1]
+    import jsonschema  # deferred: see the note at the imports
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
@@ -117,6 +121,8 @@ class _BaseTool:
         try:
             result = fn(**kwargs)
             if inspect.isawaitable(result):  # async def tools run on a fresh loop in the caller's thread
+                import asyncio  # deferred: see the note at the imports
+
                 result = asyncio.run(_await(result))
             return result
         except VLAgentError:  # the tool's own recoverable errors go to the model as they are;
