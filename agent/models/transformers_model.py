@@ -10,8 +10,8 @@ Two fast paths, each on by default and each checked against the stock path by th
   with one placeholder per image that is then widened at the id level, instead of the tokenizer
   splitting a string of ~1,300 `<|image_pad|>` per screenshot.
 - prefix_cache: the system turn (system prompt + tool schemas) is the same every step, so its
-  key/value cache is computed once and a copy handed to `generate` each step, which then
-  prefills only the rest. It is text before any image, where M-RoPE's three position rows are
+  key/value cache is computed once and handed to `generate` each step, which then prefills
+  only the rest; the cache is cut back to the prefix afterwards (no copy per step). It is text before any image, where M-RoPE's three position rows are
   equal to plain positions, so the cached keys are the ones a full prefill would compute.
 
 release_memory (Linux/glibc): freed heap memory goes back to the OS (`malloc_trim`) whenever RSS
@@ -20,7 +20,6 @@ has crept 32 MB above its floor, so long runs stay flat.
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import inspect
 import os
@@ -297,11 +296,14 @@ class TransformersModel:
                 # Looked up (built on first use: prefill work) on the clock of prefill.
                 cached = self._prefix_cache_for(prompt_ids) if self.prefix_cache else None
                 if cached is not None:
-                    # generate() extends the cache it is given: a copy keeps the prefix pristine.
-                    gen_kwargs[self._cache_name] = copy.deepcopy(cached)
+                    gen_kwargs[self._cache_name] = cached  # extended in place; cut back below
+                    cached_length = cached.get_seq_length()
                 output = self.hf_model.generate(**inputs, **gen_kwargs)
         except torch.cuda.OutOfMemoryError as e:
             raise ModelError(f"out of GPU memory ({e}); lower max_pixels or max_new_tokens") from None
+        finally:
+            if cached is not None:  # back to the prefix alone: cheaper than copying it for every call
+                _crop(cached, cached_length)
         new_ids = output[0, prompt_ids.shape[1]:].tolist()  # .tolist() waits for the device
         end = time.perf_counter()
 
@@ -328,7 +330,7 @@ class TransformersModel:
                 "completion_tokens": len(new_ids),
                 "image_tokens": int((prompt_ids == image_token_id).sum()) if image_token_id is not None else 0,
                 # prompt tokens served from the prefix cache, not prefilled (OpenAI's cached_tokens)
-                "cached_tokens": cached.get_seq_length() if cached is not None else 0,
+                "cached_tokens": cached_length if cached is not None else 0,
             },
             timings={
                 "preprocess": preprocess,
@@ -524,6 +526,14 @@ def _rss_bytes() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _crop(cache: Any, length: int) -> None:
+    """Cut a DynamicCache back to its first `length` tokens. A negative argument removes that many
+    tokens in every transformers release (5.25 refuses a positive one, which meant the length)."""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
 
 
 def first_token_timer() -> Any:
