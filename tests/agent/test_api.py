@@ -5,21 +5,26 @@ import sys
 
 import vlagent
 
-PUBLIC_API = {
-    "__version__",
-    "Agent", "RunResult", "Trajectory",
-    "Device", "Model", "Completion", "Tool", "tool",
-    "ScriptedModel", "TransformersModel", "OpenAIModel", "load_model", "Assistant", "Reply", "Policy", "connect",
-    "ToolCall", "GroundedBox", "parse_tool_calls", "parse_boxes", "smart_resize", "Screen",
-    "VLAgentError", "UserError", "DeviceError", "DeviceOffline", "DeviceCommandError",
-    "ModelError", "PolicyViolation", "UserAbort", "RecoverableError", "ParseError",
-    "ToolArgumentsError", "ToolExecutionError", "ActionOutOfBounds",
-}
+def test_all_is_the_module_namespace():
+    """__all__ lists exactly what the package offers: its public globals and lazy names, each once."""
+    import types
+
+    offered = {name for name, value in vars(vlagent).items()
+               if not name.startswith("_") and not isinstance(value, types.ModuleType)
+               and name not in ("annotations", "TYPE_CHECKING", "lazy_exports")}
+    offered |= set(vlagent._LAZY) | {"__version__"}
+    assert sorted(vlagent.__all__) == sorted(offered)
+    assert len(vlagent.__all__) == len(set(vlagent.__all__)), "duplicates in __all__"
 
 
-def test_all_is_pinned():
-    assert set(vlagent.__all__) == PUBLIC_API
-    assert len(vlagent.__all__) == len(PUBLIC_API), "duplicates in __all__"
+def test_the_whole_error_tree_is_exported():
+    """A user catches what `connect()`, flows and replays raise without importing vlagent.errors."""
+    from vlagent import errors
+
+    tree = {name for name, value in vars(errors).items()
+            if isinstance(value, type) and issubclass(value, errors.VLAgentError)}
+    assert tree <= set(vlagent.__all__), tree - set(vlagent.__all__)
+    assert issubclass(vlagent.GroundingFailed, vlagent.ScriptError) and issubclass(vlagent.FlowError, vlagent.UserError)
 
 
 def test_every_public_name_resolves():
