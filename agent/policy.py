@@ -21,10 +21,8 @@ Conservative by design: a false alarm ("Send feedback" asks) is acceptable, a mi
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping
 from . import actions as A
 from .errors import PolicyViolation
 from .parsing import ToolCall
+from .uitree import UiNode, parse
 
 __all__ = ["ALL_RISKS", "Assessment", "GuardContext", "Policy", "Risk", "app_matches", "classify"]
 
@@ -83,7 +82,6 @@ _SECRET = re.compile(r"\{\{\s*[A-Za-z_]\w*\s*\}\}")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
 # Dates look like phone numbers to _PHONE ("2024-06-03", "03.06.2024"): a note titled so is no call.
 _DATE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2}))$")
-_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 
 
 def _words(text: str) -> str:
@@ -155,12 +153,12 @@ class GuardContext:
         lines = ocr.lines_near(self.frame, round(x * sx), round(y * sy), round(half_width * sx), round(half_height * sy))
         return [line.text for line in lines]
 
-    def _remember(self, nodes: tuple["_Node", ...]) -> None:
+    def _remember(self, nodes: tuple["UiNode", ...]) -> None:
         for n in nodes:
             if n.editable and n.rid and not n.flag("password"):
                 self.originals.setdefault((n.a.get("package", ""), n.a.get("resource-id", "")), n.a.get("text", ""))
 
-    def _loss(self, n: "_Node | None") -> tuple[int, int] | None:
+    def _loss(self, n: "UiNode | None") -> tuple[int, int] | None:
         """(characters first seen, characters left) when `n` has lost a third or more of a text
         of 8 or more characters since the guard first saw it; else None (typos are fixed freely)."""
         if n is None or not n.editable:
@@ -205,67 +203,21 @@ def _quote(text: str) -> str:
 
 # -- the UI tree --------------------------------------------------------------------------------
 
-@dataclass(eq=False)
-class _Node:
-    a: dict[str, str]
-    bounds: tuple[int, int, int, int] | None
-    parent: "_Node | None"
-    window: int
-    in_clickable: bool  # this node or an ancestor is clickable: its text labels a control
-    children: list["_Node"] = field(default_factory=list)
-
-    def flag(self, name: str) -> bool:
-        return self.a.get(name) == "true"
-
-    def has(self, x: int, y: int) -> bool:
-        b = self.bounds
-        return b is not None and b[0] <= x < b[2] and b[1] <= y < b[3]
-
-    def area(self) -> int:
-        l, t, r, b = self.bounds or (0, 0, 0, 0)
-        return max(0, r - l) * max(0, b - t)
-
-    @property
-    def editable(self) -> bool:
-        return any(k in self.a.get("class", "") for k in ("EditText", "AutoCompleteTextView"))
-
-    @property
-    def rid(self) -> str:
-        return self.a.get("resource-id", "").rpartition(":id/")[2]
-
-    def parts(self):
-        """Descendants that belong to this control: not other controls inside it, nor theirs."""
-        for c in self.children:
-            if not c.flag("clickable"):
-                yield c
-                yield from c.parts()
-
-    def info(self) -> dict[str, Any]:
-        hide = {"text"} if self.flag("password") else set()
-        return {**{k: v for k, v in self.a.items() if k not in hide}, "bounds": self.bounds}
+def _parts(n: UiNode):
+    """Descendants that belong to this control: not other controls inside it, nor theirs."""
+    for c in n.children:
+        if not c.flag("clickable"):
+            yield c
+            yield from _parts(c)
 
 
-@functools.lru_cache(maxsize=8)
-def _parse(xml: str) -> tuple[_Node, ...]:
-    try:
-        root = ET.fromstring(xml)
-    except (ET.ParseError, ValueError):
-        return ()
-    nodes: list[_Node] = []
-    stack = [(el, None, i) for i, el in reversed(list(enumerate(e for e in root if e.tag == "node")))]
-    while stack:  # iterative: a hostile tree may nest deeper than Python's recursion limit
-        el, parent, window = stack.pop()
-        m = _BOUNDS.fullmatch(el.get("bounds", "").strip())
-        node = _Node(dict(el.attrib), tuple(map(int, m.groups())) if m else None, parent, window,  # type: ignore[arg-type]
-                     el.get("clickable") == "true" or bool(parent and parent.in_clickable))
-        nodes.append(node)
-        if parent is not None:
-            parent.children.append(node)
-        stack.extend((c, node, window) for c in reversed(list(el)) if c.tag == "node")
-    return tuple(nodes)
+def _info(n: UiNode) -> dict[str, Any]:
+    """A node for an Assessment: its attributes and bounds, a password field's text left out."""
+    hide = {"text"} if n.flag("password") else set()
+    return {**{k: v for k, v in n.a.items() if k not in hide}, "bounds": n.bounds}
 
 
-def _target(nodes: tuple[_Node, ...], x: int, y: int) -> _Node | None:
+def _target(nodes: tuple[UiNode, ...], x: int, y: int) -> UiNode | None:
     """The smallest clickable node under (x, y); on a tie the later one, drawn on top."""
     best = None
     for n in nodes:
@@ -275,21 +227,21 @@ def _target(nodes: tuple[_Node, ...], x: int, y: int) -> _Node | None:
     return best
 
 
-def _texts(n: _Node) -> list[tuple[str, str]]:
+def _texts(n: UiNode) -> list[tuple[str, str]]:
     """(where, text) naming a control: its own words, then the short texts of its parts."""
     own = [("label", "" if n.editable else n.a.get("text", "")), ("description", n.a.get("content-desc", "")),
            ("id", n.rid.replace("_", " "))]
-    kids = [("label", d.a.get(k, "")) for d in list(n.parts())[:30] for k in ("text", "content-desc")
+    kids = [("label", d.a.get(k, "")) for d in list(_parts(n))[:30] for k in ("text", "content-desc")
             if not d.editable and not d.rid.endswith(("summary", "snippet")) and len(d.a.get(k, "").split()) <= 8]
     return [(w, t) for w, t in own + kids if t.strip()]
 
 
-def _label(n: _Node) -> str:
+def _label(n: UiNode) -> str:
     texts = _texts(n)
     return " ".join(next((t for w, t in texts if w != "id"), texts[0][1] if texts else "").split())[:40]
 
 
-def _window_text(nodes: tuple[_Node, ...], n: _Node) -> list[str]:
+def _window_text(nodes: tuple[UiNode, ...], n: UiNode) -> list[str]:
     """Texts on the same window that name no control: titles, messages, page text."""
     return [t for m in nodes if m.window == n.window and not m.in_clickable and not m.editable
             for t in (m.a.get("text", ""), m.a.get("content-desc", "")) if t.strip()]
@@ -299,11 +251,11 @@ _DIALOG_IDS = ("parentPanel", "alertTitle", "contentPanel", "buttonPanel", "desi
 _DIALOG_CLASS = re.compile(r"Dialog|BottomSheet|PopupWindow")
 
 
-def _dialog(nodes: tuple[_Node, ...], n: _Node) -> _Node | None:
+def _dialog(nodes: tuple[UiNode, ...], n: UiNode) -> UiNode | None:
     """The dialog `n` sits in: its nearest ancestor that is one (an AlertDialog panel, a *Dialog,
     bottom sheet or pop-up class), else the window of a framework dialog button (android:id/
     button1-3); None on a plain screen."""
-    m: _Node | None = n
+    m: UiNode | None = n
     while m is not None:
         if m.rid in _DIALOG_IDS or _DIALOG_CLASS.search(m.a.get("class", "")):
             return m
@@ -313,13 +265,13 @@ def _dialog(nodes: tuple[_Node, ...], n: _Node) -> _Node | None:
     return None
 
 
-def _inside(n: _Node, container: _Node) -> bool:
+def _inside(n: UiNode, container: UiNode) -> bool:
     while n is not None and n is not container:
         n = n.parent  # type: ignore[assignment]
     return n is container
 
 
-def _dialog_text(nodes: tuple[_Node, ...], dialog: _Node, tapped: _Node) -> list[str]:
+def _dialog_text(nodes: tuple[UiNode, ...], dialog: UiNode, tapped: UiNode) -> list[str]:
     """What a dialog says, for a button in it: its title and message, and the labels of its other
     controls except the ways out (a "Don't install" names what it declines)."""
     said = []
@@ -343,23 +295,23 @@ def _dismisses(label: str) -> bool:
         for n in NEGATIONS)
 
 
-def _screen_package(nodes: tuple[_Node, ...]) -> str | None:
+def _screen_package(nodes: tuple[UiNode, ...]) -> str | None:
     return next((n.a["package"] for n in nodes if n.parent is None and n.a.get("package")
                  and n.a["package"] != "com.android.systemui"), None)
 
 
-def _focused(nodes: tuple[_Node, ...], focused: Mapping[str, Any] | None) -> _Node | None:
+def _focused(nodes: tuple[UiNode, ...], focused: Mapping[str, Any] | None) -> UiNode | None:
     if focused is not None:  # e.g. SimPhone's state()["focused_field"]
         a = {"resource-id": str(focused.get("resource_id") or focused.get("resource-id") or ""),
              "text": str(focused.get("text") or ""), "package": str(focused.get("package") or ""),
              "class": str(focused.get("class") or "android.widget.EditText"),
              "password": "true" if focused.get("password") in (True, "true") else "false"}
-        return _Node(a, None, None, -1, False)
+        return UiNode(a, None, None, -1, False)
     hits = [n for n in nodes if n.flag("focused")]
     return next((n for n in reversed(hits) if n.editable), hits[-1] if hits else None)
 
 
-def _message_field(n: _Node | None) -> bool:
+def _message_field(n: UiNode | None) -> bool:
     if n is None or not n.editable:
         return False
     words = _words(" ".join((n.rid, n.a.get("text", ""), n.a.get("content-desc", ""), n.a.get("hint", ""))))
@@ -383,7 +335,7 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
         return _classify_call(subject, tool)
     if not isinstance(subject, A._Action):
         raise TypeError(f"expected an Action or a ToolCall, not {type(subject).__name__}")
-    nodes = _parse(ui_xml) if ui_xml else ()
+    nodes = parse(ui_xml) if ui_xml else ()
     context = context if context is not None else GuardContext()
     context._remember(nodes)
     found, node, target, package = _Found(), None, subject.type, _screen_package(nodes)
@@ -425,7 +377,7 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
             target, package = f"opening {name!r}", name.strip().partition("/")[0]
     if node is not None and node.bounds is not None:
         package = node.a.get("package") or package
-    return Assessment(found.risks, found.reasons, node.info() if node else None, target, package)
+    return Assessment(found.risks, found.reasons, _info(node) if node else None, target, package)
 
 
 def _classify_pixels_at(x: int, y: int, verb: str, found: _Found, context: GuardContext) -> str:
@@ -466,7 +418,7 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, context: Gu
     if node is None:  # web pages mark few links clickable: fall back to the label under the point
         node = min((n for n in nodes if n.has(x, y) and len(n.a.get("text", "").split()) <= 12
                     and (n.a.get("text", "").strip() or n.a.get("content-desc", "").strip())),
-                   key=_Node.area, default=None)
+                   key=UiNode.area, default=None)
     if node is None:
         return None, f"{verb} at ({x}, {y})"
     label, texts = _label(node), _texts(node)
@@ -506,7 +458,7 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, context: Gu
     return node, target
 
 
-def _classify_keys(keys: list[str], field_: _Node | None, found: _Found, context: GuardContext) -> None:
+def _classify_keys(keys: list[str], field_: UiNode | None, found: _Found, context: GuardContext) -> None:
     mods = set(keys) & {"ctrl", "control", "ctrl_left", "ctrl_right", "cmd", "command", "meta", "meta_left",
                         "super", "win", "alt", "alt_left", "option", "shift", "shift_left", "shift_right"}
     main = [k for k in keys if k not in mods]
