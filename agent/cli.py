@@ -80,7 +80,6 @@ def run(
     from .guards import Secrets
     from .loop import Agent
     from .models.scripted import ScriptedModel
-    from .trajectory import Trajectory
     from .policy import Policy
     from .specs import load_model, open_device
     from .trajectory import prepare_run_dir
@@ -120,9 +119,8 @@ def run(
                               "nothing is executed on the device.")
             if resume is not None:
                 console.print(f"[bold]Resuming[/] {escape(str(resume))}")
-                if isinstance(llm, ScriptedModel):  # the run's own script: go on where it stopped
-                    llm.resume_at(len(Trajectory.load(resume).steps))
-                result = agent.resume(resume)
+                # the run's own script goes on where the run stopped (a step undone: its output again)
+                result = agent.resume(resume, same_script=isinstance(llm, ScriptedModel))
             else:
                 console.print(f"[bold]Goal:[/] {escape(goal)}", highlight=False)
                 result = agent.run(goal)

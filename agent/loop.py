@@ -161,7 +161,9 @@ class Agent:
             return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
         traj.status, traj.error = "running", None
         self._settle_interrupted(traj, writer.dir)
-        writer.remove_orphans(len(traj.steps))  # a dropped step's screenshot too
+        writer.write()
+        writer.flush()  # the record no longer names a dropped step's screenshot before it goes
+        writer.remove_orphans(len(traj.steps))
         if same_script:
             self.model.resume_at(len(traj.steps))
         self._seen = {}

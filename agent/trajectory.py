@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from .actions import Action
@@ -31,19 +31,29 @@ RunStatus = Literal[
     "too_many_errors", "error", "interrupted",
 ]
 
+# Validators are built on a model's first use, not at import: `from vlagent import Agent` stays
+# cheap (issue #20, cold start); the first step builds them.
+_DEFERRED = ConfigDict(defer_build=True)
+
 
 class CallRecord(BaseModel):
+    model_config = _DEFERRED
+
     name: str
     arguments: dict[str, Any]
 
 
 class ResultRecord(BaseModel):
+    model_config = _DEFERRED
+
     name: str
     content: str
     is_error: bool = False
 
 
 class Step(BaseModel):
+    model_config = _DEFERRED
+
     index: int
     started_at: float = Field(description="Unix time the step began")
     screenshot: str | None = Field(None, description="PNG file beside trajectory.json")
@@ -60,11 +70,16 @@ class Step(BaseModel):
     acting: bool = Field(False, description=(
         "Written before the step's calls are carried out and cleared after: true in a file means "
         "the process stopped mid-step, and its actions may or may not have happened"))
+    acted: bool = Field(False, description=(
+        "Set when the action or tool call announced by the latest write-ahead has returned, and "
+        "written then (without waiting for the disk): with `acting`, it says that call happened"))
     timings: dict[str, float] = Field({}, description="Seconds per stage")
     usage: dict[str, int] = {}
 
 
 class Trajectory(BaseModel):
+    model_config = _DEFERRED
+
     schema_version: Literal[1] = SCHEMA_VERSION
     goal: str
     model: str

@@ -216,3 +216,66 @@ def test_an_unexpected_exception_ends_the_run_as_error_with_its_step(tmp_path):
     traj = Trajectory.load(tmp_path)
     assert traj.status == "error" and traj.error == "RuntimeError: driver bug"
     assert len(traj.steps) == 1 and "driver bug" in traj.steps[0].errors[0]  # the step that was acting
+
+
+# --- a run killed mid-step: the resume settles the step from evidence (issue #16) ------------------
+
+
+def killed_mid_step(tmp_path, device, output, *, acted: bool, tools=()) -> None:
+    """A one-step run, rewritten as a kill after its write-ahead leaves it: the step `acting`, and
+    with `acted` its call returned (its result and the mark on disk), else neither."""
+    Agent(ScriptedModel([output]), device, tools=tools, out_dir=tmp_path, max_steps=1).run("goal")
+    traj = Trajectory.load(tmp_path)
+    step = traj.steps[0]
+    traj.status, step.acting, step.acted = "running", True, acted
+    if not acted:
+        step.results = []
+    (tmp_path / "trajectory.json").write_text(traj.model_dump_json())
+
+
+TAP, DONE = call(action="click", coordinate=[500, 500]), call(action="terminate", status="success")
+WHITE, BLUE = (Image.new("RGB", (1080, 2400), c) for c in ("white", "lightblue"))
+
+
+@pytest.mark.parametrize("acted, screen_now, redone, result", [
+    (False, WHITE, True, None),  # the screen it was chosen on: it never happened, so it is done again
+    (False, BLUE, False, "ok (the run stopped while this action was being sent; the screen has changed"),
+    (True, WHITE, False, "ok"),  # it returned: it happened, whatever the screen shows
+])
+def test_a_resume_settles_the_step_a_kill_left_acting(tmp_path, acted, screen_now, redone, result):
+    killed_mid_step(tmp_path, ImageDevice([WHITE, BLUE]), TAP, acted=acted)
+    device, model = ImageDevice([screen_now, Image.new("RGB", (1080, 2400), "pink")]), ScriptedModel([TAP, DONE])
+    run = Agent(model, device, out_dir=tmp_path, settle_timeout=0.2).resume(tmp_path, same_script=True)
+    traj = load(run)
+    assert run.status == "success" and [s.index for s in traj.steps] == [0, 1]
+    assert not any(s.acting for s in traj.steps) and sorted(p.name for p in tmp_path.glob("step_*.png")) == [
+        "step_000.png", "step_001.png"]
+    assert device.actions == ([A.Tap(x=540, y=1200)] if redone else [])
+    assert len(model.requests) == (2 if redone else 1)
+    if not redone:
+        assert traj.steps[0].results[-1].content.startswith(result) and not traj.steps[0].errors
+
+
+def test_a_resume_cannot_tell_for_a_tool_call_or_a_black_screen(tmp_path):
+    calls = []
+
+    @tool
+    def send_invoice() -> str:
+        """Send an invoice (not idempotent)."""
+        calls.append(1)
+        return "sent"
+
+    black = Image.new("RGB", (1080, 2400), "black")
+    for run_dir, screen, output, tools in [
+        (tmp_path / "tool", WHITE, call("send_invoice"), [send_invoice]),
+        (tmp_path / "black", black, TAP, []),  # a secure screen: black whatever happens on it
+    ]:
+        killed_mid_step(run_dir, ImageDevice(screen), output, acted=False, tools=tools)
+        calls.clear()
+        now = ImageDevice(screen)
+        run = Agent(ScriptedModel([output, DONE]), now, tools=tools, out_dir=run_dir,
+                    settle_timeout=0.2).resume(run_dir, same_script=True)
+        traj = load(run)
+        assert run.status == "success" and len(traj.steps) == 2
+        assert "may or may not have happened" in traj.steps[0].results[-1].content
+        assert calls == [] and now.actions == []  # never sent again blindly
