@@ -40,6 +40,7 @@ from .errors import (
 _LAZY = {
     "Agent": ".loop",
     "RunResult": ".loop",
+    "RunConfig": ".run_config",
     "ToolCall": ".parsing",
     "GroundedBox": ".parsing",
     "parse_tool_calls": ".parsing",
@@ -66,6 +67,7 @@ __all__ = [
     "__version__",
     # the loop
     "Agent",
+    "RunConfig",
     "RunResult",
     "Trajectory",
     # seams
@@ -128,6 +130,7 @@ if TYPE_CHECKING:
     from .coords import Screen, smart_resize
     from .devices import Device
     from .loop import Agent, RunResult
+    from .run_config import RunConfig
     from .models.base import Completion, Model
     from .models.scripted import ScriptedModel
     from .models.transformers_model import TransformersModel

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from click.core import ParameterSource
 from rich.markup import escape
 from rich.table import Table
 
@@ -55,6 +56,7 @@ def main_options(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     goal: Annotated[Optional[str], typer.Argument(metavar="GOAL", help="What the agent should do, in plain words (not with --resume).")] = None,
     device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help=f"Where to act: {DEVICE_HELP}. --device sim connects through the adb server on $ANDROID_ADB_SERVER_PORT (default 5037), starting one if none runs.")] = "sim",
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help=f"Who decides: {MODEL_HELP}.")] = "Qwen/Qwen2-VL-2B-Instruct",
@@ -119,8 +121,12 @@ def run(
                               "nothing is executed on the device.")
             if resume is not None:
                 console.print(f"[bold]Resuming[/] {escape(str(resume))}")
-                # the run's own script goes on where the run stopped (a step undone: its output again)
-                result = agent.resume(resume, same_script=isinstance(llm, ScriptedModel))
+                # The run keeps its settings but for those given here; its own script goes on where
+                # the run stopped (a step undone: its output again).
+                given = {name: value for name, value in (("max_steps", max_steps), ("max_seconds", max_seconds),
+                         ("history_images", history_images), ("max_tokens", max_tokens), ("dry_run", dry_run))
+                         if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+                result = agent.resume(resume, same_script=isinstance(llm, ScriptedModel), **given)
             else:
                 console.print(f"[bold]Goal:[/] {escape(goal)}", highlight=False)
                 result = agent.run(goal)

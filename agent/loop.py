@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
+import pydantic
 from PIL import Image
 
 from . import actions as A
@@ -26,6 +27,7 @@ from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls, valid_text
 from .policy import GuardContext
 from .prompts import render
+from .run_config import RunConfig
 from .secret_masks import SecretMasks
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
@@ -75,20 +77,26 @@ class RunResult:
     trajectory_path: Path | None
 
 
+def _configured(base: RunConfig, settings: dict[str, Any]) -> RunConfig:
+    """`base` with `settings` (RunConfig's fields by name) changed, validated."""
+    try:
+        return RunConfig(**{**base.model_dump(), **settings})
+    except pydantic.ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"Agent: {'.'.join(map(str, first['loc']))}: {first['msg']} (the settings are "
+                         f"RunConfig's: {', '.join(RunConfig.model_fields)})") from None
+
+
 class Agent:
     """Drive `device` toward a goal with `model`, using the UI tool plus any function `tools`.
 
-    history_images: how many of the latest screenshots the model sees (older steps are summarised
-    as text). settle_timeout: longest wait for the screen to stop changing after an action.
-    on_step: called with each recorded Step (the CLI prints progress with it). The tool-call
-    format (Hermes or ✿) is the model backend's business: it renders prompts and results.
-
-    Guards: max_tokens (prompt + completion, whole run); max_consecutive_errors steps in a row
-    with nothing but mistakes stop the run; the same action on an unchanged screen is not
-    repeated (the model is told) and repeat_limit such choices in a row stop it; secrets are
+    config: the run's budgets and settings (`RunConfig`: max_steps, history_images, ...; saved in
+    trajectory.json), or its fields by name, e.g. `Agent(model, device, max_steps=15)`.
+    on_step: called with each recorded Step (the CLI prints progress with it). secrets are
     `{{NAME}}` placeholders substituted only when typing on the device; policy (a
     `vlagent.Policy`, or any object with its `check(subject, *, ui_xml, context, tool)`) checks
-    each action and tool call first; dry_run records without acting.
+    each action and tool call first. The tool-call format (Hermes or ✿) is the model backend's
+    business: it renders prompts and results.
     """
 
     def __init__(
@@ -97,39 +105,24 @@ class Agent:
         device: Any,
         tools: Iterable[Tool] = (),
         *,
-        max_steps: int = 20,
-        max_seconds: float | None = None,
-        history_images: int = 2,
+        config: RunConfig | None = None,
         out_dir: str | Path | None = None,
-        settle_timeout: float = 2.0,
         on_step: Callable[[Step], None] | None = None,
-        max_tokens: int | None = None,
-        max_consecutive_errors: int = 5,
-        repeat_limit: int = 3,
         secrets: Secrets | dict[str, str] | None = None,
         policy: Any = None,
-        dry_run: bool = False,
+        **settings: Any,
     ) -> None:
-        if max_steps < 1:
-            raise ValueError("max_steps must be at least 1")
+        self.config = _configured(config or RunConfig(), settings)  # settings: RunConfig's fields by name
         self.model = model
         self.device = device
         self.tools = {t.name: t for t in tools}
         clash = set(self.tools) & set(UI_TOOL_NAMES)
         if clash:
             raise ValueError(f"tool names {sorted(clash)} are reserved for the UI tools")
-        self.max_steps = max_steps
-        self.max_seconds = max_seconds
-        self.history_images = max(1, history_images)
         self.out_dir = Path(out_dir) if out_dir else None
-        self.settle_timeout = settle_timeout
         self.on_step = on_step
-        self.max_tokens = max_tokens
-        self.max_consecutive_errors = max_consecutive_errors
-        self.repeat_limit = repeat_limit
         self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(dict(secrets or {}))
         self.policy = policy
-        self.dry_run = dry_run
         self.ui_tool = "computer_use" if getattr(device, "kind", "phone") == "desktop" else "mobile_use"
         self.system = getattr(model, "coordinate_system", "relative-1000")
 
@@ -139,15 +132,17 @@ class Agent:
         out_dir = self.out_dir or Path(tempfile.mkdtemp(prefix="vlagent-run-"))
         traj = Trajectory(
             goal=goal, model=_describe(self.model), device=_describe(self.device),
-            coordinate_system=self.system,
+            coordinate_system=self.system, config=self.config,
         )
         return self._run(traj, TrajectoryWriter(out_dir, traj, background=True))
 
-    def resume(self, run_dir: str | Path, *, same_script: bool = False) -> RunResult:
+    def resume(self, run_dir: str | Path, *, same_script: bool = False, **settings: Any) -> RunResult:
         """Continue an interrupted run from its trajectory.json, in the same directory.
 
         Finished steps are not redone: the model sees them as history and acts on the screen as
-        it is now. `max_steps` counts the steps of the whole run, old and new. A step the run
+        it is now. The run keeps its own RunConfig, saved in the record (not this Agent's), with
+        `settings` (RunConfig's fields by name) changed, e.g. `max_steps=30` to give a run that
+        ran out of steps more: `max_steps` counts the steps of the whole run, old and new. A step the run
         died in the middle of (kill -9, power cut: `acting` on disk) is settled from evidence,
         never by sending its action again blindly; see `_settle_interrupted`.
 
@@ -159,6 +154,8 @@ class Agent:
         writer = TrajectoryWriter(run_dir, traj, background=True)
         if traj.status in ("success", "failure", "ask_user"):
             return RunResult(traj.status, traj.answer, len(traj.steps), writer.path)
+        # The run goes on as it was set up; a record from before configs were saved takes ours.
+        self.config = traj.config = _configured(traj.config or self.config, settings)
         traj.status, traj.error = "running", None
         self._settle_interrupted(traj, writer.dir)
         writer.write()
@@ -167,7 +164,7 @@ class Agent:
         if same_script:
             self.model.resume_at(len(traj.steps))
         self._seen = {}
-        for step in traj.steps[-(self.history_images - 1):] if self.history_images > 1 else []:
+        for step in traj.steps[-(self.config.history_images - 1):] if self.config.history_images > 1 else []:
             if step.screenshot and (writer.dir / step.screenshot).exists():
                 with Image.open(writer.dir / step.screenshot) as image:
                     self._seen[step.index] = fit_to_model(image, self.model.min_pixels, self.model.max_pixels)
@@ -220,7 +217,7 @@ class Agent:
             return None
         if is_black(before):
             return None  # a secure screen stays black whatever happens on it
-        now, _ = wait_until_stable(self.device.screenshot, timeout=self.settle_timeout)
+        now, _ = wait_until_stable(self.device.screenshot, timeout=self.config.settle_timeout)
         now = now.convert("RGB")
         if now.size != before.size:
             return True
@@ -244,8 +241,8 @@ class Agent:
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vlagent-prepare")
         tokens = errors_in_a_row = 0
         try:
-            for index in range(len(traj.steps), self.max_steps):
-                if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
+            for index in range(len(traj.steps), self.config.max_steps):
+                if self.config.max_seconds is not None and time.monotonic() - started > self.config.max_seconds:
                     traj.status = "timeout"
                     break
                 step, observed, final = self._step(index, goal, traj, writer, observed)
@@ -259,11 +256,11 @@ class Agent:
                 tokens += step.usage.get("prompt_tokens", 0) + step.usage.get("completion_tokens", 0)
                 progressed = any(not r.is_error for r in step.results)
                 errors_in_a_row = 0 if progressed else errors_in_a_row + 1
-                if final is None and self._repeats.count >= self.repeat_limit:
+                if final is None and self._repeats.count >= self.config.repeat_limit:
                     final = ("stuck", None)
-                elif final is None and errors_in_a_row >= self.max_consecutive_errors:
+                elif final is None and errors_in_a_row >= self.config.max_consecutive_errors:
                     final = ("too_many_errors", None)
-                elif final is None and self.max_tokens is not None and tokens >= self.max_tokens:
+                elif final is None and self.config.max_tokens is not None and tokens >= self.config.max_tokens:
                     final = ("max_tokens", None)
                 if final is not None:
                     traj.status, traj.answer = final
@@ -303,7 +300,7 @@ class Agent:
         model_size = screen.model_size
         if prepared.seen is not None:
             self._seen[index] = prepared.seen
-        self._seen.pop(index - self.history_images, None)
+        self._seen.pop(index - self.config.history_images, None)
         timings["preprocess"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -361,7 +358,7 @@ class Agent:
         observed = None
         if final is None and acted:  # the next frame is prepared while settle waits for its twin
             settled, _, job = settle_and_prepare(self._masks.capture, self._prepare, self._preparer,
-                                                 timeout=self.settle_timeout)
+                                                 timeout=self.config.settle_timeout)
             observed = (settled, job)
         timings["settle"] = time.perf_counter() - t
         step.errors = [self.secrets.scrub(e) for e in step.errors]
@@ -467,7 +464,7 @@ class Agent:
                 raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
             if self.policy is not None:
                 self.policy.check(call, tool=self.tools[call.name])  # reads a declared tool.risk
-            if self.dry_run:
+            if self.config.dry_run:
                 step.results.append(ResultRecord(name=call.name, content="dry run: not called"))
                 return None, False
             self._write_ahead(step)
@@ -507,7 +504,7 @@ class Agent:
             self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None,
                               context=self._guard_context)
         step.actions.append(action)  # recorded with placeholders, never secret values
-        if self.dry_run:
+        if self.config.dry_run:
             step.results.append(ResultRecord(name=call.name, content="dry run: not executed"))
             return None, False
         typed = self.secrets.substitute(action.text) if isinstance(action, A.TypeText) else None
@@ -527,7 +524,7 @@ class Agent:
         w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
         system = render(template, coordinate_system=self.system, width=w, height=h)
-        keep = self.history_images - 1  # past steps shown in full; the current screen is one image
+        keep = self.config.history_images - 1  # past steps shown in full; the current screen is one image
         split = max(0, len(history) - keep)
         older, recent = history[:split], history[split:]
         intro = f"The user's task: {goal}"

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from .actions import Action
+from .run_config import RunConfig
 from .atomic import write_atomic
 from .errors import UserError
 from .parsing import valid_value
@@ -85,6 +86,8 @@ class Trajectory(BaseModel):
     model: str
     device: str
     coordinate_system: str
+    config: RunConfig | None = Field(None, description=(
+        "How the run was set up (budgets, images per step, ...): a resume goes on with it"))
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
     status: RunStatus = "running"

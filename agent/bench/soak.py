@@ -91,7 +91,7 @@ def run_soak(
             # Tap Settings on even steps (counted over the whole soak), Home on odd ones: each run
             # carries on from the screen the previous one left.
             llm.replies = [rig.reply((record.done + i) % 2 == 0, llm) for i in range(n)]
-            agent.max_steps = n
+            agent.config.max_steps = n
             record.mark = time.perf_counter()
             result = agent.run(GOAL)
             record.statuses[result.status] = record.statuses.get(result.status, 0) + 1

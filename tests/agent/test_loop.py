@@ -228,6 +228,7 @@ def killed_mid_step(tmp_path, device, output, *, acted: bool, tools=()) -> None:
     traj = Trajectory.load(tmp_path)
     step = traj.steps[0]
     traj.status, step.acting, step.acted = "running", True, acted
+    traj.config = traj.config.model_copy(update={"max_steps": 5, "settle_timeout": 0.2})  # as if it had more to do
     if not acted:
         step.results = []
     (tmp_path / "trajectory.json").write_text(traj.model_dump_json())
@@ -279,3 +280,29 @@ def test_a_resume_cannot_tell_for_a_tool_call_or_a_black_screen(tmp_path):
         assert run.status == "success" and len(traj.steps) == 2
         assert "may or may not have happened" in traj.steps[0].results[-1].content
         assert calls == [] and now.actions == []  # never sent again blindly
+
+
+def test_the_run_config_is_saved_and_a_resume_goes_on_with_it(tmp_path):
+    from vlagent.run_config import RunConfig
+
+    wait = call(action="wait", time=0)
+    Agent(ScriptedModel([wait, wait]), ImageDevice([WHITE]), out_dir=tmp_path, max_steps=2, history_images=1,
+          settle_timeout=0.05).run("wait")
+    saved = json.loads((tmp_path / "trajectory.json").read_text())["config"]
+    assert saved == {**RunConfig().model_dump(), "max_steps": 2, "history_images": 1, "settle_timeout": 0.05}
+    # A resume with another Agent's settings keeps the run's own: its budget is spent, nothing runs.
+    model = ScriptedModel([wait, DONE])
+    again = Agent(model, ImageDevice([WHITE]), out_dir=tmp_path, max_steps=20).resume(tmp_path)
+    assert (again.status, again.steps, len(model.requests)) == ("max_steps", 2, 0)
+    # Settings given to the resume change the run's: two more steps.
+    more = Agent(model, ImageDevice([WHITE]), out_dir=tmp_path).resume(tmp_path, max_steps=4)
+    assert (more.status, more.steps) == ("success", 4)
+    assert Trajectory.load(tmp_path).config == RunConfig(max_steps=4, history_images=1, settle_timeout=0.05)
+    assert len(model.requests[0][0]) == len(model.requests[1][0])  # history_images=1 held: same layout
+
+
+def test_settings_are_validated_and_named():
+    with pytest.raises(ValueError, match=r"max_steps: Input should be greater than or equal to 1.*the settings"):
+        Agent(ScriptedModel([]), ImageDevice([WHITE]), max_steps=0)
+    with pytest.raises(ValueError, match=r"max_step: Extra inputs are not permitted.*max_steps, max_seconds"):
+        Agent(ScriptedModel([]), ImageDevice([WHITE]), max_step=3)

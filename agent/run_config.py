@@ -1,0 +1,37 @@
+"""RunConfig: how a run goes, in one validated, documented place.
+
+It is saved in trajectory.json (`config`), so a resumed run (`Agent.resume`, `vlagent run
+--resume`) goes on with the budgets and settings it was started with, whatever the resuming
+process was given. What cannot be written down stays an Agent argument: the model, the device,
+tools, secrets (their values never reach a file), the policy, the output folder and callbacks.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["RunConfig"]
+
+
+class RunConfig(BaseModel):
+    """Budgets and settings of one agent run; every field has a default."""
+
+    # defer_build: validators are built on first use, keeping `import vlagent` cheap
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
+
+    max_steps: int = Field(20, ge=1, description=(
+        "Stop after this many steps; on resume they count the whole run, old steps and new."))
+    max_seconds: float | None = Field(None, gt=0, description="Stop after this much wall time, in seconds.")
+    max_tokens: int | None = Field(None, ge=1, description=(
+        "Stop once the run has used this many model tokens, prompt and completion."))
+    history_images: int = Field(2, ge=1, description=(
+        "Screenshots the model sees per step, the latest first; older steps are summarised as text."))
+    settle_timeout: float = Field(2.0, ge=0, description=(
+        "Longest wait, in seconds, for the screen to stop changing after an action."))
+    max_consecutive_errors: int = Field(5, ge=1, description=(
+        "Steps in a row with nothing but mistakes (unparsable output, bad arguments, blocked "
+        "actions) before the run stops."))
+    repeat_limit: int = Field(3, ge=1, description=(
+        "The same action chosen on an unchanged screen this many times in a row stops the run "
+        "(the model is told after the first repeat)."))
+    dry_run: bool = Field(False, description="Record the model's plan without acting on the device or calling tools.")
