@@ -46,6 +46,7 @@ class Risk(str, Enum):
     DATA_LOSS_SETTING = "data_loss_setting"
     PASSWORD_ENTRY = "password_entry"
     SETTING = "setting"  # a switch the user's goal does not name
+    LURE = "lure"  # answering a dialog that baits with prizes or rewards
     SENSITIVE = "sensitive"  # a tool its author marked sensitive without naming a category
     UNKNOWN = "unknown"  # a tool that declares nothing: it may do anything
 
@@ -71,6 +72,8 @@ MESSAGE_FIELD_WORDS: tuple[str, ...] = tuple(_VOCABULARY["message_field_words"])
 NOT_MESSAGE_FIELD: tuple[str, ...] = tuple(_VOCABULARY["not_message_field_words"])
 MESSAGING_PACKAGES: tuple[str, ...] = tuple(_VOCABULARY["messaging_packages"])
 STORE_PACKAGES: tuple[str, ...] = tuple(_VOCABULARY["store_packages"])
+SETTING_NAMES: tuple[str, ...] = tuple(_VOCABULARY["setting_names"])  # what a dialog may ask to switch
+LURE_WORDS: tuple[str, ...] = tuple(_VOCABULARY["lure_words"])
 # Exempt from an app allowlist (never from the denylist): home screen, system UI, system dialogs.
 SYSTEM_PACKAGES = frozenset({"android", "com.android.systemui", "com.android.launcher3",
                              "com.google.android.apps.nexuslauncher", "com.android.launcher"})
@@ -451,7 +454,12 @@ def _classify_point(nodes, x: int, y: int, verb: str, found: _Found, context: Gu
                                        f"characters to {lost[1]}")
     if dialog is not None and not _dismisses(label):
         for text in says:  # any button but a way out does what its dialog says
-            found.scan(text, f"{_quote(label)} answers the dialog:", only=_TAP_RISKS)
+            found.scan(text, f"{_quote(label)} answers the dialog:", only=_TAP_RISKS | {Risk.PASSWORD_ENTRY})
+            found.scan(text, f"{_quote(label)} answers the dialog:", {Risk.LURE: LURE_WORDS})
+            if context.goal is not None:  # a dialog that switches a setting the user never named
+                for risk, name in _match(text, {Risk.SETTING: SETTING_NAMES}):
+                    if not context._names(name):
+                        found.add(risk, f"{_quote(label)} answers a dialog about {name!r}, which the goal does not mention")
     elif " ".join(said) in YES_WORDS or (len(said) <= 4 and said[:1] and said[0] in YES_FIRST_WORDS):
         for text in says:  # on a page, a yes-button does what the page says
             found.scan(text, f"{_quote(label)} confirms", only=_TAP_RISKS)
