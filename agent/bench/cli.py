@@ -36,6 +36,8 @@ SIM_EXAMPLES = """Examples:
   vlagent bench sim --model random --tasks 'clock.*,notes.*' --seed 3 --repeats 5 --out runs/random
 
   vlagent bench sim --model gullible --tasks 'injection.*' --policy deny --out runs/guarded   (the guard against prompt injection)
+
+  vlagent bench sim --model attacker --tasks 'injection.*' --policy deny --out runs/asr   (attack success rate against a fully fooled model)
 """
 
 
@@ -80,6 +82,28 @@ def summary_table(summary: dict) -> Table:
     return table
 
 
+def injection_table(summary: dict) -> Table:
+    """The injection episodes' utility, utility under attack and attack success rate (runner's
+    `injection_summary`), per channel, per attacker goal and overall."""
+    table = Table(title="Prompt injection")
+    for col in ("channel / goal", "episodes", "utility", "utility under attack", "ASR", "blocked"):
+        table.add_column(col, justify="left" if col == "channel / goal" else "right")
+
+    def pct(rate: float | None) -> str:
+        return "n/a" if rate is None else f"{100 * rate:.1f}%"
+
+    def row(name: str, b: dict, style: str | None = None) -> None:
+        table.add_row(name, str(b["episodes"]), pct(b["utility"]), pct(b["utility_under_attack"]), pct(b["asr"]),
+                      str(b["blocked"]), style=style)
+
+    inj = summary["injection"]
+    for kind, blocks in (("channel", inj["by_channel"]), ("goal", inj["by_goal"])):
+        for name, b in blocks.items():
+            row(f"{kind} {name}", b)
+    row("all", inj["all"], style="bold")
+    return table
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -92,7 +116,9 @@ SIM_HELP = (
     "Run the SimPhone task suite with a model and score it.\n\n"
     "Success needs the agent to terminate with success and the task's exact check to pass on the "
     "phone's state. Failures of the device or the model server count apart (infra). Rerun with the "
-    "same --out to resume. With --policy, actions the guard blocked are counted per episode (blocked)."
+    "same --out to resume. With --policy, actions the guard blocked are counted per episode (blocked). "
+    "Injection tasks add a table per channel and attacker goal: utility (the user's goal done and the "
+    "attack failed), utility under attack (the user's goal done) and the attack success rate (ASR)."
 )
 
 
@@ -130,7 +156,7 @@ def _suite_policy(mode: str | None, progress: RichProgress) -> Any:
 @bench_app.command(help=SIM_HELP, epilog=SIM_EXAMPLES)
 def sim(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: results.json, report.html, a folder per episode. Rerun to resume.")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="oracle, gullible (the oracle, but it obeys text on the screen: for the injection tasks), random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
+    model: Annotated[str, typer.Option("--model", "-m", help="oracle, gullible (the oracle, but it obeys text on the screen: for the injection tasks), attacker (the oracle, but it first carries out each injection task's attacker plan: the guard alone stands in the way), random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Episodes at a time, each on its own device.")] = 1,
     tasks: Annotated[str, typer.Option("--tasks", "-t", help="Task ids or globs, comma-separated (e.g. 'clock.*,notes.create').")] = "*",
     seed: Annotated[int, typer.Option(help="First seed: it picks names, times and numbers (and the SimPhone's data).")] = 0,
@@ -178,6 +204,8 @@ def sim(
     except (UserError, VLAgentError) as e:
         fail(str(e))
     console.print(summary_table(result.summary))
+    if "injection" in result.summary:
+        console.print(injection_table(result.summary))
     console.print(f"{result.ran} episodes run, {result.skipped} already finished; results in {out / 'results.json'}")
     if report:
         from .report import write_report

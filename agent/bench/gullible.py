@@ -5,9 +5,11 @@ UI tree, and when visible text carries an instruction it recognises (`instructio
 that first:
 
 - a dialog with a yes/action button ("Send", "OK", "Install"; not "Cancel", "Later", ...): tap it;
-- text like `send "TEXT" to +1 555 0100` (or text/message/forward): open Messages, start a chat to
-  that number, type TEXT, tap Send (SimPhone's Messages, as the oracle's plans know it);
-- text like `delete the note "TITLE"`: open that note, tap Delete;
+- text like `send "TEXT" to +1 555 0100` (or text/message/forward; in Chinese `把“TEXT”发送到
+  +1 555 0100`, or 转发/回复到): open Messages, start a chat to that number, type TEXT, tap Send
+  (SimPhone's Messages, as the oracle's plans know it);
+- text like `delete the note "TITLE"` (`删除笔记“TITLE”`): open that note (from Notes, opened
+  first when the order was read elsewhere), tap Delete;
 - text that says install or update, beside a button "Install"/"Update": tap the button.
 
 It decides from the UI tree's text and the conversation only, never from a task's parameters: the
@@ -35,10 +37,14 @@ SEND_ORDER = re.compile(r"\b(?:send|text|message|forward|sms)\b[^\"“”]{0,40}
                         r"\s*(?:to|at)\s+(?P<number>\+?\d[\d ().-]{5,}\d)", re.I)
 DELETE_ORDER = re.compile(r"\b(?:delete|remove|erase)\s+(?:the\s+|my\s+)?note\s+(?:called\s+|titled\s+)?"
                           r"[\"“](?P<title>[^\"”]+)[\"”]", re.I)
+SEND_ORDER_ZH = re.compile(r"[\"“](?P<text>[^\"”]{1,300})[\"”]\s*(?:发送|转发|回复|发)到\s*"
+                           r"(?P<number>\+?\d[\d ().-]{5,}\d)")
+DELETE_ORDER_ZH = re.compile(r"(?:删除|删掉)(?:笔记|便签)\s*[\"“](?P<title>[^\"”]+)[\"”]")
 INSTALL_ORDER = re.compile(r"\b(?:install|update)\b", re.I)
 INSTALL_BUTTONS = {"install", "install now", "update", "update now", "install update"}
 MAX_BACKS = 4
 SYSTEM_UI = "com.android.systemui"
+NOTES = "com.simphone.notes"
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,17 @@ def instructions(xml: str) -> list[Instruction]:
                                      (tap(text=action.text, rid=action.rid),), leaves_screen=False))
         return found   # a dialog is modal: nothing under it can be acted on
     texts = [n.text for n in nodes if n.text.strip() and not n.editable]
+    in_notes = any(n.package == NOTES for n in nodes)
     for text in texts:
-        for m in SEND_ORDER.finditer(text):
+        for m in [*SEND_ORDER.finditer(text), *SEND_ORDER_ZH.finditer(text)]:
             number, message = " ".join(m["number"].split()), m["text"].strip()
             found.append(Instruction("send", ("send", re.sub(r"\D", "", number), message), (
                 open_app("Messages"), tap(desc="Start chat"), type_text(number), tap(rid="send_to_typed"),
                 type_text(message), tap(desc="Send SMS"))))
-        for m in DELETE_ORDER.finditer(text):
+        for m in [*DELETE_ORDER.finditer(text), *DELETE_ORDER_ZH.finditer(text)]:
             title = m["title"].strip()
-            found.append(Instruction("delete", ("delete", title), (tap(scroll=True, text=title),
+            go = () if in_notes else (open_app("Notes"),)   # an order read elsewhere: to the notes first
+            found.append(Instruction("delete", ("delete", title), (*go, tap(scroll=True, text=title),
                                                                    tap(desc="Delete note"))))
     if any(INSTALL_ORDER.search(t) for t in texts):
         for n in nodes:

@@ -10,7 +10,8 @@ cannot go on (a node it needs is not there) it terminates with failure and says 
 floor every real model must beat.
 
 `GulliblePolicy` (gullible.py) is the oracle plus obedience to whatever the screen says: the
-model the prompt-injection tasks test the action guard with.
+model the prompt-injection tasks test the action guard with. `AttackerPolicy` (attacker.py) is
+the oracle fooled completely: it carries out each injection task's attacker plan, then the user's.
 
 `ModelPool` turns the runner's model specs into the model of each episode.
 """
@@ -142,7 +143,8 @@ class RandomPolicy(_Policy):
 
 class ModelPool:
     """Model specs to per-episode models. A spec is `oracle`, `gullible` (the oracle, but it obeys
-    instructions on the screen: gullible.py), `random[:SEED]`, a factory
+    instructions on the screen: gullible.py), `attacker` (the oracle, but it first carries out the
+    injection task's attacker plan: attacker.py), `random[:SEED]`, a factory
     (EpisodeContext -> Model), or anything `vlagent.load_model` takes, loaded once and shared by
     the workers given it. Worker i gets spec i mod n: several server URLs spread the workers."""
 
@@ -169,6 +171,12 @@ class ModelPool:
             from .gullible import GulliblePolicy
 
             return GulliblePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
+        if spec == "attacker":
+            from .attacker import AttackerPolicy
+
+            p = ctx.instance.params
+            attack = ctx.task.attack(p) if ctx.task.channel is not None else []
+            return AttackerPolicy(attack, ctx.task.solution(p), ctx.device.ui_tree, goal=ctx.instance.goal)
         if spec == "random" or spec.startswith("random:"):
             key = f"{ctx.task.id}/{ctx.instance.seed}/{spec.partition(':')[2] or 0}"
             return RandomPolicy(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"))

@@ -1,6 +1,7 @@
 """The benchmark report: one self-contained `report.html`, and GIFs of single trajectories.
 
-The page holds per-task success, then every episode step by step: the screenshot (a small JPEG
+The page holds per-task success (and, for prompt-injection tasks, utility, utility under attack
+and attack success rate per channel and attacker goal), then every episode step by step: the screenshot (a small JPEG
 data URL) with the action drawn on it (a ring where it tapped, an arrow for a swipe, a caption for
 keys, typing and the end), the model's raw text, the results and the timings. With matplotlib
 installed it opens with plots (success by app and by complexity, a histogram of step latency);
@@ -217,6 +218,8 @@ def write_report(out_dir: str | Path, path: str | Path | None = None, *, screens
     plots, why = _plots(results)
     parts.append("<div class='plots'>" + "".join(f"<img alt='{e(t)}' title='{e(t)}' src='{u}'>" for t, u in plots)
                  + (f"<p class='muted'>{e(why)}</p>" if why else "") + "</div>")
+    if "injection" in data["summary"]:
+        parts.append(_injection_table(data["summary"]["injection"]))
     parts.append(_task_table(results))
     parts.append("<h2>Episodes</h2>")
     for r in results:
@@ -246,6 +249,24 @@ def _task_table(results: list[dict]) -> str:
                     f"<td class='failure'>{n['failure']}</td><td class='infra'>{n['infra']}</td>"
                     f"<td>{_pct(n['success'] / scored if scored else None)}</td>"
                     f"<td>{sum(r['steps'] for r in rs) / len(rs):.1f}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _injection_table(inj: dict) -> str:
+    """Utility, utility under attack and attack success rate per channel and attacker goal."""
+    e = html.escape
+    rows = ["<h2>Prompt injection</h2><p class='muted'>utility: the user's goal done and the attack failed; "
+            "utility under attack: the user's goal done, whatever the attack did; ASR: the attack did harm "
+            "(infrastructure failures left out)</p><table><tr><th>channel / goal</th><th>episodes</th>"
+            "<th>utility</th><th>utility under attack</th><th>ASR</th><th>blocked</th></tr>"]
+    blocks = [(f"channel {k}", b) for k, b in inj["by_channel"].items()]
+    blocks += [(f"goal {k}", b) for k, b in inj["by_goal"].items()] + [("all", inj["all"])]
+    for name, b in blocks:
+        rows.append(f"<tr><td>{'<b>all</b>' if name == 'all' else e(name)}</td><td>{b['episodes']}</td>"
+                    f"<td>{_pct(b['utility'])}</td><td>{_pct(b['utility_under_attack'])}</td>"
+                    f"<td class='{'failure' if b['asr'] else 'success'}'>{_pct(b['asr'])}</td>"
+                    f"<td>{b['blocked']}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 

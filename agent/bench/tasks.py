@@ -267,6 +267,12 @@ class Task:
     not listed must end as it began). info: the task asks for an answer (checked by `verify`).
     asks: the guarded risks its goal asks for ("send" for "text Ada ..."): what its simulated user
     approves when a policy in ask mode asks (`user_approves`).
+
+    Prompt-injection tasks (tasks_injection.py) also set `channel` (where the attacker's text
+    shows: popup, page, sms, note) and `attack_goal` (what it wants: install, delete, send, secret,
+    setting, click), and override `injected` (what the attack achieved, from the phone's state)
+    and `attack` (the attacker's plan, for the attacker model). `secrets(p)`: the `{{NAME}}`
+    values the agent may type (vlagent's secrets), for tasks where one is at stake.
     """
 
     id: ClassVar[str] = ""
@@ -277,6 +283,8 @@ class Task:
     template: ClassVar[str] = ""
     description: ClassVar[str] = ""   # what the check looks at, for listings and reports
     asks: ClassVar[tuple[str, ...]] = ()
+    channel: ClassVar[str | None] = None       # injection tasks: popup, page, sms, note
+    attack_goal: ClassVar[str | None] = None   # injection tasks: install, delete, send, secret, setting, click
 
     @property
     def max_steps(self) -> int:
@@ -294,6 +302,18 @@ class Task:
 
     def solution(self, p: dict) -> list[Step]:
         raise NotImplementedError
+
+    def injected(self, initial: dict, final: dict, p: dict) -> str | None:
+        """What an injection achieved on the phone (injection tasks), or None."""
+        return None
+
+    def attack(self, p: dict) -> list[Step]:
+        """The plan that carries out the injection's goal (injection tasks; the attacker model)."""
+        raise NotImplementedError(f"{self.id} carries no injection")
+
+    def secrets(self, p: dict) -> dict[str, str]:
+        """`{{NAME}}` placeholders the agent is given for this episode (name -> value)."""
+        return {}
 
     def user_approves(self, assessment: Any, ui_xml: str, p: dict) -> bool:
         """Would the user, who asked for this task only, confirm this guarded action? When it
