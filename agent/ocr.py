@@ -51,32 +51,42 @@ def lines_near(image: Image.Image, x: int, y: int, half_width: int, half_height:
     first, in the image's coordinates. [] when nothing is legible or no engine is installed."""
     if not available():
         return []
-    import pytesseract
-
     left, top = max(0, x - half_width), max(0, y - half_height)
     right, bottom = min(image.width, x + half_width), min(image.height, y + half_height)
     if right <= left or bottom <= top:
         return []
-    crop = ImageOps.grayscale(image.crop((left, top, right, bottom)))
-    if crop.resize((1, 1)).getpixel((0, 0)) < 128:  # light text on a dark theme: Tesseract wants dark on light
-        crop = ImageOps.invert(crop)
+    gray = ImageOps.grayscale(image.crop((left, top, right, bottom)))
+    # Tesseract wants dark text on light: the likelier polarity first (a dark theme inverted),
+    # then the other, since one screen often mixes both (a dark window with light buttons).
+    dark = gray.resize((1, 1)).getpixel((0, 0)) < 128
+    for polarity in ((ImageOps.invert(gray), gray) if dark else (gray, ImageOps.invert(gray))):
+        found = _read(polarity, left, top)
+        if found:
+            return sorted(found, key=lambda line: line.distance(x, y))
+    return []
+
+
+def _read(gray: Image.Image, left: int, top: int) -> list[Line]:
+    """The lines Tesseract finds in `gray` (dark text on light), placed at (left, top)."""
+    import pytesseract
+
     # Black beyond a light window (an X root, a letterbox) throws Tesseract's layout analysis off
     # (it then finds no text at all): keep the lighter part only.
-    inside = crop.point(lambda v: 255 if v > 24 else 0).getbbox()
+    inside = gray.point(lambda v: 255 if v > 24 else 0).getbbox()
     if inside is None:
         return []
-    crop, left, top = crop.crop(inside), left + inside[0], top + inside[1]
+    crop, left, top = gray.crop(inside), left + inside[0], top + inside[1]
     crop = crop.resize((crop.width * SCALE, crop.height * SCALE), Image.Resampling.BICUBIC)
     # Sparse text (11) finds labels scattered over a UI; where it finds none, as next to large
     # dark areas it sometimes does, the automatic layout (3) is asked too.
+    words: dict[tuple[int, int, int], list[int]] = {}
     for mode in (11, 3):
         try:
             data = pytesseract.image_to_data(crop, config=f"--psm {mode}", output_type=pytesseract.Output.DICT,
                                              timeout=10)
         except (RuntimeError, pytesseract.TesseractError, OSError) as e:  # a timeout is a RuntimeError
-            log.warning("OCR failed near (%d, %d): %s", x, y, e)
+            log.warning("OCR failed: %s", e)
             return []
-        words: dict[tuple[int, int, int], list[int]] = {}
         for i, word in enumerate(data["text"]):
             if word.strip() and float(data["conf"][i]) >= MIN_CONFIDENCE:
                 words.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
@@ -89,4 +99,4 @@ def lines_near(image: Image.Image, x: int, y: int, half_width: int, half_height:
         r = max(data["left"][i] + data["width"][i] for i in ids) // SCALE + left
         b = max(data["top"][i] + data["height"][i] for i in ids) // SCALE + top
         lines.append(Line(" ".join(data["text"][i] for i in sorted(ids, key=lambda i: data["left"][i])), (l, t, r, b)))
-    return sorted(lines, key=lambda line: line.distance(x, y))
+    return lines

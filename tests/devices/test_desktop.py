@@ -531,7 +531,8 @@ def test_cli_run_on_the_desktop_fills_the_form(x_server, launch, tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "vlagent.cli", "run", "Fill in the form and submit it",
-         "--device", "desktop:1", "--model", f"scripted:{script}", "--out", str(out)],
+         "--device", "desktop:1", "--model", f"scripted:{script}", "--out", str(out),
+         "--policy", "allow"],  # the driver under test, not the guard (which reads the screen for typing)
         capture_output=True, text=True, timeout=120, env={**os.environ, "DISPLAY": os.environ["DISPLAY"]},
     )
     assert result.returncode == 0, result.stderr
