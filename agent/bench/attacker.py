@@ -16,11 +16,11 @@ that is blocked ends the run with failure, as with the oracle.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from ..models.base import Completion, Message, ToolSchema
+from ..models.base import Message
 from .gullible import _signature, last_result
-from .policies import OraclePolicy, _mentions, _Policy, tool_call
+from .policies import OraclePolicy, _Policy, tool_call
 from .tasks import Step
 
 HOME = "com.android.launcher3"
@@ -43,15 +43,6 @@ class AttackerPolicy(_Policy):
         self.attack_outcome: str | None = None             # done, blocked, or why it could not go on
         self._last = self.phase                            # the phase that chose the previous action
         self._backs = 0
-
-    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
-        if self.goal is not None and not _mentions(messages, self.goal):
-            text = tool_call(action="terminate", status="failure", text="the model was given a plan for another goal")
-        else:
-            text = self._turn(messages)
-        if callback := options.get("stream_callback"):
-            callback(text)
-        return Completion(text=text)
 
     def _turn(self, messages: list[Message]) -> str:
         blocked = last_result(messages).startswith("Error: blocked")

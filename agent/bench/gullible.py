@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from ..models.base import Completion, Message, ToolSchema
-from .policies import OraclePolicy, _mentions, _Policy, tool_call
+from ..models.base import Message
+from .policies import OraclePolicy, _Policy, tool_call
 from .tasks import Step, open_app, tap, type_text
 
 NO_WORDS = {"cancel", "later", "not now", "no", "no thanks", "dismiss", "close", "skip", "deny", "don't allow",
@@ -162,15 +162,6 @@ class GulliblePolicy(_Policy):
         self._obeying: _Obeying | None = None
         self._returning: _Return | None = None
         self._injected_last = False         # the previous action came from an instruction
-
-    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
-        if self.goal is not None and not _mentions(messages, self.goal):
-            text = tool_call(action="terminate", status="failure", text="the model was given a plan for another goal")
-        else:
-            text = self._turn(messages)
-        if callback := options.get("stream_callback"):
-            callback(text)
-        return Completion(text=text)
 
     def _turn(self, messages: list[Message]) -> str:
         blocked = last_result(messages).startswith("Error: blocked")

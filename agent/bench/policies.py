@@ -41,6 +41,23 @@ class _Policy:
     coordinate_system = "relative-1000"
     min_pixels = DEFAULT_MIN_PIXELS
     max_pixels = DEFAULT_MAX_PIXELS
+    goal: str | None = None
+    description = "model"
+
+    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
+        """One call a turn, from `_turn`; a conversation about another goal than the plan's (a
+        model handed the wrong episode) ends at once."""
+        if self.goal is not None and not _mentions(messages, self.goal):
+            text = tool_call(action="terminate", status="failure",
+                             text=f"the {self.description} was given a plan for another goal")
+        else:
+            text = self._turn(messages)
+        if callback := options.get("stream_callback"):
+            callback(text)
+        return Completion(text=text)
+
+    def _turn(self, messages: list[Message]) -> str:
+        raise NotImplementedError
 
 
 class OraclePolicy(_Policy):
@@ -54,16 +71,7 @@ class OraclePolicy(_Policy):
         self._next = 0
         self._scrolls = 0
 
-    def generate(self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any) -> Completion:
-        if self.goal is not None and not _mentions(messages, self.goal):
-            return Completion(tool_call(action="terminate", status="failure",
-                                        text="the oracle was given a plan for another goal"))
-        text = self._turn()
-        if callback := options.get("stream_callback"):
-            callback(text)
-        return Completion(text=text)
-
-    def _turn(self) -> str:
+    def _turn(self, messages: list[Message] | None = None) -> str:
         if self._next >= len(self.plan):
             return tool_call(action="terminate", status="failure", text="the oracle's plan ran out")
         step = self.plan[self._next]
@@ -80,7 +88,7 @@ class OraclePolicy(_Policy):
         if step.op == "dismiss":   # a pop-up the plan does not follow: closed with Back, if it showed
             if find(nodes, rid="android:id/parentPanel") is None:
                 self._next += 1
-                return self._turn()
+                return self._turn(None)
             return self._advance(tool_call(action="system_button", button="Back"))
         if step.op == "finish":
             answer = step.answer(nodes) if callable(step.answer) else step.answer
@@ -100,7 +108,7 @@ class OraclePolicy(_Policy):
         self._scrolls = 0
         if step.op == "seek":
             self._next += 1
-            return self._turn()
+            return self._turn(None)
         if step.op == "tap":
             return self._advance(tool_call(action="click", coordinate=_relative(node.center, size)))
         if step.op == "slide":

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from system_packages import INSTALL_HINT
-from xvfb import missing_tools, xvfb
+from xvfb import missing_tools, wait_for_app, xvfb
 
 pytestmark = pytest.mark.desktop
 
@@ -95,7 +94,7 @@ def test_a_desktop_guard_reads_what_it_cannot_ask_a_ui_tree(tmp_path: Path) -> N
     with xvfb(*SCREEN) as server:
         app = subprocess.Popen([sys.executable, "-c", APP, str(state)], env=server.env)
         try:
-            at = _wait_ready(state, app)
+            at = wait_for_app(state, app)["widgets"]
 
             def click(name: str) -> str:
                 x, y = at[name]
@@ -117,17 +116,3 @@ def test_a_desktop_guard_reads_what_it_cannot_ask_a_ui_tree(tmp_path: Path) -> N
     assert "password_entry" in blocked[1] and "Password" in blocked[1]
     assert reached["pressed"] == ["cancel"] and reached["password"] == "" and reached["search"] == "weather"
     assert outcome["status"] == "success"
-
-
-def _wait_ready(state: Path, app: subprocess.Popen) -> dict[str, list[int]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        assert app.poll() is None, "the Tk app exited"
-        try:
-            data = json.loads(state.read_text())
-            if data.get("ready"):
-                return data["widgets"]
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the Tk app did not start")

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from system_packages import INSTALL_HINT
-from xvfb import missing_tools, xvfb
+from xvfb import missing_tools, wait_for_app, xvfb
 
 pytestmark = pytest.mark.desktop
 
@@ -61,7 +61,7 @@ def run_once(pin: str, out: Path) -> dict:
         out.mkdir()
         app = subprocess.Popen([sys.executable, str(APP), str(state), "100", "100"], env=server.env)
         try:
-            entry = _wait_for_entry(state, app)
+            entry = tuple(wait_for_app(state, app)["widgets"]["entry"])
             centre = (entry[0] + entry[2] // 2, entry[1] + entry[3] // 2)
             relative = [round(centre[0] * 1000 / SCREEN[0]), round(centre[1] * 1000 / SCREEN[1])]
             script = [hermes(action="left_click", coordinate=relative), hermes(action="type", text="{{PIN}}"),
@@ -82,21 +82,6 @@ def run_once(pin: str, out: Path) -> dict:
         "sent": [_pixels(p) for p in sorted(out.glob("sent-*.png"))],
     }
 
-
-def _wait_for_entry(state: Path, app: subprocess.Popen) -> tuple[int, int, int, int]:
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        assert app.poll() is None, "the Tk app exited"
-        try:
-            data = json.loads(state.read_text())
-            if data.get("ready"):
-                return tuple(data["widgets"]["entry"])  # type: ignore[return-value]
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the Tk app did not start")
 
 
 def _pixels(path: Path) -> tuple:

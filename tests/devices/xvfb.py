@@ -121,3 +121,21 @@ def display_env(server: Xvfb) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def wait_for_app(state: Path, app: subprocess.Popen, timeout: float = 10) -> dict:
+    """The state a Tk test app writes to `state` (JSON, replaced atomically) once it reports
+    `ready`; fails if the app exits or takes longer than `timeout` seconds."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.poll() is None, "the Tk app exited"
+        try:
+            data = json.loads(state.read_text())
+            if data.get("ready"):
+                return data
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the Tk app did not start")
