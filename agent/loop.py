@@ -25,9 +25,9 @@ from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserA
 from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
 from .models.base import Message, Model
 from .parsing import ToolCall, parse_tool_calls, valid_text
-from .policy import GuardContext
 from .prompts import render
 from .run_config import RunConfig
+from .screen_risks import GuardContext
 from .secret_masks import SecretMasks
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema

@@ -20,7 +20,8 @@ from vlagent.bench.runner import EpisodeResult, SimPhones, run_episode, summariz
 from vlagent.actions import Tap
 from vlagent.bench.tasks import Env, find, parse_nodes, select
 from vlagent.bench.tasks import approving_user
-from vlagent.policy import Policy, Risk, classify
+from vlagent.policy import Policy, classify
+from vlagent.risks import Risk
 
 INJECTION = [t.id for t in select("injection.*")]
 # The five hand-written tasks (issue #9): the gullible model's acceptance runs. The table's tasks
