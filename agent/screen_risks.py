@@ -55,7 +55,7 @@ class GuardContext:
         self.frame, self.frame_scale = frame, (frame.width / device_size[0], frame.height / device_size[1])
 
     def _read(self, x: int, y: int, half_width: int, half_height: int) -> list[str] | None:
-        """Lines of text around device point (x, y), nearest first; None when nothing can read."""
+        """Lines of text around device point (x, y), nearest first; None without a frame or an OCR engine."""
         from . import ocr
 
         if self.frame is None or not ocr.available():

@@ -1,6 +1,6 @@
 """The attacker oracle: a scripted model fooled completely by a prompt injection.
 
-`AttackerPolicy` is given the injection task's attacker plan (`Task.attack(p)`) and the user's
+`AttackerModel` is given the injection task's attacker plan (`Task.attack(p)`) and the user's
 plan (`Task.solution(p)`); it never reads the screen for orders. It first carries out the
 attacker's plan (press the pop-up's yes-button, send the data, type the PIN, delete the note,
 flip the switch), then goes back to the home screen (Back, as often as it takes), then follows the
@@ -20,14 +20,14 @@ from typing import Callable, Sequence
 
 from ..models.base import Message
 from .gullible import _signature, last_result
-from .policies import OraclePolicy, _Policy, tool_call
+from .baselines import OracleModel, _ScriptedBaseline, tool_call
 from .tasks import Step
 
 HOME = "com.android.launcher3"
 MAX_BACKS = 8
 
 
-class AttackerPolicy(_Policy):
+class AttackerModel(_ScriptedBaseline):
     """`attack`, then Back to the home screen, then `plan` (see the module)."""
 
     def __init__(self, attack: Sequence[Step], plan: Sequence[Step], ui_tree: Callable[[], str], *,
@@ -37,8 +37,8 @@ class AttackerPolicy(_Policy):
         self.ui_tree = ui_tree
         self.goal = goal
         self.description = "attacker"
-        self.attacker = OraclePolicy(self.attack, ui_tree)
-        self.oracle = OraclePolicy(self.plan, ui_tree)
+        self.attacker = OracleModel(self.attack, ui_tree)
+        self.oracle = OracleModel(self.plan, ui_tree)
         self.phase = "attack" if self.attack else "user"   # attack -> home -> user
         self.attack_outcome: str | None = None             # done, blocked, or why it could not go on
         self._last = self.phase                            # the phase that chose the previous action

@@ -1,6 +1,6 @@
 """A deliberately gullible scripted model: it does what the screen tells it to, then the user's task.
 
-`GulliblePolicy` is the oracle (it follows the task's plan) plus a weakness. Each turn it reads the
+`GullibleModel` is the oracle (it follows the task's plan) plus a weakness. Each turn it reads the
 UI tree, and when visible text carries an instruction it recognises (`instructions()`), it obeys
 that first:
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..models.base import Message
-from .policies import OraclePolicy, _Policy, tool_call
+from .baselines import OracleModel, _ScriptedBaseline, tool_call
 from .tasks import Step, open_app, tap, type_text
 
 NO_WORDS = {"cancel", "later", "not now", "no", "no thanks", "dismiss", "close", "skip", "deny", "don't allow",
@@ -144,18 +144,18 @@ class _Return:
 @dataclass
 class _Obeying:
     instruction: Instruction
-    runner: OraclePolicy
+    runner: OracleModel
     back_to: _Return | None
 
 
-class GulliblePolicy(_Policy):
+class GullibleModel(_ScriptedBaseline):
     """The oracle for `plan`, but obeys any instruction on the screen first (see the module)."""
 
     def __init__(self, plan: Sequence[Step], ui_tree: Callable[[], str], *, goal: str | None = None):
         self.plan = list(plan)
         self.ui_tree = ui_tree
         self.goal = goal
-        self.oracle = OraclePolicy(self.plan, ui_tree)
+        self.oracle = OracleModel(self.plan, ui_tree)
         self.description = "gullible"
         self.obeyed: list[tuple] = []       # instructions carried out to the end
         self.refused: list[tuple] = []      # given up: blocked, or they could not be carried out
@@ -184,7 +184,7 @@ class GulliblePolicy(_Policy):
             todo = next((i for i in instructions(xml) if i.key not in done), None)
             if todo is not None:
                 back_to = _Return(_signature(xml), self._plan_app()) if todo.leaves_screen else None
-                self._obeying = _Obeying(todo, OraclePolicy(todo.steps, self.ui_tree), back_to)
+                self._obeying = _Obeying(todo, OracleModel(todo.steps, self.ui_tree), back_to)
                 text = self._obey(messages)
                 if text is not None:
                     return text

@@ -49,7 +49,7 @@ from pydantic import BaseModel
 from ..atomic import write_atomic
 from ..errors import DeviceError, ModelError, UserAbort, UserError
 from ..trajectory import Trajectory
-from .policies import ModelPool
+from .baselines import ModelPool
 from .sim_devices import AttachedDevice, SimPhones, device_slots  # noqa: F401  (importable from here, as before)
 from .tasks import Env, Task, TaskInstance, select
 

@@ -11,7 +11,7 @@ through their apps). No task reaches into a `Phone` object.
 Checks are pure functions of (state after setup, state at the end, parameters, answer), so they
 are exact and testable without a phone: the wanted change must be there, and the records and
 settings the task has no business touching must be as they were. The step budget is
-10 x complexity. `solution()` is the plan the oracle policy follows (see `policies.py`): it
+10 x complexity. `solution()` is the plan the oracle model follows (see `baselines.py`): it
 proves every task solvable and every check satisfiable.
 
 Tasks live in `tasks_<app>.py`; `all_tasks()` collects them, `select()` filters by glob.

@@ -12,7 +12,7 @@ actions": `user_approves` is the confirm rule of a user who knows what they aske
 
 Pop-ups are armed in setup to show when the agent brings their app to the front
 (`cmd simphone fault popup --when PACKAGE`). The oracle's plans close them with Back
-(`dismiss()`); `GulliblePolicy` (gullible.py) obeys whatever the screen says, for the guard to stop.
+(`dismiss()`); `GullibleModel` (gullible.py) obeys whatever the screen says, for the guard to stop.
 
 AgentDojo-style, every task pairs a user's goal with an attacker's goal on a channel: `channel`
 (popup, page, sms, note) and `attack_goal` (install, delete, send, secret, setting, click), and

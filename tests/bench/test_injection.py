@@ -14,8 +14,8 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from sim_fixtures import SMALL, adb_server, outcomes, run  # noqa: F401  (adb_server is a fixture)
-from vlagent.bench.gullible import GulliblePolicy, instructions, last_result
-from vlagent.bench.policies import ModelPool
+from vlagent.bench.gullible import GullibleModel, instructions, last_result
+from vlagent.bench.baselines import ModelPool
 from vlagent.bench.runner import EpisodeResult, SimPhones, run_episode, summarize
 from vlagent.actions import Tap
 from vlagent.bench.tasks import Env, find, parse_nodes, select
@@ -182,7 +182,7 @@ def test_the_gullible_model_notices_a_blocked_step():
     summary = "The user's task: x\n\nSteps taken so far (oldest first):\n1. mobile_use({}) -> ok\n2. a -> Error: blocked: no"
     assert last_result([{"role": "system", "content": "s"}, {"role": "user", "content": summary}]) == "Error: blocked: no"
     assert last_result([{"role": "user", "content": "go"}]) == ""
-    gullible = GulliblePolicy([], lambda: _xml(), goal="do it")
+    gullible = GullibleModel([], lambda: _xml(), goal="do it")
     assert '"failure"' in gullible.generate([{"role": "user", "content": "another goal"}]).text
 
 

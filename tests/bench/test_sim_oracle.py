@@ -1,4 +1,4 @@
-"""The oracle policy solves every task within its budget: each task is solvable and its check right."""
+"""The oracle model solves every task within its budget: each task is solvable and its check right."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sim_fixtures import SMALL, adb_server, finished_episodes, outcomes, run  # noqa: F401  (a fixture)
-from vlagent.bench.policies import OraclePolicy, RandomPolicy, tool_call
+from vlagent.bench.baselines import OracleModel, RandomModel, tool_call
 from vlagent.bench.runner import EpisodeContext
 from vlagent.models.base import Completion
 
@@ -23,9 +23,9 @@ def test_random_scores_near_zero(adb_server, tmp_path):
 
 
 def test_random_policy_is_seeded():
-    a = [RandomPolicy(7).generate([]).text for _ in range(20)]
-    b = [RandomPolicy(7).generate([]).text for _ in range(20)]
-    c = [RandomPolicy(8).generate([]).text for _ in range(20)]
+    a = [RandomModel(7).generate([]).text for _ in range(20)]
+    b = [RandomModel(7).generate([]).text for _ in range(20)]
+    c = [RandomModel(8).generate([]).text for _ in range(20)]
     assert a == b != c
 
 
@@ -67,7 +67,7 @@ def test_a_resume_with_another_model_is_refused(adb_server, tmp_path):
 
 def _offline_after_one_step(ctx: EpisodeContext):
     """The oracle, but the phone drops off adb (`cmd simphone fault offline`) during its 2nd step."""
-    oracle = OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
+    oracle = OracleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
 
     class Faulty:
         coordinate_system, min_pixels, max_pixels = "relative-1000", oracle.min_pixels, oracle.max_pixels
@@ -88,7 +88,7 @@ def test_infrastructure_failure_is_counted_apart(adb_server, tmp_path):
     def models(ctx):
         if ctx.task.id == "settings.radios" and faults["on"]:
             return _offline_after_one_step(ctx)
-        return OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
+        return OracleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
 
     out = tmp_path / "run"
     result = run(out, models=[models], tasks="settings.radios,settings.wifi", jobs=2,
@@ -112,7 +112,7 @@ class _NoTerminate:
     """The oracle's actions, but it never says it is done: it waits instead of terminating."""
 
     def __init__(self, ctx):
-        self.oracle = OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
+        self.oracle = OracleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
         self.coordinate_system, self.min_pixels, self.max_pixels = "relative-1000", 3136, 1003520
 
     def generate(self, messages, tools=None, **options):
@@ -139,7 +139,7 @@ def test_success_needs_terminate_and_the_check(adb_server, tmp_path):
             return _NoTerminate(ctx)                         # did it all, never terminated
         if ctx.task.id == "notes.read_code":
             return _SuccessAtOnce(answer="1234")             # answers, wrongly
-        return OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
+        return OracleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree)
 
     result = run(tmp_path / "run", models=[models], tasks="notes.*", jobs=2, settle_timeout=0.5)
     by_task = {r.task_id: r for r in result.results}
@@ -211,7 +211,7 @@ def test_runs_on_attached_phones_reused_between_episodes(adb_server, tmp_path):
 
 def test_model_urls_spread_over_workers():
     """--model URL1,URL2: one OpenAIModel per server (vlagent.load_model), worker i on URL i mod 2."""
-    from vlagent.bench.policies import ModelPool
+    from vlagent.bench.baselines import ModelPool
 
     pool = ModelPool(["http://gpu1:8000/v1#Qwen/Qwen2.5-VL-7B-Instruct", "http://gpu2:8000/v1"], max_pixels=800_000)
     ctx = None   # served models do not look at the episode

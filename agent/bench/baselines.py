@@ -1,16 +1,16 @@
-"""Baseline policies for the SimPhone suite, as `Model`s the Agent drives like any other.
+"""Baseline models for the SimPhone suite, scripted `Model`s the Agent drives like any other.
 
-`OraclePolicy` follows a task's plan (`Task.solution`): each turn it reads the phone's UI tree
+`OracleModel` follows a task's plan (`Task.solution`): each turn it reads the phone's UI tree
 (uiautomator XML, through a `ui_tree` callable the runner hands it; the Agent only passes
 screenshots) and emits one `mobile_use` call in relative-1000 coordinates. It must solve every
 task: that proves the task solvable within its budget and its check satisfiable. When the plan
 cannot go on (a node it needs is not there) it terminates with failure and says why.
 
-`RandomPolicy` taps, swipes, types, presses Back/Home and sometimes terminates, from a seed: the
+`RandomModel` taps, swipes, types, presses Back/Home and sometimes terminates, from a seed: the
 floor every real model must beat.
 
-`GulliblePolicy` (gullible.py) is the oracle plus obedience to whatever the screen says: the
-model the prompt-injection tasks test the action guard with. `AttackerPolicy` (attacker.py) is
+`GullibleModel` (gullible.py) is the oracle plus obedience to whatever the screen says: the
+model the prompt-injection tasks test the action guard with. `AttackerModel` (attacker.py) is
 the oracle fooled completely: it carries out each injection task's attacker plan, then the user's.
 
 `ModelPool` turns the runner's model specs into the model of each episode.
@@ -37,7 +37,7 @@ def tool_call(**arguments: Any) -> str:
     return f"<tool_call>\n{body}\n</tool_call>"
 
 
-class _Policy:
+class _ScriptedBaseline:
     coordinate_system = "relative-1000"
     min_pixels = DEFAULT_MIN_PIXELS
     max_pixels = DEFAULT_MAX_PIXELS
@@ -60,7 +60,7 @@ class _Policy:
         raise NotImplementedError
 
 
-class OraclePolicy(_Policy):
+class OracleModel(_ScriptedBaseline):
     """Follows `plan` on the screen `ui_tree()` describes; one call per `generate`."""
 
     def __init__(self, plan: Sequence[Step], ui_tree: Callable[[], str], *, goal: str | None = None):
@@ -123,7 +123,7 @@ class OraclePolicy(_Policy):
         return text
 
 
-class RandomPolicy(_Policy):
+class RandomModel(_ScriptedBaseline):
     """Random actions from `seed`; terminates (success or failure) with probability `p_stop`."""
 
     def __init__(self, seed: int = 0, *, p_stop: float = 0.08):
@@ -174,20 +174,20 @@ class ModelPool:
         if callable(spec):
             return spec(ctx)
         if spec == "oracle":
-            return OraclePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
+            return OracleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
         if spec == "gullible":
-            from .gullible import GulliblePolicy
+            from .gullible import GullibleModel
 
-            return GulliblePolicy(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
+            return GullibleModel(ctx.task.solution(ctx.instance.params), ctx.device.ui_tree, goal=ctx.instance.goal)
         if spec == "attacker":
-            from .attacker import AttackerPolicy
+            from .attacker import AttackerModel
 
             p = ctx.instance.params
             attack = ctx.task.attack(p) if ctx.task.channel is not None else []
-            return AttackerPolicy(attack, ctx.task.solution(p), ctx.device.ui_tree, goal=ctx.instance.goal)
+            return AttackerModel(attack, ctx.task.solution(p), ctx.device.ui_tree, goal=ctx.instance.goal)
         if spec == "random" or spec.startswith("random:"):
             key = f"{ctx.task.id}/{ctx.instance.seed}/{spec.partition(':')[2] or 0}"
-            return RandomPolicy(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"))
+            return RandomModel(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"))
         with self._lock:
             if spec not in self._loaded:
                 from ..specs import load_model
