@@ -13,20 +13,15 @@ The schema is rebuilt per screen because the resolution sentence depends on it.
 
 from __future__ import annotations
 
-import functools
-import json
-import math
 import re
 from typing import Any
 
 import pydantic  # needed at import anyway: the actions are pydantic models
 
-# jsonschema (~40 ms) is imported by the first call that checks arguments, not at import, so
-# that `from vlagent import Agent` stays cheap (issue #20, cold start).
-
 from . import actions as A
 from .coords import Screen
 from .errors import ToolArgumentsError
+from .tools.arguments import argument_error, validate_arguments
 
 _POINT = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
 
@@ -120,27 +115,11 @@ def _coerce(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, (list, tuple)):
-        return all(_finite(v) for v in value)
-    return True
-
-
-def _need(args: dict[str, Any], action: str, *names: str) -> None:
-    missing = [n for n in names if args.get(n) in (None, "", [])]
+def _need(args: dict[str, Any], name: str, action: str, *fields: str) -> None:
+    missing = [f for f in fields if args.get(f) in (None, "", [])]
     if missing:
-        raise ToolArgumentsError(f"action={action} requires {', '.join(f'`{m}`' for m in missing)}.")
-
-
-@functools.lru_cache(maxsize=32)
-def _validator(schema_json: str) -> Any:
-    """A compiled validator per schema text: `jsonschema.validate` would check the schema itself
-    and compile it again on every call (~15 ms a step)."""
-    import jsonschema  # deferred: see the note at the imports
-
-    return jsonschema.Draft202012Validator(json.loads(schema_json))
+        raise argument_error(name, missing[0], f"required for action={action}"
+                             + (f" (and {', '.join(missing[1:])})" if missing[1:] else ""))
 
 
 def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str) -> A._Action:
@@ -157,20 +136,7 @@ def to_action(name: str, arguments: dict[str, Any], screen: Screen, system: str)
 
 
 def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> A._Action:
-    from jsonschema.exceptions import best_match  # deferred: see the note at the imports
-
-    schema = ui_tool_schema(name, screen, system)["function"]["parameters"]
-    e = best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(args))
-    if e is not None:
-        where = "/".join(str(p) for p in e.absolute_path) or "arguments"
-        # the message quotes the value: a 100 KB string must not come back whole
-        message = e.message if len(e.message) <= 200 else f"{e.message[:120]} ... {e.message[-60:]}"
-        if e.validator == "maxLength":
-            message += f" (at most {e.validator_value} characters)"
-        raise ToolArgumentsError(f"{name}: {where}: {message}")
-    bad = next((k for k, v in args.items() if not _finite(v)), None)
-    if bad is not None:  # json5 and Python's json read NaN and Infinity; no bound catches NaN
-        raise ToolArgumentsError(f"{name}: {bad}: numbers must be finite")
+    validate_arguments(ui_tool_schema(name, screen, system), args)
     action = args["action"]
 
     def point(key: str = "coordinate") -> tuple[int, int]:
@@ -180,22 +146,22 @@ def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> 
         return point() if args.get("coordinate") is not None else (None, None)
 
     if action == "terminate":
-        _need(args, action, "status")
+        _need(args, name, action, "status")
         return A.Terminate(status=args["status"], answer=args.get("text"))
     if action == "wait":
         return A.Wait(seconds=float(args.get("time", 1.0)))
     if action == "ask_user":
-        _need(args, action, "text")
+        _need(args, name, action, "text")
         return A.AskUser(question=args["text"])
     if action == "type":
-        _need(args, action, "text")
+        _need(args, name, action, "text")
         return A.TypeText(text=args["text"])
     if name == "mobile_use":
         if action == "key":
-            _need(args, action, "text")
+            _need(args, name, action, "text")
             return A.Key(keys=(args["text"],))
         if action in ("click", "long_press"):
-            _need(args, action, "coordinate")
+            _need(args, name, action, "coordinate")
             x, y = point()
             if action == "click":
                 return A.Tap(x=x, y=y)
@@ -204,21 +170,21 @@ def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> 
                 raise ToolArgumentsError(f"{name}: time: a long_press lasts at most {A.MAX_PRESS_MS // 1000} seconds")
             return A.LongPress(x=x, y=y, duration_ms=int(1000 * seconds))
         if action == "swipe":
-            _need(args, action, "coordinate", "coordinate2")
+            _need(args, name, action, "coordinate", "coordinate2")
             (x1, y1), (x2, y2) = point(), point("coordinate2")
             return A.Swipe(x1=x1, y1=y1, x2=x2, y2=y2)
         if action == "system_button":
-            _need(args, action, "button")
+            _need(args, name, action, "button")
             return A.SystemButton(button=SYSTEM_BUTTONS[args["button"]])
         if action == "open":
-            _need(args, action, "text")
+            _need(args, name, action, "text")
             return A.OpenApp(name=args["text"])
     else:
         if action == "key":
-            _need(args, action, "keys")
+            _need(args, name, action, "keys")
             return A.Key(keys=tuple(args["keys"]))
         if action == "mouse_move":
-            _need(args, action, "coordinate")
+            _need(args, name, action, "coordinate")
             x, y = point()
             return A.MouseMove(x=x, y=y)
         if action in ("left_click", "right_click", "middle_click", "double_click"):
@@ -226,11 +192,11 @@ def _to_action(name: str, args: dict[str, Any], screen: Screen, system: str) -> 
             button = {"right_click": "right", "middle_click": "middle"}.get(action, "left")
             return A.Click(x=x, y=y, button=button, clicks=2 if action == "double_click" else 1)
         if action == "left_click_drag":
-            _need(args, action, "coordinate")
+            _need(args, name, action, "coordinate")
             x, y = point()
             return A.Drag(x=x, y=y)
         if action == "scroll":
-            _need(args, action, "pixels")
+            _need(args, name, action, "pixels")
             x, y = opt_point()
             return A.Scroll(amount=round(args["pixels"]), x=x, y=y)
     raise ToolArgumentsError(f"{name} has no action {action!r}")  # unreachable past the enum check

@@ -18,12 +18,11 @@ from .base import (
     FunctionTool,
     RawTool,
     Tool,
-    from_schema,
     load_plugins,
     tool,
     tool_schema,
-    validate_arguments,
 )
+from .arguments import validate_arguments
 from .runner import ToolResult, call_tool, call_tools, to_content
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "ToolResult",
     "call_tool",
     "call_tools",
-    "from_schema",
     "load_plugins",
     "to_content",
     "tool",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import logging
 import re
 import typing
@@ -30,7 +29,8 @@ import pydantic  # needed at import anyway: vlagent's actions and trajectories a
 # `from vlagent import Agent` stays cheap (issue #20, cold start): the first tool defined or
 # checked pays for jsonschema, the first async tool for asyncio.
 
-from ..errors import RecoverableError, ToolArgumentsError, ToolExecutionError, VLAgentError
+from ..errors import ToolArgumentsError, ToolExecutionError, VLAgentError
+from .arguments import validate_arguments, validator_for
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -56,45 +56,6 @@ def tool_schema(t: Tool) -> dict[str, Any]:
     }
 
 
-def validate_arguments(t: Tool, arguments: Any) -> None:
-    """Raise ToolArgumentsError, worded for the model, when `arguments` break `t.parameters`.
-
-    Every violation is named (field path and reason), not just the first one jsonschema finds.
-    """
-    if not isinstance(arguments, dict):
-        raise ToolArgumentsError(f"{t.name}: the arguments must be a JSON object, not {type(arguments).__name__}")
-    errors = sorted(_validator_for(t.parameters).iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        problems = "; ".join(
-            f"{'/'.join(str(p) for p in e.absolute_path) or 'arguments'}: {e.message}" for e in errors[:8]
-        )
-        schema = json.dumps(t.parameters, ensure_ascii=False, separators=(",", ":"))
-        if len(schema) > 2000:  # the model re-reads this; the full schema is in its prompt anyway
-            schema = schema[:1999] + "…"
-        raise ToolArgumentsError(f"{t.name}: {problems}. Expected arguments matching {schema}")
-
-
-_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, validator)
-
-
-def _validator_for(schema: dict[str, Any]) -> Any:
-    """A validator for `schema` in its declared draft (2020-12 when none is named) that checks
-    formats too, so `"date": "tomorrow"` fails here rather than deep inside the tool. Compiled
-    once per schema object (tools of our own keep theirs; protocol-only tools hit this cache)."""
-    cached = _VALIDATORS.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
-    import jsonschema  # deferred: see the note at the imports
-
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    if len(_VALIDATORS) > 1024:  # schemas made on the fly: don't grow without bound
-        _VALIDATORS.clear()
-    _VALIDATORS[id(schema)] = (schema, validator)  # holding the schema keeps its id unique
-    return validator
-
-
 class _BaseTool:
     """Shared by FunctionTool and RawTool: the runner's attributes and error wrapping.
 
@@ -115,7 +76,7 @@ class _BaseTool:
         self.concurrent = concurrent
         self.risk = risk
         self.annotations = annotations
-        _validator_for(self.parameters)  # a broken schema fails at definition, not at the first call
+        validator_for(self.parameters)  # a broken schema fails at definition, not at the first call
 
     def _run(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
         try:
@@ -209,13 +170,6 @@ class RawTool(_BaseTool):
     def __call__(self, **arguments: Any) -> Any:
         validate_arguments(self, arguments)
         return self._run(self.fn, arguments)
-
-
-def from_schema(
-    name: str, description: str, parameters: dict[str, Any], fn: Callable[..., Any], **options: Any
-) -> RawTool:
-    """`RawTool(name, description, parameters, fn, timeout=..., concurrent=...)`."""
-    return RawTool(name, description, parameters, fn, **options)
 
 
 def tool(

@@ -25,7 +25,8 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import RecoverableError, VLAgentError
 from ..parsing import ToolCall
-from .base import DEFAULT_TIMEOUT, Tool, validate_arguments
+from .arguments import validate_arguments
+from .base import DEFAULT_TIMEOUT, Tool
 
 __all__ = ["ToolResult", "call_tool", "call_tools", "to_content"]
 

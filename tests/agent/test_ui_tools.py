@@ -61,10 +61,11 @@ def test_computer_use_actions(args, expected):
 @pytest.mark.parametrize(
     "args,match",
     [
-        ({"action": "click"}, "requires `coordinate`"),
+        ({"action": "click"}, "^mobile_use: coordinate: required for action=click$"),
         ({"action": "fly"}, "is not one of"),
-        ({"action": "swipe", "coordinate": [1, 2]}, "requires `coordinate2`"),
-        ({"action": "terminate"}, "requires `status`"),
+        ({"action": "swipe", "coordinate": [1, 2]}, "^mobile_use: coordinate2: required for action=swipe$"),
+        ({"action": "terminate"}, "^mobile_use: status: required for action=terminate$"),
+        ({"action": "click", "coordinate": [float("nan"), 2]}, "^mobile_use: coordinate/0: numbers must be finite$"),
         ({"action": "click", "coordinate": [1, 2, 3]}, "coordinate"),
         ({"action": "system_button", "button": "Power"}, "is not one of"),
         ({}, "'action' is a required property"),

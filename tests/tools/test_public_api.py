@@ -7,7 +7,7 @@ import vlagent.tools
 
 PUBLIC = {
     "DEFAULT_TIMEOUT", "FunctionTool", "RawTool", "Tool", "ToolResult", "call_tool", "call_tools",
-    "from_schema", "load_plugins", "to_content", "tool", "tool_schema", "validate_arguments",
+    "load_plugins", "to_content", "tool", "tool_schema", "validate_arguments",
 }
 
 

@@ -45,6 +45,23 @@ def test_arguments_are_validated_then_coerced():
         validate_arguments(search_flights, {"destination": "JFK", "date": "2026-12-01"})
 
 
+def test_function_and_ui_tools_share_one_validator_and_message_style():
+    """NaN passes any JSON Schema bound; the one validator refuses it for every tool, in the
+    `tool: where: what` style the UI tools use too."""
+    from vlagent.coords import Screen
+    from vlagent.ui_tools import ui_tool_schema
+
+    @tool(name="scale", description="Scale by a factor.")
+    def _scale(factor: float, points: list[float]) -> float:
+        return factor
+
+    with pytest.raises(ToolArgumentsError, match=r"^scale: factor: numbers must be finite; points/1: numbers must be finite$"):
+        validate_arguments(_scale, {"factor": float("inf"), "points": [1.0, float("nan")]})
+    screen = Screen(image_size=(100, 200), device_size=(100, 200), model_size=(100, 200))
+    with pytest.raises(ToolArgumentsError, match=r"^mobile_use: action: 'fly' is not one of"):
+        validate_arguments(ui_tool_schema("mobile_use", screen, "relative-1000"), {"action": "fly"})
+
+
 def test_a_failing_tool_is_a_recoverable_error():
     @tool(name="divide", description="Divide a by b.")
     def _divide(a: float, b: float) -> float:
@@ -69,7 +86,7 @@ from typing import Annotated, Literal, Optional  # noqa: E402
 
 import pydantic  # noqa: E402
 
-from vlagent.tools import RawTool, from_schema  # noqa: E402
+from vlagent.tools import RawTool  # noqa: E402
 from vlagent.tools.base import parse_docstring  # noqa: E402
 
 
@@ -226,7 +243,7 @@ def test_raw_tool_from_a_json_schema():
         "required": ["q"],
     }
     seen = []
-    search = from_schema("search", "Search the docs.", schema, lambda **kw: seen.append(kw) or "ok", timeout=3)
+    search = RawTool("search", "Search the docs.", schema, lambda **kw: seen.append(kw) or "ok", timeout=3)
     assert isinstance(search, RawTool) and isinstance(search, Tool)
     assert search.parameters is schema and search.timeout == 3 and search.concurrent is True
     assert search(q="x") == "ok" and seen == [{"q": "x"}]
