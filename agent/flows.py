@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import FlowError, ScriptError, UserError, VLAgentError  # FlowError re-exported: defined here first
+from .errors import FlowError, ScriptError, UserError, VLAgentError
 from .flow_schema import FLOW_SCHEMA, SCHEMA_TYPES, child, compose, find_problems, location
 
 log = logging.getLogger("vlagent.flows")
 
-__all__ = ["FLOW_SCHEMA", "Flow", "FlowError", "FlowResult", "FlowStep", "StepResult", "execute_flow",
+__all__ = ["FLOW_SCHEMA", "Flow", "FlowResult", "FlowStep", "StepResult", "execute_flow",
            "load_flow", "parse_flow", "run_flow"]
 
 

@@ -100,7 +100,7 @@ def app_matches(entry: str, app: str) -> bool:
     if "." not in e:
         return e.replace(" ", "") == a.replace(" ", "")
     try:
-        from .devices.adb import COMMON_APPS  # launcher labels to packages, as OpenApp resolves them
+        from .devices.adb_apps import COMMON_APPS  # launcher labels to packages, as OpenApp resolves them
     except ImportError:  # pragma: no cover - the table only widens matching
         COMMON_APPS = {}
     return e in COMMON_APPS.get(a, ()) or e.rsplit(".", 1)[-1] == a.replace(" ", "")

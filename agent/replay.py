@@ -22,14 +22,14 @@ from typing import Any
 from PIL import Image
 
 from . import actions as A
-from .errors import ReplayDiverged, UserError  # ReplayDiverged re-exported: it was defined here first
+from .errors import ReplayDiverged, UserError
 from .grounding import SCREEN_TOLERANCE, screen_hash
 from .session import Session, connect
 from .trajectory import Step, Trajectory, TrajectoryWriter
 
 log = logging.getLogger("vlagent.replay")
 
-__all__ = ["ReplayDiverged", "ReplayResult", "ReplayedStep", "replay", "replay_on"]
+__all__ = ["ReplayResult", "ReplayedStep", "replay", "replay_on"]
 
 
 @dataclass

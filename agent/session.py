@@ -35,23 +35,12 @@ from PIL import Image
 
 from . import actions as A
 from .answers import ScreenQuestions
-from .errors import (  # re-exported: the step errors were defined here first
-    AssertionFailed,
-    GroundingFailed,
-    QueryFailed,
-    ScriptError,
-    UserError,
-    VLAgentError,
-    WaitTimeout,
-)
+from .errors import ScriptError, UserError, VLAgentError
 from .grounding import GroundingCache, default_cache_path
 from .settle import wait_until_stable
 from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
 
-__all__ = [
-    "AssertionFailed", "GroundingFailed", "QueryFailed", "ScriptError", "Session", "WaitTimeout",
-    "connect",
-]
+__all__ = ["Session", "connect"]
 
 
 @dataclass

@@ -23,7 +23,6 @@ to the end. On top of that:
 from __future__ import annotations
 
 import re
-import shutil  # noqa: F401  (tests reach shutil.which through this module)
 import time
 
 from PIL import Image
@@ -33,20 +32,14 @@ from ..actions import (
     Tap, Terminate, TypeText, Wait,
 )
 from ..errors import DeviceCommandError, DeviceError, DeviceOffline, ToolArgumentsError, UserError
-from .adb_apps import COMMON_APPS, match_app  # noqa: F401  (COMMON_APPS: importable from here)
+from .adb_apps import match_app
 from .adb_frames import TruncatedFrame, UnparsableFrame, decode_png_frame, decode_raw_frame
 from .adb_keys import SYSTEM_BUTTONS, keycode
 from .adb_text import (
     ADB_KEYBOARD, ADB_KEYBOARD_HELP, TYPABLE, adb_keyboard_commands, batch, shell_quote, text_commands,
     text_commands_pressing_tab,
 )
-from .adb_transport import (  # noqa: F401  (the help texts: importable from here)
-    ADB_SERVER_TIMEOUT, OFFLINE_HELP, UNAUTHORIZED_HELP, AdbTransport, adb_binary, ensure_adb_server, env_or,
-    parse_v2,
-)
-
-# The escaping rules' old name, which tests use.
-_text_commands = text_commands
+from .adb_transport import ADB_SERVER_TIMEOUT, AdbTransport, adb_binary, ensure_adb_server, env_or, parse_v2
 
 
 class AdbDevice:
@@ -412,4 +405,4 @@ class AdbDevice:
         return decode_png_frame(data)
 
 
-__all__ = ["AdbDevice", "keycode", "shell_quote", "COMMON_APPS", "SYSTEM_BUTTONS"]
+__all__ = ["AdbDevice", "keycode", "shell_quote", "SYSTEM_BUTTONS"]

@@ -15,9 +15,11 @@ from PIL import Image
 
 from vlagent import actions as A
 from vlagent.errors import UserError
-from vlagent.flows import FLOW_SCHEMA, FlowError, execute_flow, load_flow, parse_flow, run_flow
+from vlagent import FlowError
+from vlagent.flows import FLOW_SCHEMA, execute_flow, load_flow, parse_flow, run_flow
 from vlagent.models.scripted import ScriptedModel
-from vlagent.session import AssertionFailed, Session
+from vlagent import AssertionFailed
+from vlagent.session import Session
 from vlagent.testing import ImageDevice
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -17,7 +17,8 @@ import pytest
 from vlagent.actions import OpenApp, Tap
 from vlagent.loop import Agent
 from vlagent.models.scripted import ScriptedModel
-from vlagent.replay import ReplayDiverged, replay
+from vlagent import ReplayDiverged
+from vlagent.replay import replay
 from vlagent.session import Session
 from vlagent.trajectory import Trajectory
 

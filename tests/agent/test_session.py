@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from vlagent import actions as A
 from vlagent.errors import UserError, VLAgentError
 from vlagent.models.scripted import ScriptedModel
-from vlagent.session import AssertionFailed, GroundingFailed, QueryFailed, Session, WaitTimeout, connect
+from vlagent import AssertionFailed, GroundingFailed, QueryFailed, WaitTimeout
+from vlagent.session import Session, connect
 from vlagent.testing import ImageDevice
 from vlagent.trajectory import Trajectory
 

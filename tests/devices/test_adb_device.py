@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from PIL import ImageChops
 
 from vlagent import actions as A
-from vlagent.devices.adb import AdbDevice, _text_commands, keycode
+from vlagent.devices.adb import AdbDevice, keycode
+from vlagent.devices.adb_text import text_commands
 from vlagent.devices.sim import SimPhoneServer
 from vlagent.errors import DeviceCommandError, DeviceOffline, ToolArgumentsError, UserError
 
@@ -243,10 +244,10 @@ def test_decode_raw_frames():
 
 
 def test_text_commands_escaping_rules():
-    assert _text_commands("a b") == ["input text 'a%sb'"]
-    assert _text_commands("it's") == ["input text 'it'\\''s'"]
-    assert _text_commands("%s") == ["input text '%'", "input text 's'"]
-    assert _text_commands("x\ny") == ["input text 'x'", "input keyevent KEYCODE_ENTER", "input text 'y'"]
+    assert text_commands("a b") == ["input text 'a%sb'"]
+    assert text_commands("it's") == ["input text 'it'\\''s'"]
+    assert text_commands("%s") == ["input text '%'", "input text 's'"]
+    assert text_commands("x\ny") == ["input text 'x'", "input keyevent KEYCODE_ENTER", "input text 'y'"]
 
 
 @adb_only
@@ -403,13 +404,13 @@ def test_serial_none_picks_the_only_device_or_explains(adb_port, adb_client, sim
 def test_missing_adb_binary_is_a_user_error(monkeypatch):
     import adbutils
 
-    import vlagent.devices.adb as adb_module
+    import vlagent.devices.adb_transport as transport
 
     def no_adb():
         raise adbutils.AdbError("No adb exe could be found")
 
     monkeypatch.setattr(adbutils, "adb_path", no_adb)
-    monkeypatch.setattr(adb_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(transport.shutil, "which", lambda name: None)
     with pytest.raises(UserError, match="platform-tools"):
         AdbDevice("x").connect()
 
