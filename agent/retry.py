@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import email.utils
 import time
-from typing import Any, Callable, TypeVar
+from typing import Callable
 
 import tenacity
 
 from .errors import PolicyViolation, RecoverableError, UserAbort, UserError
-
-T = TypeVar("T")
 
 NEVER_RETRIED: tuple[type[BaseException], ...] = (
     RecoverableError, UserError, PolicyViolation, UserAbort, KeyboardInterrupt,
@@ -67,9 +65,15 @@ def _http_status(exc: BaseException) -> int | None:
 
 def retrying(
     *, attempts: int = 4, max_seconds: float = 30.0, initial: float = 0.25, maximum: float = 8.0,
-    retry_if: Callable[[BaseException], bool] = is_transient,
+    retry_if: Callable[[BaseException], bool] = is_transient, before_sleep: Callable[[], None] | None = None,
 ) -> tenacity.Retrying:
-    """A tenacity Retrying for `for attempt in retrying(): with attempt: ...` loops."""
+    """A tenacity Retrying for `for attempt in retrying(): with attempt: ...` loops, or to call:
+    `retrying()(fn, *args)`. Models, HTTP tools and the adb transport all retry through it.
+
+    attempts / max_seconds: the budget (whichever ends first, counted from the first attempt);
+    initial / maximum: the exponential backoff's first and longest wait (initial=0: no wait);
+    retry_if: what is worth another attempt (never what NEVER_RETRIED lists);
+    before_sleep: run before each new attempt (a reconnect)."""
     # exponential + random jitter spelled so tenacity 8 and 9 read it the same way
     backoff = tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(0, initial)
 
@@ -78,13 +82,10 @@ def retrying(
         return max(backoff(state), asked or 0.0)
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(lambda e: retry_if(e) and (retry_after(e) or 0.0) <= MAX_RETRY_AFTER),
+        retry=tenacity.retry_if_exception(
+            lambda e: not isinstance(e, NEVER_RETRIED) and retry_if(e) and (retry_after(e) or 0.0) <= MAX_RETRY_AFTER),
         stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
         wait=wait,
+        before_sleep=(lambda _state: before_sleep()) if before_sleep is not None else None,
         reraise=True,  # callers see the real exception, not tenacity.RetryError
     )
-
-
-def call_with_retries(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` under the default policy."""
-    return retrying()(fn, *args, **kwargs)

@@ -20,9 +20,8 @@ import subprocess
 import time
 from typing import Any, Iterator
 
-import tenacity
-
 from ..errors import DeviceCommandError, DeviceOffline, UserError
+from ..retry import retrying
 
 # Seconds an adb server may take to answer one request (list devices, connect): one that
 # accepts connections but has hung otherwise blocks forever.
@@ -65,8 +64,8 @@ class AdbTransport:
     def run(self, service: bytes, *, timeout: float, idempotent: bool, what: str, v2: bool,
             reconnect_window: float) -> bytes:
         """Open `service` on the device and read it to the end. A failed transport is
-        reconnected and the command retried, a few times within `reconnect_window` after the
-        first failure; never retried: a command that may have run (unless `idempotent`), a
+        reconnected and the command retried (vlagent.retry's policy: no backoff, as reconnecting
+        waits for the phone itself), a few times within `reconnect_window`; never retried: a command that may have run (unless `idempotent`), a
         command that is merely slow, an unauthorized phone."""
         first_failure: list[float] = []
 
@@ -88,16 +87,10 @@ class AdbTransport:
                     ) from None
                 raise
 
-        def give_up(state: tenacity.RetryCallState) -> bool:
-            return state.attempt_number >= 4 or time.monotonic() - first_failure[0] >= reconnect_window
-
         try:
-            return tenacity.Retrying(
-                retry=tenacity.retry_if_exception_type(_Lost),
-                stop=give_up,
-                before_sleep=lambda _state: self.recover(first_failure[0] + reconnect_window),
-                reraise=True,
-            )(attempt)
+            return retrying(attempts=4, max_seconds=reconnect_window, initial=0.0,
+                            retry_if=lambda e: isinstance(e, _Lost),
+                            before_sleep=lambda: self.recover(first_failure[0] + reconnect_window))(attempt)
         except _Lost as e:
             raise DeviceOffline(f"{self.serial} is not reachable ({e}): {OFFLINE_HELP}") from None
 
