@@ -12,6 +12,7 @@ bit-identical screens only: one changed pixel of text may change them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -19,7 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-import json5
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -34,6 +34,7 @@ from .errors import (
 )
 from .grounding import GroundingCache, TargetNotFound, ground, screen_digest, screen_hash
 from .models.base import Message
+from .parsing import loads_lenient
 from .vision import fit_to_model
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ def dump_answer(schema: Any, value: Any) -> Any:
     return TypeAdapter(schema).dump_python(value, mode="json")
 
 
+MAX_JSON_STARTS = 64  # brackets tried as the start of JSON in prose: a long reply full of them is not scanned forever
 _FENCED = re.compile(r"```(?:json5?|JSON)?\s*(.*?)```", re.DOTALL)
 
 
@@ -299,17 +301,15 @@ def extract_json(text: str) -> Any:
     """The first JSON value in a reply: whole, fenced, or embedded in prose (json5 tolerated)."""
     candidates = [m.group(1) for m in _FENCED.finditer(text)] + [text]
     for candidate in candidates:
-        candidate = candidate.strip()
-        for loads in (json.loads, json5.loads):
-            try:
-                return loads(candidate)
-            except (ValueError, RecursionError):  # not JSON, or nested past the stack
-                pass
+        try:
+            return loads_lenient(candidate.strip())
+        except ValueError:
+            pass
     decoder = json.JSONDecoder(strict=False)
-    for m in re.finditer(r"[\[{]", text):
+    for m in itertools.islice(re.finditer(r"[\[{]", text), MAX_JSON_STARTS):
         try:
             return decoder.raw_decode(text, m.start())[0]
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     raise ValueError('no JSON in the answer; reply with a JSON object such as {"answer": ...}')
 

@@ -230,18 +230,28 @@ def _balanced_end(region: str) -> tuple[int, list[str]]:
     return len(region), stack
 
 
-def _loads(source: str, bad: str, style: str) -> Any:
+def loads_lenient(source: str) -> Any:
+    """JSON as models write it: JSON first (raw newlines and tabs in strings allowed), then json5
+    (single quotes, trailing commas, comments) for text up to _MAX_JSON5_CHARS. The one JSON
+    repair path, for tool calls and for answers; raises ValueError saying what is wrong."""
     try:
         return _DECODER.decode(source)
     except (ValueError, RecursionError):
         pass
     if len(source) > _MAX_JSON5_CHARS:
-        raise _call_error(f"invalid JSON over {_MAX_JSON5_CHARS} characters long", bad, style)
+        raise ValueError(f"invalid JSON over {_MAX_JSON5_CHARS} characters long")
     try:
         return json5.loads(source)
     except Exception as exc:  # json5 raises ValueError, RecursionError, ... on odd input
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise _call_error(f"invalid JSON ({reason})", bad, style) from None
+        raise ValueError(f"invalid JSON ({reason})") from None
+
+
+def _loads(source: str, bad: str, style: str) -> Any:
+    try:
+        return loads_lenient(source)
+    except ValueError as e:
+        raise _call_error(str(e), bad, style) from None
 
 
 def _call_error(reason: str, bad: str, style: str = "hermes") -> ParseError:

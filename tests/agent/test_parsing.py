@@ -479,3 +479,18 @@ def test_round_trip_qwen(generated, with_result):
         for n, a in generated
     )
     assert parse_tool_calls(text) == [ToolCall(n, a) for n, a in generated]
+
+
+def test_answers_and_tool_calls_share_one_bounded_json_repair():
+    """Answers (`extract_json`) read json5 through the parser's repair path, so its bound holds
+    there too: a reply of single-quoted JSON past the bound is refused, not parsed for seconds."""
+    from vlagent.answers import extract_json
+    from vlagent.parsing import loads_lenient
+
+    assert extract_json("```json\n{'answer': 3,}\n```") == {"answer": 3}
+    assert loads_lenient("{'a': [1, 2,],}") == {"a": [1, 2]}
+    huge = "{'answer': '" + "x" * 20_000 + "'}"
+    with pytest.raises(ValueError, match="over 16000 characters"):
+        loads_lenient(huge)
+    with pytest.raises(ValueError, match="no JSON"):
+        extract_json(huge)
