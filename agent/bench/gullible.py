@@ -23,11 +23,11 @@ under `deny`. A plan step of its own that is blocked ends the run with failure.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..models.base import Message
+from ..uitree import parse
 from .baselines import OracleModel, _ScriptedBaseline, tool_call
 from .tasks import Step, open_app, tap, type_text
 
@@ -69,12 +69,8 @@ class _Node:
 
 
 def _nodes(xml: str) -> list[_Node]:
-    try:
-        root = ET.fromstring(xml)
-    except (ET.ParseError, ValueError):
-        return []
-    return [_Node(e.get("package", ""), e.get("resource-id", ""), e.get("text", ""), e.get("content-desc", ""),
-                  e.get("clickable") == "true", "EditText" in e.get("class", "")) for e in root.iter("node")]
+    return [_Node(n.a.get("package", ""), n.a.get("resource-id", ""), n.a.get("text", ""), n.a.get("content-desc", ""),
+                  n.flag("clickable"), n.editable) for n in parse(xml)]
 
 
 def instructions(xml: str) -> list[Instruction]:

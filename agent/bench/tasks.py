@@ -23,11 +23,11 @@ import fnmatch
 import json
 import random
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, ClassVar, Iterable
 
+from .. import uitree
 from ..actions import TypeText
 from ..devices.adb_text import shell_quote
 from ..errors import DeviceCommandError, VLAgentError
@@ -70,21 +70,16 @@ class Node:
 
 
 def parse_nodes(xml: str) -> list[Node]:
-    """Every node of a `uiautomator dump`, in document order."""
+    """Every node of a `uiautomator dump`, in document order (read by `vlagent.uitree.parse`)."""
+    parsed = uitree.parse(xml)
+    index = {id(n): i for i, n in enumerate(parsed)}
+    ancestors: dict[int, tuple[int, ...]] = {}
     nodes: list[Node] = []
-
-    def walk(el: ET.Element, ancestors: tuple[int, ...]) -> None:
-        for child in el.findall("node"):
-            a = child.attrib
-            nums = [int(v) for v in re.findall(r"-?\d+", a.get("bounds", ""))] or [0, 0, 0, 0]
-            node = Node(len(nodes), a.get("text", ""), a.get("content-desc", ""), a.get("resource-id", ""),
-                        a.get("class", ""), tuple(nums[:4]), a.get("clickable") == "true",  # type: ignore[arg-type]
-                        a.get("checked") == "true", a.get("scrollable") == "true", a.get("focused") == "true",
-                        ancestors)
-            nodes.append(node)
-            walk(child, ancestors + (node.index,))
-
-    walk(ET.fromstring(xml.encode("utf-8")), ())
+    for i, n in enumerate(parsed):  # document order: a parent comes before its children
+        ancestors[i] = () if n.parent is None else ancestors[index[id(n.parent)]] + (index[id(n.parent)],)
+        nodes.append(Node(i, n.a.get("text", ""), n.a.get("content-desc", ""), n.a.get("resource-id", ""),
+                          n.a.get("class", ""), n.bounds or (0, 0, 0, 0), n.flag("clickable"), n.flag("checked"),
+                          n.flag("scrollable"), n.flag("focused"), ancestors[i]))
     return nodes
 
 
