@@ -34,7 +34,7 @@ from PIL import Image, ImageColor
 from . import actions as A
 from .devices.base import ui_tree
 from .guards import is_black
-from .uitree import bounds, nodes
+from .uitree import UiNode, parse
 
 # Mid grey. It stands out from both light and dark themes, so the model sees that something covers
 # the field instead of mistaking it for an empty field or for background. It is also far from
@@ -73,7 +73,7 @@ class SecretMasks:
         if not types_secret:
             return
         tree = self._tree()
-        field = _focused_field(nodes(tree)) if tree else None
+        field = _focused_field(parse(tree)) if tree else None
         if field is None and self._pointer is not None:
             field = _Field([_band(self._pointer, tuple(self.device.size))])
         if field is None:
@@ -88,7 +88,7 @@ class SecretMasks:
         if any(f.tracked for f in self.fields):
             tree = self._tree()  # read before the frame: a field in the tree now is in the frame too
             if tree:
-                self._follow(nodes(tree))
+                self._follow(parse(tree))
         frame = self.device.screenshot()
         if self.fields and not is_black(frame):  # a black frame shows nothing, and must stay black
             sx, sy = (frame.width / self.device.size[0], frame.height / self.device.size[1])
@@ -98,7 +98,7 @@ class SecretMasks:
                     frame.paste(colour, (math.floor(l * sx), math.floor(t * sy), math.ceil(r * sx), math.ceil(b * sy)))
         return frame
 
-    def _follow(self, tree: list[dict[str, str]]) -> None:
+    def _follow(self, tree: tuple[UiNode, ...]) -> None:
         """Move each tracked field to where the tree has it now; drop those no longer there."""
         kept = []
         for field in self.fields:
@@ -117,27 +117,27 @@ class SecretMasks:
             return None
 
 
-def _focused_field(tree: list[dict[str, str]]) -> _Field | None:
+def _focused_field(tree: tuple[UiNode, ...]) -> _Field | None:
     """The deepest focused node (a text input first), as a tracked field."""
-    focused = [n for n in tree if n.get("focused") == "true" and _box(n)]
-    inputs = [n for n in focused if n.get("class", "").endswith(_TEXT_INPUTS)]
+    focused = [n for n in tree if n.flag("focused") and _box(n)]
+    inputs = [n for n in focused if n.a.get("class", "").endswith(_TEXT_INPUTS)]
     node = (inputs or focused or [None])[-1]
     if node is None:
         return None
-    return _Field([_box(node)], node.get("package", ""), node.get("resource-id", ""),  # type: ignore[list-item]
-                  node.get("class", ""), tracked=True)
+    return _Field([_box(node)], node.a.get("package", ""), node.a.get("resource-id", ""),  # type: ignore[list-item]
+                  node.a.get("class", ""), tracked=True)
 
 
-def _same_field(field: _Field, node: dict[str, str]) -> bool:
-    if node.get("package", "") != field.package:
+def _same_field(field: _Field, node: UiNode) -> bool:
+    if node.a.get("package", "") != field.package:
         return False
     if field.resource_id:
-        return node.get("resource-id") == field.resource_id
-    return node.get("class", "") == field.cls and _box(node) in field.boxes
+        return node.a.get("resource-id") == field.resource_id
+    return node.a.get("class", "") == field.cls and _box(node) in field.boxes
 
 
-def _box(node: dict[str, str]) -> Box | None:
-    box = bounds(node)
+def _box(node: UiNode) -> Box | None:
+    box = node.bounds
     return box if box is not None and box[2] > box[0] and box[3] > box[1] else None
 
 
