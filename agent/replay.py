@@ -167,7 +167,7 @@ def _reground(session: Session, step: Step, action: Any, folder: Path, frame: Im
             raise
         where = (f"the recorded target {arguments['target']!r}" if isinstance(arguments.get("target"), str)
                  else f"the point {A.points_of(action)[0]}")
-        path = session._save_failure(frame, f"replay_step{step.index}")
+        path = session.log.save_failure(frame, f"replay_step{step.index}")
         raise ReplayDiverged(
             f"step {step.index} ({_describe([action])}): the screen differs from the recording "
             f"({100 * distance:.0f}% apart, tolerance {100 * tolerance:.0f}%) and there is no model to find "

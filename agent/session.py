@@ -15,44 +15,35 @@ and logs so. Answers to `query`/`assert_`/`wait_for` are cached for bit-identica
 With `out`, every step is recorded as a trajectory (screenshot before, action in device pixels,
 the instruction or model text), which `vlagent.replay` can replay without the model.
 
-The steps that ask the model (`locate`, `query`, `check`, `assert_`, `wait_for`) are in
-`vlagent.answers`. A failed step raises a `ScriptError` (see `vlagent.errors`) naming the
-screenshot of the screen it failed on.
+The steps that ask the model (`locate`, `query`, `check`, `assert_`, `wait_for`) ask it through
+a `vlagent.answers.ScreenModel`; the session's record is a `vlagent.session_log.SessionLog`. A
+failed step raises a `ScriptError` (see `vlagent.errors`) naming the screenshot of the screen it
+failed on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from PIL import Image
 
 from . import actions as A
-from .answers import ScreenQuestions
-from .errors import ScriptError, UserError, VLAgentError
-from .grounding import GroundingCache, default_cache_path
+from .answers import CHECK_PROMPT, QUERY_PROMPT, AnswerMismatch, Located, ScreenModel, Verdict, answer_of, \
+    answer_schema, dump_answer, verdict_of
+from .errors import (
+    AssertionFailed, GroundingFailed, QueryFailed, RecoverableError, UserError, VLAgentError, WaitTimeout,
+)
+from .grounding import GroundingCache, TargetNotFound, default_cache_path
+from .session_log import Event, SessionLog
 from .settle import wait_until_stable
-from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
+from .trajectory import Trajectory
 
 __all__ = ["Session", "connect"]
-
-
-@dataclass
-class Event:
-    """One step of a session, for logs and results: what ran, whether the model was asked."""
-
-    kind: str
-    detail: str
-    seconds: float
-    model_calls: int = 0
-    cached: bool = False
-    result: Any = None
 
 
 def connect(
@@ -83,7 +74,7 @@ def connect(
         raise
 
 
-class Session(ScreenQuestions):
+class Session:
     """Exact and grounded actions on one device; see the module docstring. Use `connect()`."""
 
     def __init__(
@@ -98,23 +89,28 @@ class Session(ScreenQuestions):
         closer: contextlib.ExitStack | None = None,
     ) -> None:
         self.device = device
-        self.model = model
         self.out = Path(out) if out is not None else None
-        self.cache = _make_cache(cache)
+        self.screen_model = ScreenModel(model, _make_cache(cache))
+        self.log = SessionLog(self.out, name=name, model=model, device=device)
         self.settle_timeout = settle_timeout
-        self.model_calls = 0
-        self.cache_hits = 0
-        self.events: list[Event] = []
         self._closer = closer or contextlib.ExitStack()
         self._acted = True  # the first observation waits for a settled screen too
-        self._failures: Path | None = None
-        self._writer: TrajectoryWriter | None = None
-        if self.out is not None:
-            system = getattr(model, "coordinate_system", "relative-1000")
-            traj = Trajectory(goal=name, model=_describe(model), device=_describe(device),
-                              coordinate_system=system)
-            self._writer = TrajectoryWriter(self.out, traj)
-            self._writer.write()
+
+    @property
+    def model(self) -> Any:
+        return self.screen_model.model
+
+    @property
+    def model_calls(self) -> int:
+        return self.screen_model.model_calls
+
+    @property
+    def cache_hits(self) -> int:
+        return self.screen_model.cache_hits
+
+    @property
+    def events(self) -> list[Event]:
+        return self.log.events
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -122,21 +118,20 @@ class Session(ScreenQuestions):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is not None and self._writer is not None:
-            self._writer.trajectory.error = f"{type(exc).__name__}: {exc}"
-            self._writer.trajectory.status = "interrupted" if exc_type is KeyboardInterrupt else "error"
-        self.close()
+        try:
+            self.log.close(exc_type, exc)
+        finally:
+            self._closer.close()
 
     def close(self) -> None:
-        if self._writer is not None:
-            if self._writer.trajectory.status == "running":
-                self._writer.trajectory.status = "success"
-            self._writer.write()
-        self._closer.close()
+        try:
+            self.log.close()
+        finally:
+            self._closer.close()
 
     @property
     def trajectory_path(self) -> Path | None:
-        return self._writer.path if self._writer else None
+        return self.log.path
 
     # -- exact actions (device pixels) --------------------------------------------------------
 
@@ -211,7 +206,7 @@ class Session(ScreenQuestions):
     def wait(self, seconds: float) -> None:
         started = time.perf_counter()
         time.sleep(seconds)
-        self._event("wait", f"{seconds:g} s", started)
+        self.log.event("wait", f"{seconds:g} s", started)
 
     def screenshot(self, path: str | Path | None = None) -> Image.Image:
         frame = self._observe()
@@ -226,10 +221,10 @@ class Session(ScreenQuestions):
         its steps join this session's trajectory, so a replay covers them too."""
         from .loop import Agent
 
-        self._need_model("run", goal)
+        self.screen_model.need("run", goal)
         started = time.perf_counter()
         sub = Path(tempfile.mkdtemp(prefix="vlagent-run-")) if self.out is None else \
-            self.out / f"run_{len(self._steps()):03d}"
+            self.out / f"run_{len(self.log.steps):03d}"
         agent = Agent(self.model, self.device, tools, max_steps=max_steps, out_dir=sub,
                       settle_timeout=self.settle_timeout)
         calls = 0
@@ -239,13 +234,126 @@ class Session(ScreenQuestions):
             try:
                 traj = Trajectory.load(sub)
                 calls = len(traj.steps)
-                self.model_calls += calls
-                self._adopt(traj, sub)
+                self.screen_model.model_calls += calls
+                self.log.adopt(traj, sub)
             except (OSError, ValueError):
                 pass
             self._acted = True
-        self._event("run", goal, started, calls, False, result.status)
+        self.log.event("run", goal, started, calls, False, result.status)
         return result
+
+    # -- steps that ask the model ---------------------------------------------------------------
+
+    def locate(self, target: str) -> tuple[int, int]:
+        """Where `target` is, in device pixels: from the cache when this screen was seen before,
+        else from the model."""
+        started = time.perf_counter()
+        found = self._locate(target, "locate")
+        self.log.event("locate", target, started, found.calls, found.cached, found.point)
+        return found.point
+
+    def locate_like(self, example: Image.Image, hint: str = "") -> tuple[int, int]:
+        """Where the element shown in `example` (a crop of an earlier screen) is now, asking the
+        model; `hint` is any text saying what it is. Used by replay to re-ground a recorded tap."""
+        started = time.perf_counter()
+        frame = self._observe()
+        try:
+            found = self.screen_model.locate_like(example, hint, frame, tuple(self.device.size))
+        except RecoverableError as e:
+            raise self.log.failure(GroundingFailed, frame, "locate", f"the recorded element "
+                                   f"({hint or 'no description'}) was not found on the screen: {e}") from None
+        self.log.event("locate", hint or "example", started, found.calls, False, found.point)
+        return found.point
+
+    def query(self, question: str, schema: Any = str) -> Any:
+        """Ask about the screen; the answer is validated by pydantic (`schema` is a type: int,
+        list[str], a BaseModel, ...) or by jsonschema (`schema` is a JSON Schema dict)."""
+        started = time.perf_counter()
+        validate, json_schema, schema_key = answer_schema(schema)
+        frame = self._observe()
+        prompt = QUERY_PROMPT.format(question=question, schema=json.dumps(json_schema, ensure_ascii=False))
+        value, text, calls, cached = self._ask("query", question, schema_key, frame, prompt,
+                                               lambda reply: validate(answer_of(reply, schema is str)),
+                                               dump=lambda v: dump_answer(schema, v), load=validate)
+        self._record("query", {"question": question}, frame, [], text,
+                     result=json.dumps(dump_answer(schema, value), ensure_ascii=False), started=started)
+        self.log.event("query", question, started, calls, cached, value)
+        return value
+
+    def check(self, condition: str) -> tuple[bool, str]:
+        """Whether `condition` holds on the screen now, with the model's reason; never raises
+        for a false one."""
+        started = time.perf_counter()
+        verdict, _, calls, cached = self._verdict(condition, self._observe())
+        self.log.event("check", condition, started, calls, cached, verdict.answer)
+        return verdict.answer, verdict.reason
+
+    def assert_(self, condition: str) -> str:
+        """Raise `AssertionFailed` (with the screenshot saved) unless `condition` holds on the
+        screen; returns the model's reason."""
+        started = time.perf_counter()
+        frame = self._observe()
+        verdict, text, calls, cached = self._verdict(condition, frame)
+        self._record("assert", {"condition": condition}, frame, [], text,
+                     result=f"{verdict.answer}: {verdict.reason}", is_error=not verdict.answer, started=started)
+        self.log.event("assert", condition, started, calls, cached, verdict.answer)
+        if not verdict.answer:
+            raise self.log.failure(AssertionFailed, frame, "assert",
+                                   f"assertion failed: {condition!r}; the model says: {verdict.reason or 'no'}")
+        return verdict.reason
+
+    def wait_for(self, condition: str, timeout: float = 10.0, interval: float = 1.0) -> str:
+        """Poll until `condition` holds; `WaitTimeout` (screenshot saved) after `timeout` s.
+        An unchanged screen is not asked about twice (its answer is cached)."""
+        started = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        calls_before = self.model_calls
+        arguments = {"condition": condition, "timeout": timeout}
+        while True:
+            frame = self._observe()
+            verdict, text, _, _ = self._verdict(condition, frame)
+            if verdict.answer:
+                break
+            if time.monotonic() + interval > deadline:
+                error = self.log.failure(WaitTimeout, frame, "wait_for", f"{condition!r} did not hold within "
+                                         f"{timeout:g} s; the model says: {verdict.reason or 'no'}")
+                self._record("wait_for", arguments, frame, [], text, result=f"timed out: {verdict.reason}",
+                             is_error=True, started=started)
+                raise error
+            time.sleep(interval)
+            self._acted = False  # nothing we did changes the screen: no settling needed
+        calls = self.model_calls - calls_before
+        self._record("wait_for", arguments, frame, [], text, result=f"True: {verdict.reason}", started=started)
+        self.log.event("wait_for", condition, started, calls, calls == 0, True)
+        return verdict.reason
+
+    def _locate(self, target: str, verb: str, frame: Image.Image | None = None) -> Located:
+        """`target` on `frame` (the screen now, if None); `GroundingFailed`, with the screen
+        saved, when neither the cache nor the model finds it."""
+        frame = frame if frame is not None else self._observe()
+        try:
+            return self.screen_model.locate(target, frame, tuple(self.device.size), verb)
+        except TargetNotFound as e:
+            raise self.log.failure(GroundingFailed, frame, verb, f"{verb} {target!r}: {e}") from None
+        except RecoverableError as e:
+            raise self.log.failure(GroundingFailed, frame, verb, f"{verb} {target!r}: no usable location from "
+                                   f"the model after a retry: {e}") from None
+
+    def _verdict(self, condition: str, frame: Image.Image) -> tuple[Verdict, str, int, bool]:
+        return self._ask("check", condition, "bool", frame, CHECK_PROMPT.format(condition=condition), verdict_of,
+                         dump=lambda v: v.model_dump(), load=Verdict.model_validate)
+
+    def _ask(self, kind: str, question: str, schema_key: str, frame: Image.Image, prompt: str,
+             parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any]):
+        """(value, model text, model calls, from cache); QueryFailed, with the screen saved, for
+        an answer that does not match after a retry."""
+        try:
+            return self.screen_model.ask(kind, question, schema_key, frame, prompt, parse, dump=dump, load=load)
+        except AnswerMismatch as e:
+            what = "assertion" if kind == "check" else "query"
+            raise self.log.failure(QueryFailed, frame, kind,
+                                   f"{what} {question!r}: the answer did not match after a retry: {e.error}; "
+                                   f"last answer: {e.reply.strip()[:200]!r}") from None
 
     # -- internals: pointer steps -------------------------------------------------------------
 
@@ -295,7 +403,7 @@ class Session(ScreenQuestions):
             self._record(name, arguments, frame, actions, text, result=result, is_error=error is not None,
                          started=started)
             detail = arguments.get("target") or json.dumps(arguments, ensure_ascii=False)
-            self._event(name, str(detail), started, calls, cached)
+            self.log.event(name, str(detail), started, calls, cached)
 
     def _observe(self) -> Image.Image:
         """The current screen; after an action, once it has stopped changing."""
@@ -307,57 +415,12 @@ class Session(ScreenQuestions):
         return frame
 
     def _frame_for_record(self) -> Image.Image | None:
-        return self._observe() if self._writer is not None else None
-
-    def _steps(self) -> list[Step]:
-        return self._writer.trajectory.steps if self._writer else []
+        return self._observe() if self.log.recording else None
 
     def _record(self, name: str, arguments: dict[str, Any], frame: Image.Image | None, actions: list[A._Action],
                 text: str, *, result: str, started: float, is_error: bool = False) -> None:
-        if self._writer is None or frame is None:
-            return
-        index = len(self._writer.trajectory.steps)
-        step = Step(
-            index=index, started_at=time.time() - (time.perf_counter() - started),
-            screenshot=self._writer.save_screenshot(index, frame), screenshot_size=frame.size,
-            device_size=tuple(self.device.size), model_output=text,
-            calls=[CallRecord(name=name, arguments=arguments)], actions=list(actions),
-            results=[ResultRecord(name=name, content=result, is_error=is_error)],
-            errors=[result] if is_error else [], timings={"total": time.perf_counter() - started},
-        )
-        self._writer.trajectory.steps.append(step)
-        self._writer.write()
-
-    def _adopt(self, traj: Trajectory, sub: Path) -> None:
-        """Copy an Agent run's steps (and screenshots) into this session's trajectory."""
-        if self._writer is None:
-            return
-        for step in traj.steps:
-            index = len(self._writer.trajectory.steps)
-            copy = step.model_copy(update={"index": index})
-            if step.screenshot and (sub / step.screenshot).exists():
-                name = f"step_{index:03d}.png"
-                shutil.copyfile(sub / step.screenshot, self._writer.dir / name)
-                copy = copy.model_copy(update={"screenshot": name})
-            self._writer.trajectory.steps.append(copy)
-        self._writer.write()
-
-    def _event(self, kind: str, detail: str, started: float, calls: int = 0, cached: bool = False,
-               result: Any = None) -> None:
-        self.events.append(Event(kind, detail, time.perf_counter() - started, calls, cached, result))
-
-    def _failure(self, error: type[ScriptError], frame: Image.Image, kind: str, message: str) -> ScriptError:
-        """`error` with `frame` saved, its path at the end of `message`."""
-        path = self._save_failure(frame, kind)
-        return error(f"{message} (screenshot: {path})", screenshot=path)
-
-    def _save_failure(self, frame: Image.Image, kind: str) -> Path:
-        if self._failures is None:
-            self._failures = (self.out / "failures") if self.out else Path(tempfile.mkdtemp(prefix="vlagent-failures-"))
-            self._failures.mkdir(parents=True, exist_ok=True)
-        path = self._failures / f"{len(self.events):03d}_{kind}.png"
-        frame.save(path, compress_level=1)
-        return path
+        self.log.record(name, arguments, frame, actions, text, result=result, started=started,
+                        device_size=tuple(self.device.size), is_error=is_error)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -380,9 +443,3 @@ def _make_cache(cache: Any) -> GroundingCache | None:
     if cache is False or cache is None:
         return None
     return GroundingCache(Path(cache))
-
-
-def _describe(obj: Any) -> str:
-    if obj is None:
-        return "none"
-    return getattr(obj, "description", None) or type(obj).__name__
