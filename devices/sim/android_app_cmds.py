@@ -1,8 +1,9 @@
-"""SimPhone's Android commands for apps and services: am (with ADBKeyboard's broadcasts), monkey,
-pm, uiautomator, ime, and `cmd SERVICE ...`, including `cmd simphone ...`: the simulator's own
-control surface (state, files, reader text, incoming texts, rotation, faults), reachable by any
-adb client. Its state adds `input_events` to Phone.state(): the input events received over adb
-(device_state.py says what counts).
+"""SimPhone's Android commands for apps and services: am (with ADBKeyboard's broadcasts and the
+task list, activity_tasks.py), monkey, uiautomator, ime, and `cmd SERVICE ...`, including
+`cmd simphone ...`: the simulator's own control surface (state, files, reader text, incoming texts,
+rotation, faults), reachable by any adb client. Its state adds to Phone.state() what the shell's
+services keep: `input_events` (device_state.py says what counts), granted `permissions`,
+`wlan0_ip`, `logcat_lines` and `browser_url`. `pm` lives in pm_cmds.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import base64
 import json
 from typing import Any
 
+from . import activity_tasks
+from .logcat import line_count, log
+from .net_cmds import wlan_ip
+from .packages import package_info, resolve_component
 from .sh import COMMANDS, ShellExit, UsageError, command
 
 ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
@@ -40,11 +45,38 @@ def _parse_intent(args: list[str]) -> tuple[dict[str, Any], list[str]]:
     return intent, rest
 
 
+def _intent_text(intent: dict[str, Any], target: str | None) -> str:
+    """Intent.toShortString as `am start` prints it; a web URL's path is hidden (Uri.toSafeString)."""
+    parts = []
+    if intent.get("-a"):
+        parts.append(f"act={intent['-a']}")
+    if intent.get("categories"):
+        parts.append(f"cat=[{','.join(intent['categories'])}]")
+    if intent.get("-d"):
+        scheme, sep, rest = intent["-d"].partition("://")
+        safe = f"{scheme}://{rest.split('/', 1)[0]}/..." if sep and scheme.lower() in ("http", "https") \
+            else intent["-d"]
+        parts.append(f"dat={safe}")
+    if intent.get("-t"):
+        parts.append(f"typ={intent['-t']}")
+    if target and "/" in target:
+        parts.append(f"cmp={target}")
+    elif target:
+        parts.append(f"pkg={target}")
+    return "Intent { " + " ".join(parts) + " }"
+
+
+def _web_url(intent: dict[str, Any]) -> str | None:
+    url = intent.get("-d") or ""
+    return url if intent.get("-a") == "android.intent.action.VIEW" and \
+        url.split(":", 1)[0].lower() in ("http", "https") else None
+
+
 @command("am")
 def _am(sh, args, io_):
     phone = sh.phone
     if not args:
-        raise UsageError("Activity manager (activity) commands: start, force-stop, broadcast")
+        raise UsageError("Activity manager (activity) commands: start, force-stop, broadcast, stack")
     sub, rest = args[0], args[1:]
     if sub in ("start", "start-activity"):
         intent, extra = _parse_intent(rest)
@@ -52,23 +84,27 @@ def _am(sh, args, io_):
         if target is None and intent.get("-a") == "android.intent.action.MAIN" and \
                 "android.intent.category.HOME" in intent.get("categories", []):
             target = "com.android.launcher3/.Launcher"
-        if target is None and intent.get("-a") == "android.intent.action.VIEW" and intent.get("-d"):
-            target = "com.android.chrome"
+        url = _web_url(intent)
+        if target is None and url:
+            target = "com.android.chrome"   # the phone's only browser handles every web URL
         if target is None and intent.get("-p"):
             target = intent["-p"]
         if target is None:
-            io_.err("Error: Intent does not match any activities: Intent { "
-                    + " ".join(f"act={v}" for k, v in intent.items() if k == "-a") + " }\n")
+            io_.err("Error: Activity not started, unable to resolve " + _intent_text(intent, None) + "\n")
             return 1
-        io_.out(f"Starting: Intent {{ cmp={target} }}\n")
-        problem = phone.start(target)
+        io_.out(f"Starting: {_intent_text(intent, None if url and '/' not in target else target)}\n")
+        problem = phone.open_url(url) if url and target.startswith("com.android.chrome") else phone.start(target)
         if problem:
             io_.err(problem.rstrip("\n") + "\n")
             return 1
+        shown = _intent_text(intent, resolve_component(target) or target)[len("Intent { "):-len(" }")]
+        log(sh.state, "ActivityTaskManager", f"START u0 {{{shown} flg=0x10000000}} from uid 2000")
         return 0
     if sub == "force-stop" and rest:
         if phone.current()[0] == rest[-1]:
             phone.keyevent("KEYCODE_HOME")
+        log(sh.state, "ActivityManager", f"Force stopping {rest[-1]} appid={package_info(rest[-1])[0]} "
+            "user=0: from pid 2000")
         return 0
     if sub == "broadcast":
         intent, _ = _parse_intent(rest)
@@ -79,7 +115,32 @@ def _am(sh, args, io_):
         if typed and sh.state.count_input():
             raise ShellExit(129)  # the transport dropped before the reply: the session is gone
         return 0
+    if sub == "stack":
+        return _am_stack(sh, rest, io_)
     raise UsageError(f"Error: unknown command '{sub}'")
+
+
+def _am_stack(sh, args: list[str], io_) -> int:
+    """`am stack list` (RootTaskInfo per root task) and `am stack remove ID` (the task goes, as
+    removeTask does: the app's activities end and it leaves recents)."""
+    if args[:1] == ["list"]:
+        io_.out(activity_tasks.stack_list(sh))
+        return 0
+    if args[:1] == ["remove"] and len(args) >= 2:
+        try:
+            task_id = int(args[1])
+        except ValueError:
+            raise UsageError(f"\nException occurred while executing 'stack':\njava.lang.NumberFormatException: "
+                             f"For input string: \"{args[1]}\"", 255)
+        for t in activity_tasks.running_tasks(sh):
+            if t.id == task_id and not t.home:   # the home task cannot be removed
+                sh.phone.force_stop(t.package)
+        return 0
+    if args[:1] == ["remove"]:
+        raise UsageError("\nException occurred while executing 'stack':\njava.lang.IllegalArgumentException: "
+                         "Argument expected after \"remove\"", 255)
+    io_.err(f"Error: unknown command '{args[0] if args else ''}'\n")
+    return 255
 
 
 def _adb_keyboard(sh, action: str, extras: dict[str, str]) -> bool:
@@ -117,35 +178,6 @@ def _monkey(sh, args, io_):
         return 252
     io_.out("Events injected: 1\n## Network stats: elapsed time=12ms (0ms mobile, 0ms wifi, 12ms not connected)\n")
     return 0
-
-
-def _apk_path(pkg: str) -> str:
-    return f"/data/app/~~SimPhone==/{pkg}-1/base.apk"
-
-
-@command("pm")
-def _pm(sh, args, io_):
-    packages = sorted(sh.phone.packages())
-    if args[:2] == ["list", "packages"]:
-        opts = [a for a in args[2:] if a.startswith("-")]
-        filt = [a for a in args[2:] if not a.startswith("-")]
-        for p in packages:
-            if filt and filt[-1] not in p:
-                continue
-            io_.out(f"package:{_apk_path(p)}={p}\n" if "-f" in opts else f"package:{p}\n")
-        return 0
-    if args[:1] == ["path"] and len(args) >= 2:
-        if args[-1] not in packages:
-            return 1
-        io_.out(f"package:{_apk_path(args[-1])}\n")
-        return 0
-    if args[:1] == ["clear"]:
-        io_.out("Success\n")
-        return 0
-    if args[:1] in (["install"], ["uninstall"]):
-        io_.out("Failure [INSTALL_FAILED_SIMPHONE: SimPhone cannot install or remove apps]\n")
-        return 1
-    raise UsageError("usage: pm list packages [FILTER] | pm path PACKAGE")
 
 
 # -- Android: UI dump and IME
@@ -236,7 +268,12 @@ def _simphone(sh, args, io_):
     sub = args[0] if args else ""
     if sub == "state":
         # input_events: counted per command on the adb side (device_state.py), not by the Phone.
-        snapshot = {**phone.state(), "input_events": state.input_events}
+        snap = phone.state()
+        in_browser = snap["foreground"]["package"] == "com.android.chrome"
+        snapshot = {**snap, "input_events": state.input_events, "wlan0_ip": wlan_ip(sh),
+                    "logcat_lines": line_count(state),
+                    "permissions": {p: sorted(g) for p, g in sorted(state.permissions.items()) if g},
+                    "browser_url": snap["screen"].get("url") if in_browser else None}
         io_.out(json.dumps(snapshot, ensure_ascii=False, sort_keys=True) + "\n")
     elif sub == "fs":
         io_.out(json.dumps(state.fs.snapshot(), sort_keys=True) + "\n")
@@ -246,6 +283,7 @@ def _simphone(sh, args, io_):
         phone.receive_sms(args[1], " ".join(args[2:]))
     elif sub == "reset" and (len(args) == 1 or (len(args) == 2 and args[1].isdigit())):
         phone.reset(int(args[1]) if len(args) == 2 else None)  # a fresh phone: seeded data, home screen
+        state.reset_episode()
     elif sub == "rotate" and len(args) == 2 and args[1] in "0123":
         phone.set_rotation(int(args[1]))
     elif sub == "fault" and len(args) >= 2:
@@ -293,3 +331,7 @@ def _popup_args(args: list[str]) -> tuple[list[str], list[str], str | None]:
         else:
             words.append(a)
     return words, buttons, when
+
+
+# Imported last, for its side effect: pm registers its command (sh.py imports this module).
+from . import pm_cmds  # noqa: E402,F401

@@ -1,7 +1,8 @@
-"""SimPhone's Android commands for input and the system's state: input, screencap, wm, dumpsys,
-getprop, settings, svc. Their output is Android 14's wherever parsers (adbutils, scripts,
-AdbDevice) look, and their failures are Android's too: `input text` with a character outside
-the virtual keyboard map fails the way the real one does.
+"""SimPhone's Android commands for input and the system's state: input, screencap, wm, getprop,
+svc. Their output is Android 14's wherever parsers (adbutils, scripts, AdbDevice) look, and their
+failures are Android's too: `input text` with a character outside the virtual keyboard map fails
+the way the real one does. The other command families register from their own modules, imported
+at the bottom: dumpsys, settings, pm, ifconfig/ip, logcat, pkill/pidof.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import time
 from typing import Any
 
 from .sh import ShellExit, UsageError, command
+
+# The built-in display's physical id, as SurfaceFlinger prints it and `screencap -d` takes it: a
+# local display on port 0 (the id's low byte), as a Pixel's is.
+PHYSICAL_DISPLAY_ID = 4619827259835644672
+DISPLAY_UNIQUE_ID = f"local:{PHYSICAL_DISPLAY_ID}"
 
 # The virtual keyboard map `input text` uses: printable ASCII, tab and newline.
 _KCM_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t", "\n"}
@@ -106,6 +112,16 @@ _INPUT_USAGE = ("Usage: input [<source>] [-d DISPLAY_ID] <command> [<arg>...]\n\
                 "      keycombination [-t duration(ms)] <key code 1> <key code 2> ... (Default: keyboard)\n")
 
 
+def _log_power(sh, was_awake: bool) -> None:
+    """PowerManagerService's lines when a key slept or woke the screen (what logcat shows)."""
+    from .logcat import log
+
+    awake = sh.phone.state()["screen_on"]
+    if awake != was_awake:
+        log(sh.state, "PowerManagerService", "Waking up from Asleep (uid=1000, reason=WAKE_REASON_POWER_BUTTON, "
+            "details=android.policy:POWER)..." if awake else "Going to sleep due to power_button (uid 1000)...")
+
+
 @command("input")
 def _input(sh, args, io_):
     phone = sh.phone
@@ -141,7 +157,9 @@ def _input(sh, args, io_):
                     skip = True
                 elif not a.startswith("--"):
                     keys.append(a)
+            awake = phone.state()["screen_on"]
             _press(phone, keys)
+            _log_power(sh, awake)
         elif cmd == "keycombination" and rest:
             keys = rest[2:] if rest[0] == "-t" else rest
             names = _press(phone, keys, dry_run=True)
@@ -190,6 +208,25 @@ def png_bytes(image) -> bytes:
     return buf.getvalue()
 
 
+_SCREENCAP_USAGE = ("usage: screencap [-hp] [-d display-id] [FILENAME]\n   -h: this message\n"
+                    "   -p: save the file as a png.\n"
+                    f"   -d: specify the physical display ID to capture (default: {PHYSICAL_DISPLAY_ID})\n"
+                    "       see \"dumpsys SurfaceFlinger --display-id\" for valid display IDs.\n"
+                    "If FILENAME ends with .png it will be saved as a png.\n"
+                    "If FILENAME is not given, the results will be printed to stdout.\n")
+
+
+def _display_problem(value: str) -> str | None:
+    """screencap.cpp's complaint about a -d value, or None for the built-in display's id. The id
+    is SurfaceFlinger's 64-bit physical display id (dumpsys SurfaceFlinger --display-id); any
+    other number names no display, so the capture fails as it does on a phone."""
+    if not value.isdigit() or int(value) >= 1 << 64:
+        return "Invalid display ID: Out of range [0, 2^64).\n"
+    if int(value) != PHYSICAL_DISPLAY_ID:
+        return "Failed to take screenshot. Status: -2\nCapturing failed.\n"   # NAME_NOT_FOUND
+    return None
+
+
 @command("screencap")
 def _screencap(sh, args, io_):
     png = False
@@ -199,10 +236,13 @@ def _screencap(sh, args, io_):
         if a == "-p":
             png = True
         elif a == "-d":
-            next(it, None)
+            problem = _display_problem(next(it, ""))
+            if problem:
+                io_.err(problem)
+                return 1
         elif a in ("-h", "--help"):
-            io_.err("usage: screencap [-hp] [-d display-id] [FILENAME]\n")
-            return 0
+            io_.err(_SCREENCAP_USAGE)
+            return 1
         elif a.startswith("-"):
             io_.err(f"screencap: invalid option -- {a.lstrip('-')}\n")
             return 1
@@ -245,81 +285,6 @@ def _wm(sh, args, io_):
     return 0
 
 
-def _viewport(sh) -> str:
-    w, h = sh.phone.size
-    r = sh.phone.rotation
-    cw, ch = (h, w) if r % 2 else (w, h)
-    return (f"DisplayViewport{{type=INTERNAL, valid=true, isActive=true, displayId=0, "
-            f"uniqueId='local:4619827259835644672', physicalPort=0, orientation={r}, "
-            f"logicalFrame=Rect(0, 0 - {cw}, {ch}), physicalFrame=Rect(0, 0 - {cw}, {ch}), "
-            f"deviceWidth={cw}, deviceHeight={ch}}}")
-
-
-def _full_activity(pkg: str, act: str) -> str:
-    return pkg + act if act.startswith(".") else act
-
-
-@command("dumpsys")
-def _dumpsys(sh, args, io_):
-    phone = sh.phone
-    what = args[0] if args else ""
-    w, h = phone.size
-    r = phone.rotation
-    cw, ch = (h, w) if r % 2 else (w, h)
-    pkg, act = phone.current()
-    short = f"{pkg}/{act}"
-    if what == "window":
-        io_.out(
-            "WINDOW MANAGER DISPLAY CONTENTS (dumpsys window displays)\n"
-            f"  Display: mDisplayId=0 rootTasks=1\n"
-            f"    init={w}x{h} {phone.density}dpi base={w}x{h} {phone.density}dpi cur={cw}x{ch} "
-            f"app={cw}x{ch} rng={min(cw, ch)}x{min(cw, ch)}-{max(cw, ch)}x{max(cw, ch)}\n"
-            f"    mRotation={r} mAltRotation={r}\n"
-            f"  mCurrentFocus=Window{{5f1e2a3 u0 {pkg}/{_full_activity(pkg, act)}}}\n"
-            f"  mFocusedApp=ActivityRecord{{8c0ffee u0 {short} t12}}\n"
-        )
-    elif what == "display":
-        io_.out(
-            "DISPLAY MANAGER (dumpsys display)\n"
-            f"  mViewports=[{_viewport(sh)}]\n"
-            f"  mDisplayDeviceInfo: DisplayDeviceInfo{{\"Built-in Screen\": uniqueId=\"local:4619827259835644672\", "
-            f"{w} x {h}, modeId 1, density {phone.density}, rotation {r}}}\n"
-        )
-    elif what == "input":
-        io_.out(
-            "INPUT MANAGER (dumpsys input)\n\nInput Manager State:\n"
-            f"  Viewports:\n    {_viewport(sh)}\n"
-            f"  SurfaceOrientation: {r}\n"
-        )
-    elif what == "activity":
-        sub = args[1] if len(args) > 1 else "activities"
-        if sub == "top":
-            io_.out(f"TASK 12 id=12 userId=0\n  ACTIVITY {short} 8c0ffee pid=4321\n")
-        else:
-            io_.out(
-                "ACTIVITY MANAGER ACTIVITIES (dumpsys activity activities)\n"
-                f"  mResumedActivity: ActivityRecord{{8c0ffee u0 {short} t12}}\n"
-                f"  ResumedActivity: ActivityRecord{{8c0ffee u0 {short} t12}}\n"
-            )
-    elif what == "input_method":
-        io_.out(f"  mCurMethodId={phone.ime_current()}\n  mInputShown=true\n")
-    elif what == "power":
-        io_.out("  mWakefulness=Awake\n  mHoldingDisplaySuspendBlocker=true\n")
-    elif what == "battery":
-        io_.out("Current Battery Service state:\n  AC powered: false\n  USB powered: true\n"
-                "  Wireless powered: false\n  status: 2\n  health: 2\n  present: true\n  level: 87\n"
-                "  scale: 100\n  voltage: 4213\n  temperature: 250\n  technology: Li-ion\n")
-    elif what == "package" and len(args) > 1:
-        if args[1] not in phone.packages():
-            return 0
-        io_.out(f"Packages:\n  Package [{args[1]}] (c0ffee):\n    versionCode=34 minSdk=26 targetSdk=34\n"
-                f"    versionName=14\n    pkgFlags=[ SYSTEM HAS_CODE ALLOW_CLEAR_USER_DATA ]\n"
-                f"    firstInstallTime=2024-01-01 00:00:00\n    lastUpdateTime=2024-01-01 00:00:00\n")
-    else:
-        io_.err(f"Can't find service: {what}\n")
-    return 0
-
-
 @command("getprop")
 def _getprop(sh, args, io_):
     if args:
@@ -331,23 +296,6 @@ def _getprop(sh, args, io_):
     return 0
 
 
-@command("settings")
-def _settings(sh, args, io_):
-    if len(args) >= 2 and args[0] == "--user":
-        args = args[2:]
-    if len(args) >= 3 and args[0] == "get":
-        v = sh.phone.settings_get(args[1], args[2])
-        io_.out(f"{'null' if v is None else v}\n")
-    elif len(args) >= 4 and args[0] == "put":
-        if args[1] not in ("global", "system", "secure"):
-            raise UsageError(f"Invalid namespace '{args[1]}'")
-        sh.phone.settings_put(args[1], args[2], args[3])
-    else:
-        raise UsageError("usage:  settings [--user <USER_ID> | current] get namespace key\n"
-                     "        settings [--user <USER_ID> | current] put namespace key value")
-    return 0
-
-
 @command("svc")
 def _svc(sh, args, io_):
     keys = {"wifi": "wifi_on", "bluetooth": "bluetooth_on"}
@@ -355,3 +303,7 @@ def _svc(sh, args, io_):
         sh.phone.settings_put("global", keys[args[0]], "1" if args[1] == "enable" else "0")
         return 0
     raise UsageError("Available commands: svc wifi|bluetooth enable|disable")
+
+
+# Imported last, for their side effect: each registers its command family (sh.py imports this module).
+from . import dumpsys, logcat, net_cmds, processes, settings_cmds  # noqa: E402,F401

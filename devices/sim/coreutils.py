@@ -285,3 +285,48 @@ def _grep(sh, args, io_):
             hit = True
             io_.out(line + "\n")
     return 0 if hit else 1
+
+
+@command("head")
+def _head(sh, args, io_):
+    """toybox head: -n N lines (also -N), -c N bytes, ==> NAME <== headers for several files."""
+    count, by_bytes, verbose, quiet, files = 10, False, False, False, []
+    it = iter(args)
+    for a in it:
+        if a in ("-n", "-c"):
+            value = next(it, "")
+            by_bytes = a == "-c"
+        elif re.fullmatch(r"-[nc]-?\d+", a):
+            value, by_bytes = a[2:], a[1] == "c"
+        elif re.fullmatch(r"-\d+", a):
+            value = a[1:]
+        elif a in ("-v", "-q"):
+            verbose, quiet = a == "-v", a == "-q"
+            continue
+        elif a.startswith("-") and a != "-":
+            raise UsageError(f"head: Unknown option '{a.lstrip('-')}' (see \"head --help\")", 1)
+        else:
+            files.append(a)
+            continue
+        if not re.fullmatch(r"-?\d+", value):
+            raise UsageError(f"head: not integer: {value}", 1)
+        count = int(value)
+
+    def head(data: bytes) -> bytes:   # a negative count keeps all but the last -N, as toybox does
+        return data[:count] if by_bytes else b"".join(data.splitlines(keepends=True)[:count])
+
+    if not files:
+        io_.out(head(io_.stdin))
+        return 0
+    status = 0
+    for i, path in enumerate(files):
+        try:
+            data = io_.stdin if path == "-" else sh.fs.read(path)
+        except (FileNotFoundError, IsADirectoryError) as e:
+            io_.err(f"head: {path}: {_ERROR_TEXT[type(e)]}\n")
+            status = 1
+            continue
+        if (len(files) > 1 and not quiet) or verbose:
+            io_.out(f"{chr(10) if i else ''}==> {path} <==\n")
+        io_.out(head(data))
+    return status

@@ -1,6 +1,7 @@
 """What outlives one shell command on a SimPhone: the phone, its filesystem, the enabled input
-methods, the injected phone-side faults, the count of input events, and the server's hooks for
-transport-level faults.
+methods, the injected phone-side faults, the count of input events, the server's hooks for
+transport-level faults, and what Android's services keep that the Phone does not model: granted
+runtime permissions (pm grant), task ids (am stack, dumpsys activity) and the log buffer (logcat).
 
 Input events are counted where an adb client's input arrives: one per `input` command (or
 `cmd input ...`) that ran, and one per ADBKeyboard broadcast the IME took. So a Tap, a key or a
@@ -41,6 +42,10 @@ class DeviceState:
     on_transport_fault: Callable[[str, list[str]], None] | None = None
     on_clear: Callable[[], None] | None = None
     input_events: int = 0
+    permissions: dict[str, set[str]] = field(default_factory=dict)   # package -> granted runtime permissions
+    task_ids: dict[str, int] = field(default_factory=dict)           # package -> its task's id while it runs
+    next_task_id: int = 12
+    log: list[tuple] | None = None   # logcat's buffer (logcat.py); None until the first line: boot's lines come first
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def reset_faults(self) -> None:
@@ -50,6 +55,13 @@ class DeviceState:
         self.faults.truncate_next_screencap = 0
         self.faults.drop_after_input = 0
         self.phone.secure = False
+
+    def reset_episode(self) -> None:
+        """`cmd simphone reset`: what a freshly booted phone has (no grants, no tasks, a new log)."""
+        self.permissions.clear()
+        self.task_ids.clear()
+        self.next_task_id = 12
+        self.log = None
 
     def count_input(self) -> bool:
         """Count one input event the phone just ran (commands run on several stream threads).

@@ -324,6 +324,19 @@ class Phone(TasksMixin, InputMixin):
         self._changed()
 
     @locked
+    def open_url(self, url: str) -> str | None:
+        """A VIEW intent for a web URL: the browser's task comes to the front and loads it (browser.py)."""
+        problem = self.start(BrowserMain.package)
+        if problem is None:
+            top = self._top()
+            if isinstance(top, BrowserMain):
+                top.load(url)
+            else:
+                self.push(BrowserMain(self, url))
+            self._changed()
+        return problem
+
+    @locked
     def state(self) -> dict:
         top = self._top()
         field = self._focused_field()

@@ -16,10 +16,20 @@ This module is the shell's front door; the pieces live beside it:
     fs.py                   FakeFS, the in-memory filesystem
     sh_syntax.py            the parser: a command line to a tree
     sh.py                   Shell, the interpreter
-    device_state.py         DeviceState, what outlives one command (faults, input events)
-    coreutils.py            builtins and file utilities: echo, test, cat, rm, ls, grep, ...
-    android_system_cmds.py  input, screencap, wm, dumpsys, getprop, settings, svc
-    android_app_cmds.py     am, monkey, pm, uiautomator, ime, cmd (and cmd simphone)
+    device_state.py         DeviceState, what outlives one command (faults, input events,
+                            permission grants, task ids, the log buffer)
+    coreutils.py            builtins and file utilities: echo, test, cat, rm, ls, grep, head, ...
+    android_system_cmds.py  input, screencap, wm, getprop, svc
+    android_app_cmds.py     am, monkey, uiautomator, ime, cmd (and cmd simphone)
+    activity_tasks.py       task ids and their dumps: am stack, dumpsys activity
+    dumpsys.py              dumpsys window, display, input, power, package, SurfaceFlinger, ...
+    packages.py, pm_cmds.py what a phone knows of each package; pm and cmd package
+    settings_cmds.py        settings get, put, list
+    net_cmds.py             ifconfig, ip
+    processes.py            the process table: pkill, pidof
+    logcat.py               the log buffer and logcat
+
+docs/simphone.md ("Shell commands") lists every command with the real phone's answer it follows.
 """
 
 from __future__ import annotations

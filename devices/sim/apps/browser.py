@@ -2,9 +2,17 @@
 
 The text is untrusted by design (prompt-injection tests): it is wrapped, scrolled and dumped as
 plain text, one node per paragraph, and never interpreted.
+
+The reader page is the only page SimPhone serves, at its URL (`world.reader["url"]`). A VIEW intent
+(`am start -a android.intent.action.VIEW -d URL`, Phone.open_url) loads URL in the browser: the
+reader page when URL is its address, otherwise Chrome's network error page, since SimPhone has no
+internet: "No internet" while Wi-Fi is off, "This site can't be reached" (the name does not
+resolve) while it is on.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from .. import ui, widgets as w
 from ..glyphs import glyph
@@ -16,16 +24,47 @@ PACKAGE = "com.android.chrome"
 RID = PACKAGE + ":id/"
 
 
+def _page_key(url: str) -> tuple[str, str, str]:
+    """What makes two URLs the same page: host and path (http and https, a missing final slash and
+    the host's case do not count)."""
+    parts = urlsplit(url if "://" in url else "https://" + url)
+    return (parts.netloc.lower(), parts.path.rstrip("/"), parts.query)
+
+
+def _error_page(world, url: str) -> dict:
+    host = urlsplit(url).netloc or url
+    if not world.wifi:
+        return {"url": url, "title": "No internet",
+                "text": "Try:\nChecking the network cables, modem and router\nReconnecting to Wi-Fi\n\n"
+                        "ERR_INTERNET_DISCONNECTED"}
+    return {"url": url, "title": "This site can't be reached",
+            "text": f"Check if there is a typo in {host}.\n\nDNS_PROBE_FINISHED_NXDOMAIN"}
+
+
 class BrowserMain(Activity):
     package = PACKAGE
     name = "com.google.android.apps.chrome.Main"
 
+    def __init__(self, host, url: str | None = None):
+        super().__init__(host)
+        self.url = url          # None: the reader page, whatever its address
+
+    def load(self, url: str) -> None:
+        self.url = url
+        self.scroll.clear()     # a new page starts at the top
+
+    def page(self) -> dict:
+        reader = self.world.reader
+        if self.url is None or _page_key(self.url) == _page_key(reader["url"]):
+            return reader
+        return _error_page(self.world, self.url)
+
     def info(self) -> dict:
-        return {"scroll": self.scroll.get("page", 0)}
+        return {"scroll": self.scroll.get("page", 0), "url": self.page()["url"]}
 
     def build(self, f: Frame) -> list[View]:
         th = f.theme
-        page = self.world.reader
+        page = self.page()
         bar_h = f.dp(64)
         top = f.top
         bar = View((0, top, f.w, top + bar_h), cls=ui.FRAME, rid=RID + "toolbar",
