@@ -1,13 +1,21 @@
 """The device side of the ADB transport protocol (AOSP `protocol.txt`): framing, the handshake
-with its AUTH step, and the streams that carry services.
+with its AUTH step, and the streams that carry services, following adbd (adb.cpp, sockets.cpp,
+transport.cpp) wherever a client could tell the difference.
 
 - messages: a 24-byte little-endian header (command, arg0, arg1, payload length, payload
-  checksum, command ^ 0xffffffff) and the payload. We answer CNXN with protocol version
-  0x01000001, which tells the peer checksums are no longer checked; we still fill them in
-  for a peer that speaks the older version.
+  checksum, command ^ 0xffffffff) and the payload. CNXN negotiates the version and the largest
+  payload: min(peer's, ours) for both, and our CNXN carries the negotiated payload size, as
+  adbd's does. A peer below 0x01000001 (adb-shell says 0x01000000) verifies checksums, so we fill
+  them in for it. A packet longer than the negotiated size drops the connection (check_header).
 - streams: OPEN(their-id, 0, "service\\0") is answered OKAY(our-id, their-id) or, for a service
-  we do not offer, CLSE(0, their-id). Each WRTE must be acknowledged by an OKAY before the next
-  WRTE on that stream is sent, in both directions; CLSE ends a stream.
+  we do not offer, CLSE(0, their-id); an OPEN asking for delayed acks (arg1 != 0), which we do
+  not advertise, is refused the same way. Flow control is one OKAY per WRTE in both directions:
+  we send the next WRTE only after the last one's OKAY, and we acknowledge each WRTE once its
+  data is in the service's buffer (held back while the service has a backlog, as adbd holds it
+  back while the service's socket is full). CLSE from the peer is answered with CLSE at once
+  (adbd's local_socket_close shuts the remote side, which sends CLSE) — clients such as
+  adb-shell wait for that echo after every sync transaction; an OKAY for a stream we no longer
+  know is answered with CLSE too.
 - AUTH, when the host demands it: we send a TOKEN and never accept a signature, so the adb
   server offers its public key and lists the device as `unauthorized` until the fault is
   cleared (as if someone accepted the prompt), when we send CNXN.
@@ -42,6 +50,10 @@ AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 VERSION = 0x01000001  # "skip checksum" version, Android 9 and later
 VERSION_MIN = 0x01000000
 MAX_PAYLOAD = 1024 * 1024
+MAX_PAYLOAD_V1 = 4 * 1024  # the pre-Android-N payload size: our fallback for a CNXN that says 0
+# Unread bytes a stream may hold before we stop acknowledging its WRTEs: adbd's equivalent is
+# the service socket's buffer filling up. Big enough that a sync push never waits on it.
+INBOX_HIGH_WATER = 2 * MAX_PAYLOAD
 FEATURES = ("shell_v2", "cmd", "fixed_push_mkdir")
 
 _HEADER = struct.Struct("<6I")
@@ -80,25 +92,34 @@ class Stream:
         self.remote_id = remote_id
         self._cond = threading.Condition()
         self._inbox = bytearray()
+        self._ack_owed = False  # a WRTE's OKAY held back until the service drains its backlog
         self._ready = True  # we may send one WRTE until its OKAY comes back
         self._peer_closed = False
+        self._clse_sent = False  # exactly one CLSE per stream, whichever side ends it
         self._closed = False
 
     # called by the connection's reader thread
     def on_data(self, data: bytes) -> None:
         with self._cond:
             self._inbox += data
+            self._ack_owed = len(self._inbox) > INBOX_HIGH_WATER
+            owed = self._ack_owed
             self._cond.notify_all()
+        if not owed:
+            self.conn.send(A_OKAY, self.local_id, self.remote_id)
 
     def on_okay(self) -> None:
         with self._cond:
             self._ready = True
             self._cond.notify_all()
 
-    def on_close(self) -> None:
+    def on_close(self) -> bool:
+        """The peer closed (or the connection died). True when our CLSE is still to be sent."""
         with self._cond:
             self._peer_closed = True
+            owed, self._clse_sent = not self._clse_sent, True
             self._cond.notify_all()
+        return owed
 
     # called by the service thread
     def read_exact(self, n: int) -> bytes:
@@ -109,9 +130,14 @@ class Stream:
                 self._cond.wait(1.0)
             data = bytes(self._inbox[:n])
             del self._inbox[:n]
-            return data
+            release = self._ack_owed and len(self._inbox) <= INBOX_HIGH_WATER and not self._peer_closed
+            if release:
+                self._ack_owed = False
+        if release:
+            self.conn.send(A_OKAY, self.local_id, self.remote_id)
+        return data
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         step = self.conn.max_payload
         for start in range(0, len(view), step):
@@ -126,6 +152,8 @@ class Stream:
             self.conn.send(A_WRTE, self.local_id, self.remote_id, view[start:start + step])
 
     def close(self) -> None:
+        """The service is done: CLSE to the peer, unless the peer closed first (its CLSE was
+        answered when it came)."""
         if self._closed:
             return
         self._closed = True
@@ -135,7 +163,8 @@ class Stream:
             while not self._ready and not self._peer_closed and not self.conn.dead:
                 if not self._cond.wait(max(0.0, deadline - time.monotonic())):
                     break
-        if not self._peer_closed:
+            owed, self._clse_sent = not self._clse_sent, True
+        if owed:
             self.conn.send(A_CLSE, self.local_id, self.remote_id)
         self.conn.forget(self)
 
@@ -148,7 +177,9 @@ class Connection:
         self.sock = sock
         self.dead = False
         self.online = False
-        self.max_payload = 4096
+        # adbd names a TCP transport after its socket's fd; `adb reverse --list` shows it.
+        self.name = f"host-{sock.fileno()}"
+        self.max_payload = MAX_PAYLOAD  # until CNXN negotiates it (transport.cpp's initial value)
         self.peer_version = VERSION_MIN
         self._send_lock = threading.Lock()
         self._streams: dict[int, Stream] = {}
@@ -204,6 +235,9 @@ class Connection:
                 if magic != command ^ 0xFFFFFFFF:
                     log.warning("bad magic from adb server; dropping the connection")
                     break
+                if length > self.max_payload:
+                    log.warning("oversized packet (%d bytes) from adb client; dropping the connection", length)
+                    break
                 data = self._recv_exact(reader, length)
                 self._handle(command, arg0, arg1, data)
         except (StreamClosed, OSError, ValueError):
@@ -224,13 +258,13 @@ class Connection:
 
     def _go_online(self) -> None:
         self.online = True
-        self.send(A_CNXN, VERSION, MAX_PAYLOAD, self._banner())
+        self.send(A_CNXN, VERSION, self.max_payload, self._banner())
 
     def _handle(self, command: int, arg0: int, arg1: int, data: bytes) -> None:
         log.debug("<- %s %#x %#x %r", _NAMES.get(command, hex(command)), arg0, arg1, data[:80])
         if command == A_CNXN:
             self.peer_version = min(arg0, VERSION)
-            self.max_payload = max(4096, min(arg1, MAX_PAYLOAD))
+            self.max_payload = min(arg1, MAX_PAYLOAD) or MAX_PAYLOAD_V1
             if self.server.auth_required:
                 self._auth_wait = True
                 self.online = False
@@ -250,6 +284,12 @@ class Connection:
         if not self.online:
             return
         if command == A_OPEN:
+            if arg0 == 0:
+                return  # no stream to answer to (adbd ignores it too)
+            if arg1 != 0:
+                # A send-buffer size: the peer wants delayed acks, which we do not advertise.
+                self.send(A_CLSE, 0, arg0)
+                return
             if self.server.offline or self.server.auth_required:
                 # A phone that stopped answering, or one whose authorization was just revoked
                 # (its transport is about to drop): the OPEN just hangs.
@@ -263,19 +303,23 @@ class Connection:
             threading.Thread(target=self._serve_stream, args=(stream, service), daemon=True,
                              name=f"simphone-{service[:24]}").start()
         elif command == A_OKAY:
+            if arg0 == 0 or arg1 == 0:
+                return
             stream = self._streams.get(arg1)
             if stream:
                 stream.on_okay()
+            else:  # a stream we already closed: tell the peer again, as adbd does
+                self.send(A_CLSE, arg1, arg0)
         elif command == A_WRTE:
             stream = self._streams.get(arg1)
-            if stream:
-                stream.on_data(data)
-                self.send(A_OKAY, stream.local_id, stream.remote_id)
+            if stream and arg0 == stream.remote_id:
+                stream.on_data(data)  # it sends the OKAY, now or once the backlog drains
         elif command == A_CLSE:
             stream = self._streams.get(arg1)
-            if stream:
-                stream.on_close()
+            if stream and arg0 in (0, stream.remote_id):
                 self.forget(stream)
+                if stream.on_close():
+                    self.send(A_CLSE, stream.local_id, stream.remote_id)
 
     def _serve_stream(self, stream: Stream, service: str) -> None:
         log.debug("OPEN %r", service)

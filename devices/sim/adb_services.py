@@ -1,26 +1,36 @@
-"""The services a SimPhone offers on an ADB stream (AOSP `SERVICES.TXT`, `SYNC.TXT`):
+"""The services a SimPhone offers on an ADB stream (AOSP `SERVICES.TXT`, daemon/services.cpp),
+each answering as a production (user) build of Android 13/14 does:
 
 - `shell:CMD` (v1: stdout and stderr merged, no exit status) and `shell,v2,...:CMD` (the shell
   protocol: packets of id, length, data for stdout 1, stderr 2 and exit status 3);
 - `exec:CMD`: raw, no pty, so binary output such as `screencap` passes intact;
-- `sync:`: file transfer (STAT, LIST, SEND, RECV, QUIT) on the in-memory filesystem;
+- `sync:`: file transfer (adb_sync.py);
+- `framebuffer:`: the legacy screenshot, adbd's framebuffer_service: it runs `screencap` and
+  rewrites its header as DDMS raw image version 2;
+- `reverse:...`: `adb reverse` (adb_reverse.py);
+- `root:` / `unroot:`: a user build's adbd cannot switch, and says so;
 - `reconnect`: answers, then drops the transport as adbd does.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import Callable
 
-from .adb_protocol import Stream, StreamClosed
+from .adb_protocol import Stream
+from .adb_reverse import ReverseListeners
+from .adb_sync import serve_sync
 from .sh import DeviceState, Shell, ShellResult
 
-SYNC_DATA_MAX = 64 * 1024
+# restart_service.cpp's answers on a production build, whose adbd runs as `shell`.
+ROOT_REFUSED = b"adbd cannot run as root in production builds\n"
+UNROOT_REFUSED = b"adbd not running as root\n"
 
 
-def handler_for(service: str, state: DeviceState) -> Callable[[Stream], None] | None:
-    """The function serving `service` against `state`, or None for a service not offered."""
+def handler_for(service: str, state: DeviceState,
+                reverse: ReverseListeners | None = None) -> Callable[[Stream], None] | None:
+    """The function serving `service` against `state` (and the phone's reverse listeners),
+    or None for a service not offered. Prefixes are matched as daemon_service_to_fd does."""
     if service.startswith("shell"):
         head, sep, cmd = service.partition(":")
         if not sep:
@@ -30,9 +40,17 @@ def handler_for(service: str, state: DeviceState) -> Callable[[Stream], None] | 
         return lambda s: _shell(s, state, cmd, v2)
     if service.startswith("exec:"):
         return lambda s: _write_output(s, Shell(state).run(service[5:]))
-    if service == "sync:":
-        return lambda s: _sync(s, state)
-    if service.startswith("reconnect"):
+    if service.startswith("sync:"):
+        return lambda s: serve_sync(s, state)
+    if service.startswith("framebuffer:"):
+        return lambda s: _framebuffer(s, state)
+    if service.startswith("reverse:") and reverse is not None:
+        return lambda s: reverse.serve(s, service[len("reverse:"):])
+    if service.startswith("root:"):
+        return lambda s: s.write(ROOT_REFUSED)
+    if service.startswith("unroot:"):
+        return lambda s: s.write(UNROOT_REFUSED)
+    if service == "reconnect":
         return lambda s: _reconnect(s, state)
     return None
 
@@ -67,90 +85,48 @@ def _reconnect(stream: Stream, state: DeviceState) -> None:
     state.on_transport_fault("drop", [])
 
 
-def _sync(stream: Stream, state: DeviceState) -> None:
-    fs = state.fs
-    while True:
-        try:
-            header = stream.read_exact(8)
-        except StreamClosed:
-            return
-        cmd, n = header[:4], int.from_bytes(header[4:], "little")
-        if cmd == b"QUIT":
-            return
-        if n > 4096:
-            stream.write(_fail("path too long"))
-            return
-        path = stream.read_exact(n).decode("utf-8", "surrogateescape")
-        if cmd == b"STAT":
-            mode, size, mtime = fs.stat(path) or (0, 0, 0)
-            stream.write(b"STAT" + struct.pack("<3I", mode, size, mtime))
-        elif cmd == b"LIST":
-            out = bytearray()
-            if fs.is_dir(path):
-                for name in [".", ".."] + fs.listdir(path):
-                    full = path if name == "." else fs.norm(os.path.join(path, name))
-                    mode, size, mtime = fs.stat(full) or (0o040771, 4096, 0)
-                    raw = name.encode("utf-8", "surrogateescape")
-                    out += b"DENT" + struct.pack("<4I", mode, size, mtime, len(raw)) + raw
-            out += b"DONE" + bytes(16)
-            stream.write(bytes(out))
-        elif cmd == b"SEND":
-            _sync_send(stream, state, path)
-        elif cmd == b"RECV":
-            try:
-                data = fs.read(path)
-            except (FileNotFoundError, IsADirectoryError):
-                stream.write(_fail(f"remote object '{path}' does not exist"))
-                continue
-            out = bytearray()
-            for start in range(0, len(data), SYNC_DATA_MAX):
-                chunk = data[start:start + SYNC_DATA_MAX]
-                out += b"DATA" + struct.pack("<I", len(chunk)) + chunk
-            out += b"DONE" + bytes(4)
-            stream.write(bytes(out))
-        else:
-            stream.write(_fail(f"unknown sync command {cmd!r}"))
-            return
+# framebuffer_service.cpp: screencap's pixel format -> (bpp, then offset and length of red, blue,
+# green, alpha: the header's order). 1 RGBA_8888, 2 RGBX_8888, 3 RGB_888, 4 RGB_565, 5 BGRA_8888.
+_FB_FORMATS = {
+    1: (32, 0, 8, 16, 8, 8, 8, 24, 8),
+    2: (32, 0, 8, 16, 8, 8, 8, 24, 0),
+    3: (24, 0, 8, 16, 8, 8, 8, 24, 0),
+    4: (16, 11, 5, 0, 5, 5, 6, 0, 0),
+    5: (32, 16, 8, 0, 8, 8, 8, 24, 8),
+}
+DDMS_RAWIMAGE_VERSION = 2  # the header has the colour space after bpp
 
 
-def _sync_send(stream: Stream, state: DeviceState, spec: str) -> None:
-    path, _, mode_text = spec.rpartition(",")
-    if not path:
-        path, mode_text = spec, "33188"
-    try:
-        mode = int(mode_text)
-    except ValueError:
-        mode = 0o644
-    data = bytearray()
-    mtime = None
-    while True:
-        head = stream.read_exact(8)
-        kind, n = head[:4], int.from_bytes(head[4:], "little")
-        if kind == b"DATA":
-            data += stream.read_exact(n)
-        elif kind == b"DONE":
-            mtime = n
+def _framebuffer(stream: Stream, state: DeviceState) -> None:
+    """adbd runs `screencap` (no arguments: raw w, h, format, colour space, then pixels) and
+    sends version, bpp, colour space, size, width, height and the channels' offsets and lengths
+    (14 little-endian uint32), then the pixels. Like adbd, it sends nothing for a format it does
+    not know or a header cut short, and stops where screencap's pixels stop."""
+    head, pixels = bytearray(), []  # the pixels stay in screencap's own buffers (10 MB a frame)
+    for fd, data in Shell(state).run("screencap").chunks:
+        if fd != 1:
+            continue
+        view = memoryview(data)
+        take = 16 - len(head)
+        head += view[:take]
+        if len(view) > take:
+            pixels.append(view[take:])
+    if len(head) < 16:
+        return
+    w, h, fmt, colour_space = struct.unpack("<4I", head)
+    layout = _FB_FORMATS.get(fmt)
+    if layout is None:
+        return
+    bpp = layout[0]
+    left = w * h * bpp // 8
+    stream.write(struct.pack("<14I", DDMS_RAWIMAGE_VERSION, bpp, colour_space, left, w, h, *layout[1:]))
+    for piece in pixels:
+        if left <= 0:
             break
-        else:
-            stream.write(_fail(f"invalid data message {kind!r}"))
-            return
-    try:
-        state.fs.write(path, bytes(data), mode=mode, mtime=mtime, make_parents=True)
-    except IsADirectoryError:
-        stream.write(_fail(f"couldn't create file: {path}: Is a directory"))
-        return
-    except (PermissionError, FileNotFoundError):
-        stream.write(_fail(f"couldn't create file: {path}: Permission denied"))
-        return
-    stream.write(b"OKAY" + bytes(4))
+        stream.write(piece[:left])
+        left -= len(piece)
 
 
 def _v2(packet_id: int, data: bytes) -> bytes:
     """One shell-protocol packet: id (1 stdout, 2 stderr, 3 exit status), length, data."""
     return bytes([packet_id]) + struct.pack("<I", len(data)) + data
-
-
-def _fail(message: str) -> bytes:
-    """A sync-protocol failure with its message."""
-    raw = message.encode()
-    return b"FAIL" + struct.pack("<I", len(raw)) + raw

@@ -2,11 +2,13 @@
 
 The adb server connects here exactly as it connects to `adbd` on a phone in TCP mode
 (`adb connect 127.0.0.1:PORT`), so the adb binary, adbutils and AdbDevice are exercised end to
-end. The wire protocol is in adb_protocol.py, the services (shell, exec, sync, reconnect) in
-adb_services.py; this module owns the listening socket, the connections and the faults a test
-injects (a pulled cable, a phone that stops answering, a revoked authorization, a cable pulled
-right after an input ran and before its reply went out). Features
-advertised: shell_v2, cmd, fixed_push_mkdir.
+end, and so do clients that speak to adbd directly (adb-shell). The wire protocol is in
+adb_protocol.py, the services (shell, exec, sync, framebuffer, reverse, root/unroot, reconnect) in
+adb_services.py and the adb_*.py beside it; this module owns the listening socket, the
+connections, the phone's reverse listeners and the faults a test injects (a pulled cable, a
+phone that stops answering, a revoked authorization, a cable pulled right after an input ran
+and before its reply went out). Features advertised: shell_v2, cmd, fixed_push_mkdir.
+docs/simphone.md lists every service and what a real phone answers.
 
 One thread accepts, one reads each connection, one runs each stream's service.
 """
@@ -20,11 +22,12 @@ from collections import deque
 from typing import Any, Callable
 
 from . import adb_services
+from .adb_reverse import ReverseListeners
 from .adb_protocol import (  # noqa: F401  (the protocol's names, importable from here as before)
     A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_STLS, A_SYNC, A_WRTE, AUTH_RSAPUBLICKEY, AUTH_SIGNATURE,
     AUTH_TOKEN, FEATURES, MAX_PAYLOAD, VERSION, VERSION_MIN, Connection, Stream, StreamClosed, log,
 )
-from .adb_services import SYNC_DATA_MAX  # noqa: F401
+from .adb_sync import SYNC_DATA_MAX  # noqa: F401  (importable from here as before)
 from ..adb_transport import ADB_SERVER_TIMEOUT
 from .fs import FakeFS
 from .sh import DeviceState, Shell  # noqa: F401  (Shell: importable from here as before)
@@ -55,6 +58,7 @@ class SimPhoneServer:
         self.state = DeviceState(phone=phone, fs=FakeFS(), on_transport_fault=self._request_fault,
                                  on_clear=self.clear_faults)
         self.opened: deque[str] = deque(maxlen=1000)  # services opened, newest last (debugging, tests)
+        self.reverse = ReverseListeners()  # `adb reverse` entries, each tied to its connection
         self._listener: socket.socket | None = None
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
@@ -179,11 +183,12 @@ class SimPhoneServer:
 
     # -- what the transport calls (adb_protocol.TransportHost)
     def handler_for(self, service: str) -> Callable[[Stream], None] | None:
-        return adb_services.handler_for(service, self.state)
+        return adb_services.handler_for(service, self.state, self.reverse)
 
     def connection_closed(self, conn: Connection) -> None:
         with self._lock:
             self._connections.discard(conn)
+        self.reverse.drop_transport(conn)
 
     def stream_finished(self) -> None:
         # Transport faults requested meanwhile take effect now that a reply is out.
