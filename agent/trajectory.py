@@ -1,8 +1,27 @@
-"""Trajectories: one versioned JSON file per run, rewritten atomically after every step.
+"""Trajectories: one versioned JSON file per run, appended to after every step.
 
 `trajectory.json` holds everything needed to audit, resume or replay a run without the model:
 the raw model text, the parsed calls, each executed action in device pixels, tool results,
 errors and per-stage timings. Screenshots sit beside it as PNG files. No pickle, ever.
+
+The file is one JSON document laid out a record a line, so a step costs the same to record at
+step 1,000 as at step 10 (issue #20; the whole file used to be rewritten every step):
+
+    {"schema_version":1,"goal":...,"status":"running",...,"steps":[     <- the header, one line
+    {"index":0,...},                                                    <- a step record a line
+    {"index":0,...,"acted":true},                                       <- supersedes the one above
+    {"index":1,...}
+    ]}
+
+A step is recorded by writing its line over the closing `]}` and the closing after it (one
+`pwrite` and an fdatasync), so the file stays a JSON document after every write. A later record of
+the same step index supersedes an earlier one (the write-ahead, then the `acted` mark, then the
+step's end are three appends). A change to the header (the status at the end of a run, the
+config on resume) or to a step before the last rewrites the file whole and compact, atomically,
+as does `TrajectoryWriter.close()` when records were superseded: a finished run's file holds each
+step once. `Trajectory.load` reads this layout, files cut short inside their last record (a run
+killed mid-write, a power cut: the partial record is ignored) and the earlier layout (the whole
+document, indented, rewritten every step).
 """
 
 from __future__ import annotations
@@ -100,7 +119,73 @@ class Trajectory(BaseModel):
         path = Path(path)
         if path.is_dir():
             path = path / TrajectoryWriter.FILENAME
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        return cls.model_validate(_read_document(_decode(path.read_bytes())))
+
+
+_CLOSE = "\n]}\n"  # ends the file after every write; the next record is written over it
+_OPEN_STEPS = ',"steps":['
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if b"\n" in raw[e.start:]:
+            raise
+        # A kill cut the last record inside a character: that record is dropped anyway.
+        return raw.decode("utf-8", errors="replace")
+
+
+def _read_document(text: str) -> dict[str, Any]:
+    """The trajectory in `text` as plain data, each step once (its latest record). A document
+    that does not parse whole is read a line at a time, as its writer laid it out: a last line
+    cut short by a kill is dropped, and the steps before it are kept."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as whole:
+        data = _read_lines(text, whole)
+    if isinstance(data, dict) and isinstance(data.get("steps"), list):
+        latest: dict[Any, int] = {}
+        steps: list[Any] = []
+        for record in data["steps"]:
+            key = record.get("index") if isinstance(record, dict) else None
+            if key is not None and key in latest:
+                steps[latest[key]] = record  # a later record of a step supersedes the earlier
+            else:
+                latest[key] = len(steps)
+                steps.append(record)
+        data["steps"] = steps
+    return data
+
+
+def _read_lines(text: str, whole: json.JSONDecodeError) -> dict[str, Any]:
+    lines = text.split("\n")  # not splitlines(): U+2028 may sit raw inside a JSON string
+    if not lines[0].endswith(_OPEN_STEPS):
+        raise whole  # not our layout (or its header is torn): nothing to recover
+    data = json.loads(lines[0] + "]}")
+    decoder = json.JSONDecoder()
+    for number, line in enumerate(lines[1:], 1):
+        if not line.strip() or line.startswith("]"):
+            continue
+        try:
+            record, _ = decoder.raw_decode(line)  # what follows the record: "," or a torn closing
+        except json.JSONDecodeError:
+            if any(rest.strip() not in ("", "]}", "}") for rest in lines[number + 1:]):
+                raise whole from None  # damage before the last record is not a kill's doing
+            break  # the record being written when the writer died: it never happened
+        data["steps"].append(record)
+    return data
+
+
+def _dump(model: BaseModel, **options: Any) -> str:
+    """`model` as one line of JSON (a record of the file: no raw newline in it)."""
+    try:
+        return model.model_dump_json(**options)
+    except PydanticSerializationError:  # a lone surrogate that came in by another door
+        return json.dumps(valid_value(model.model_dump(mode="json", **options)), ensure_ascii=False)
+
+
+_sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 def trajectory_schema() -> dict[str, Any]:
@@ -138,7 +223,13 @@ def prepare_run_dir(path: str | Path, *, overwrite: bool = False) -> None:
 
 
 class TrajectoryWriter:
-    """Owns a run directory: writes screenshots and rewrites trajectory.json atomically.
+    """Owns a run directory: writes screenshots and records trajectory.json (see the module).
+
+    `write()` records the trajectory as it is now, at a cost that does not grow with the run: the
+    steps added since the last call and the last step written before, if it changed (an
+    append each, O(1)); the whole file, compact, only when the header changed, a step was
+    removed or replaced, or on this writer's first write (a resumed run starts compact). Steps
+    before the last one written are taken as final: change one and `write(full=True)`.
 
     With `background=True` the PNG encoding and the file writes run on one worker thread, in
     submission order, so the loop does not wait for zlib or fsync (~45 ms a step for a
@@ -157,6 +248,14 @@ class TrajectoryWriter:
         self.path = self.dir / self.FILENAME
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="vlagent-record") if background else None
         self._pending: list[Future] = []
+        # What the file holds, as of the writes submitted so far (the caller's side):
+        self._header: str | None = None   # the header's text, less updated_at; None: nothing written yet
+        self._steps = 0                   # steps recorded
+        self._last: Step | None = None    # the last of them, and the text of its latest record
+        self._last_text = ""
+        self._superseded = False          # records a compaction would drop
+        # Where the closing `]}` starts (the worker's side: only file operations touch it).
+        self._tail = 0
 
     def save_screenshot(self, index: int, image: Image.Image) -> str:
         name = f"step_{index:03d}.png"
@@ -165,14 +264,59 @@ class TrajectoryWriter:
         self._submit(image.save, self.dir / name, format="PNG", compress_level=1)
         return name
 
-    def write(self) -> None:
-        """Replace trajectory.json so a reader never sees a half-written file, even on a crash."""
-        self.trajectory.updated_at = time.time()
+    def write(self, *, full: bool = False) -> None:
+        """Record the trajectory as it is now (see the class). full: rewrite the whole file,
+        compact, e.g. after changing a step before the last one written."""
+        traj = self.trajectory
+        traj.updated_at = time.time()
+        header = _dump(traj, exclude={"steps", "updated_at"})
+        steps = traj.steps
+        known = self._steps
+        if (full or header != self._header or len(steps) < known
+                or (known and steps[known - 1] is not self._last)):
+            self._rewrite(header)
+            return
+        records = []
+        if known:
+            text = _dump(steps[known - 1])
+            if text != self._last_text:  # the step in flight moved on (acted, ended)
+                records.append(text)
+                self._superseded = True
+                self._last_text = text
+        for step in steps[known:]:
+            self._last, self._last_text = step, _dump(step)
+            records.append(self._last_text)
+        if not records:
+            return
+        data = ("\n" if known == 0 else ",\n") + ",\n".join(records) + _CLOSE
+        self._steps = len(steps)
+        self._submit(self._append, data.encode("utf-8"))
+
+    def _rewrite(self, header: str) -> None:
+        """The whole trajectory, each step once, replacing the file atomically (fsync'd)."""
+        traj = self.trajectory
+        texts = [_dump(step) for step in traj.steps]
+        document = _dump(traj, exclude={"steps"})[:-1] + _OPEN_STEPS
+        document += "".join(("\n" if i == 0 else ",\n") + text for i, text in enumerate(texts)) + _CLOSE
+        self._header, self._steps, self._superseded = header, len(texts), False
+        self._last, self._last_text = (traj.steps[-1], texts[-1]) if texts else (None, "")
+        self._submit(self._replace, document)
+
+    def _replace(self, document: str) -> None:
+        write_atomic(self.path, document, durable=True)
+        self._tail = len(document.encode("utf-8")) - len(_CLOSE)
+
+    def _append(self, data: bytes) -> None:
+        """Write `data` (records and a new closing) over the closing, and make it durable."""
+        fd = os.open(self.path, os.O_WRONLY)
         try:
-            text = self.trajectory.model_dump_json(indent=1)
-        except PydanticSerializationError:  # a lone surrogate that came in by another door
-            text = json.dumps(valid_value(self.trajectory.model_dump(mode="json")), ensure_ascii=False, indent=1)
-        self._submit(write_atomic, self.path, text, durable=True)
+            view = memoryview(data)
+            while view:  # a regular file takes it in one call; a signal could cut it short
+                view = view[os.pwrite(fd, view, self._tail + len(data) - len(view)):]
+            _sync(fd)
+        finally:
+            os.close(fd)
+        self._tail += len(data) - len(_CLOSE)
 
     def remove_orphans(self, steps: int) -> None:
         """Delete what a run killed mid-write leaves: screenshots of steps the record does not
@@ -204,7 +348,11 @@ class TrajectoryWriter:
         return UserError(f"cannot write the run to {self.dir}: {fix}, then continue it with --resume")
 
     def close(self) -> None:
+        """Wait for every write; compact the file if steps were superseded, so a finished run's
+        record holds each step once."""
         try:
+            if self._superseded:
+                self._rewrite(self._header or "")
             self.flush()
         finally:
             if self._worker is not None:

@@ -157,7 +157,8 @@ def _suite_policy(mode: str | None, progress: RichProgress) -> Any:
 def sim(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: results.json, report.html, a folder per episode. Rerun to resume.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="oracle, gullible (the oracle, but it obeys text on the screen: for the injection tasks), attacker (the oracle, but it first carries out each injection task's attacker plan: the guard alone stands in the way), random[:SEED], or model specs as for `vlagent run` (comma-separated: episodes spread over them, e.g. several server URLs).")] = "oracle",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Episodes at a time, each on its own device.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Episodes at a time, each on its own device, in worker processes (on threads when the model is loaded in this process or --policy ask asks here); with --ray, the number of Ray workers.")] = 1,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Run the episodes on a Ray cluster (pip install 'vlagent[ray]'): auto, host:port or ray://host:port of its head, or local (a private one on this machine). Each worker runs its episodes on a SimPhone of its own machine; results and report come here.")] = None,
     tasks: Annotated[str, typer.Option("--tasks", "-t", help="Task ids or globs, comma-separated (e.g. 'clock.*,notes.create').")] = "*",
     seed: Annotated[int, typer.Option(help="First seed: it picks names, times and numbers (and the SimPhone's data).")] = 0,
     repeats: Annotated[int, typer.Option(min=1, help="Seeds per task: seed, seed+1, ...")] = 1,
@@ -197,7 +198,8 @@ def sim(
     try:
         result = run_suite(out, models=models, tasks=tasks, seed=seed, repeats=repeats, jobs=jobs,
                            devices=device.split(","), sim_size=_size(sim_size), retry_infra=retry_infra,
-                           progress=progress, history_images=history_images, model_options=options, policy=guard)
+                           progress=progress, history_images=history_images, model_options=options, policy=guard,
+                           ray=ray)
     except KeyboardInterrupt:
         console.print(f"[yellow]Stopped.[/] Finished episodes are kept in {out}; run the same command to resume.")
         raise typer.Exit(130) from None

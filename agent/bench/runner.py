@@ -5,6 +5,10 @@ An episode is one task at one seed. Each runs on its own device: by default a fr
 or one of the given adb serials, reused from episode to episode (each setup resets that SimPhone
 to the episode's seed with `cmd simphone reset SEED`, so an episode starts as on a fresh phone).
 
+`jobs` episodes run at a time, in worker processes (so they scale with cores: threads share one
+GIL), on Ray actors across machines (`ray=ADDRESS`), or on threads of this process when a model
+or policy cannot leave it; see workers.py. The results are the same whichever runs them.
+
 Layout of OUT:
     run.json                      what was asked (models, tasks, seeds); a resume must match it
     results.json                  every finished episode plus a summary, rewritten as they finish
@@ -32,9 +36,7 @@ left out of all three.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
 import shutil
 import threading
 import time
@@ -217,21 +219,27 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
               on_episode: Callable[[EpisodeResult], None] | None = None, progress: Any = None,
               settle_timeout: float = 2.0, history_images: int = 2, max_seconds: float | None = None,
               device_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None,
-              policy: PolicySpec = None) -> SuiteResult:
+              policy: PolicySpec = None, workers: str = "auto", ray: str | None = None) -> SuiteResult:
     """Run every (task, seed) episode not finished in `out` yet, `jobs` at a time.
 
     policy: guards every episode's actions (see the module); a resume must use the same one.
+    workers: "auto" (processes when `jobs` > 1 and the models and policy can go to another
+    process, else threads), "processes" or "threads"; see workers.py. ray: a Ray cluster's
+    address (`auto`, `local`, `host:port`, `ray://host:port`): `jobs` Ray actors run the
+    episodes, each on a SimPhone of its own machine, and their records come back here.
 
     progress: None, or an object with start(total, done), advance(result) and stop() (the CLI
     passes a rich progress bar). on_episode: called in this thread after each finished episode;
     an exception there (KeyboardInterrupt included) stops the run, in-flight episodes abort at
     their next step and stay unfinished, and the exception propagates.
     """
+    from .workers import EpisodeJob, start_workers
+
     out = Path(out)
     episodes = plan_episodes(tasks, seed, repeats)
     pool = ModelPool(models, **(model_options or {}))
     _claim(out, pool, tasks, seed, repeats, _describe_policy(policy))
-    ep_root = out / "episodes"
+    ep_root = out.resolve() / "episodes"
     done: dict[str, EpisodeResult] = {}
     todo: list[tuple[Task, int]] = []
     for task, s in episodes:
@@ -243,85 +251,40 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
             shutil.rmtree(ep_root / name, ignore_errors=True)   # an interrupted or retried episode
             todo.append((task, s))
     skipped = len(done)
-    jobs = max(1, min(jobs, len(todo) or 1))
-    slots = device_slots(list(devices), jobs, sim_size, **(device_options or {}))
-    jobs = min(jobs, len(slots))
-    work: queue.Queue = queue.Queue()
-    for item in todo:
-        work.put(item)
-    finished: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def worker(index: int) -> None:
-        slot = slots[index]
-        while not stop.is_set():
-            try:
-                task, s = work.get_nowait()
-            except queue.Empty:
-                return
-            ep_dir = ep_root / episode_name(task.id, s)
-            try:
-                result = _on_device(slot, task, s, ep_dir, pool, index, stop, settle_timeout, history_images,
-                                    max_seconds, policy)
-            except (UserAbort, KeyboardInterrupt):
-                return
-            except Exception:   # a bug in the runner or a task: recorded, the run goes on
-                result = EpisodeResult(task_id=task.id, app=task.app, complexity=task.complexity, seed=s,
-                                       max_steps=task.max_steps, outcome="infra", infra_stage="runner",
-                                       reason=traceback.format_exc()[-2000:], model=pool.describe(index))
-            _write_json(ep_dir / "result.json", result.model_dump())
-            finished.put(result)
-
-    threads = [threading.Thread(target=worker, args=(i,), name=f"bench-worker-{i}", daemon=True) for i in range(jobs)]
+    job = EpisodeJob(ep_root, list(models), dict(model_options or {}), policy, settle_timeout, history_images,
+                     max_seconds, pool=pool)
     if progress is not None:
         progress.start(len(episodes), skipped)
-    for t in threads:
-        t.start()
     new: list[EpisodeResult] = []
+
+    def keep(result: EpisodeResult) -> None:
+        done[episode_name(result.task_id, result.seed)] = result
+
     try:
-        while any(t.is_alive() for t in threads) or not finished.empty():
-            try:
-                result = finished.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            new.append(result)
-            done[episode_name(result.task_id, result.seed)] = result
+        running = start_workers(job, todo, jobs=max(1, min(jobs, len(todo) or 1)), devices=list(devices),
+                                sim_size=sim_size, device_options=device_options or {}, mode=workers, ray=ray)
+        try:
+            for result in running.results():
+                new.append(result)
+                keep(result)
+                _write_results(out, episodes, done)
+                if progress is not None:
+                    progress.advance(result)
+                if on_episode is not None:
+                    on_episode(result)
+        except BaseException:
+            for result in running.stop():   # finished while we stopped: keep them
+                keep(result)
             _write_results(out, episodes, done)
-            if progress is not None:
-                progress.advance(result)
-            if on_episode is not None:
-                on_episode(result)
-    except BaseException:
-        stop.set()
-        for t in threads:
-            t.join()
-        while not finished.empty():   # finished while we stopped: keep them
-            result = finished.get()
-            done[episode_name(result.task_id, result.seed)] = result
-        _write_results(out, episodes, done)
-        raise
+            raise
+        finally:
+            running.close()
     finally:
         if progress is not None:
             progress.stop()
     ordered = [done[episode_name(t.id, s)] for t, s in episodes if episode_name(t.id, s) in done]
     _write_results(out, episodes, done)
     return SuiteResult(out, ordered, ran=len(new), skipped=skipped)
-
-
-def _on_device(slot, task, seed, ep_dir, pool, index, stop, settle_timeout, history_images, max_seconds, policy):
-    ep_dir.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    with contextlib.ExitStack() as stack:
-        try:
-            device = stack.enter_context(slot.open(seed))
-        except Exception as e:
-            return EpisodeResult(task_id=task.id, app=task.app, complexity=task.complexity, seed=seed,
-                                 max_steps=task.max_steps, outcome="infra", infra_stage="device",
-                                 reason=f"{type(e).__name__}: {e}"[:2000], model=pool.describe(index),
-                                 started_at=started, finished_at=time.time(), seconds=time.time() - started)
-        return run_episode(task, seed, device, lambda ctx: pool.build(index, ctx), ep_dir,
-                           model_name=pool.describe(index), stop=stop, settle_timeout=settle_timeout,
-                           history_images=history_images, max_seconds=max_seconds, policy=policy)
 
 
 def _claim(out: Path, pool: ModelPool, tasks: Any, seed: int, repeats: int, policy: str | None) -> None:

@@ -18,6 +18,12 @@ real forward pass every step (prefill and `max_new_tokens` decoded tokens), but 
 loop acts on is scripted, as in `vlagent bench perf`: open Settings, press Home, in turn, so every
 step acts and the screen changes whatever the weights say. The tiny model measures the plumbing,
 not a policy. "scripted" skips the forward pass altogether (the loop and the device alone).
+
+The record's cost per step (`measure_records`, issue #20): a copy of the soak's last real step,
+recorded `steps` times into one trajectory as the loop records a step (the write-ahead, the
+`acted` mark, the step's end; each write waited for), timed per step; in the same run, at the
+first and last steps, the whole-file atomic rewrite the writer used to do. Flat means the cost at
+the end of the run over that at its start (medians of a window each) stays near 1.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ..atomic import write_atomic
 from ..errors import UserError
 from ..models.base import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion
 from .perf import GOAL, ScriptedForward, machine_info, rss_mb
@@ -104,7 +111,86 @@ def run_soak(
                   sim_size=list(sim_size), seconds=round(time.monotonic() - started, 1),
                   machine=machine_info(), out_dir=str(root))
     result["seconds_per_step"] = round(result["seconds"] / max(1, result["steps"]), 4)
+    from ..trajectory import Trajectory
+
+    template = Trajectory.load(root).steps[-1]
+    result["records"] = measure_records(steps, template=template, out_dir=root / "records")
     return result
+
+
+RECORD_WINDOW = 20  # steps per end of the run whose median record cost is compared
+
+
+def measure_records(steps: int = 1000, *, template: Any, out_dir: str | Path,
+                    window: int = RECORD_WINDOW) -> dict[str, Any]:
+    """Record `steps` copies of the Step `template` into one trajectory in `out_dir`, as the loop
+    does, and time each step's writes; the old whole-file rewrite is timed on the same
+    trajectory at the first and last `window` steps. Returns milliseconds per step (medians of
+    those windows), their ratios late/early and the file sizes."""
+    import statistics
+
+    from ..trajectory import Trajectory, TrajectoryWriter
+
+    out_dir = Path(out_dir)
+    window = max(1, min(window, steps // 2))
+    traj = Trajectory(goal=GOAL, model="records", device="records", coordinate_system="relative-1000")
+    writer = TrajectoryWriter(out_dir / "ours", traj)
+    naive_path = out_dir / "naive" / TrajectoryWriter.FILENAME
+    ours: list[float] = []
+    naive: dict[int, float] = {}
+    written: dict[int, tuple[int, int]] = {}  # bytes written for a step: ours, the whole-file rewrite
+    writer.write()
+    for index in range(steps):
+        step = template.model_copy(deep=True, update={"index": index, "screenshot": f"step_{index:03d}.png"})
+        timed = index < window or index >= steps - window
+        size = writer.path.stat().st_size if timed else 0
+        t = time.perf_counter()
+        for _ in _record_stages(traj, step):
+            writer.write()
+        ours.append(time.perf_counter() - t)
+        if timed:  # the same three writes, the way the writer made them before issue #20
+            grew = writer.path.stat().st_size - size + 3 * 4  # each write also rewrites the closing
+            t = time.perf_counter()
+            rewritten = 0
+            for _ in _record_stages(traj, step, again=True):
+                text = traj.model_dump_json(indent=1)
+                write_atomic(naive_path, text, durable=True)
+                rewritten += len(text.encode("utf-8"))
+            naive[index] = time.perf_counter() - t
+            written[index] = (grew, rewritten)
+    grown = writer.path.stat().st_size
+    writer.close()
+
+    def ms(values: list[float]) -> float:
+        return round(statistics.median(values) * 1000, 3)
+
+    def kb(which: int, indices: range) -> float:
+        return round(statistics.median(written[i][which] for i in indices) / 1000, 2)
+
+    first, last = range(window), range(steps - window, steps)
+    early, late = ms(ours[:window]), ms(ours[-window:])
+    naive_early, naive_late = ms([naive[i] for i in first]), ms([naive[i] for i in last])
+    return {"steps": steps, "window": window,
+            "ms_per_step": {"early": early, "late": late}, "ratio": round(late / early, 2),
+            "kb_per_step": {"early": kb(0, first), "late": kb(0, last)},
+            "naive_ms_per_step": {"early": naive_early, "late": naive_late},
+            "naive_ratio": round(naive_late / naive_early, 2),
+            "naive_kb_per_step": {"early": kb(1, first), "late": kb(1, last)},
+            "file_bytes": grown, "compacted_bytes": writer.path.stat().st_size,
+            "naive_file_bytes": naive_path.stat().st_size}
+
+
+def _record_stages(traj: Any, step: Any, *, again: bool = False) -> Any:
+    """The loop's three records of a step: its write-ahead (appended, `acting`), the `acted`
+    mark and its end; yields after setting each up. again: the step is in already."""
+    step.acting, step.acted = True, False
+    if not again:
+        traj.steps.append(step)
+    yield "write-ahead"
+    step.acted = True
+    yield "acted"
+    step.acting = False
+    yield "end"
 
 
 class _Record:
@@ -227,6 +313,15 @@ def _summary(points: list[tuple[int, float]]) -> dict[str, Any]:
             "growth": round(growth, 2) + 0.0, "slope_per_1000_steps": round(slope, 2) + 0.0}
 
 
+def _records_caption(records: dict[str, Any] | None) -> str:
+    if not records:
+        return ""
+    ms, naive = records["ms_per_step"], records["naive_ms_per_step"]
+    return (f"\nrecord per step: {ms['early']:.2f} ms at the start, {ms['late']:.2f} ms after {records['steps']} "
+            f"steps (x{records['ratio']:g}); whole-file rewrite: {naive['early']:.2f} -> {naive['late']:.2f} ms "
+            f"(x{records['naive_ratio']:g})")
+
+
 METRIC_NAMES = {"rss_mb": "RSS MB", "fds": "open fds", "threads": "OS threads",
                 "python_threads": "Py threads", "python_objects": "Py objects"}
 
@@ -239,7 +334,8 @@ def render_table(result: dict[str, Any]) -> Any:
     table = Table(title=f"vlagent bench soak: {result['steps']} steps, {result['device']}, {result['model']}",
                   caption=f"after a {result['warmup_steps']}-step warm-up: steps {w['from_step']}-{w['to_step']}, "
                           f"{w['samples']} samples; {result['seconds']:.0f} s, "
-                          f"{result['seconds_per_step']:.3f} s/step; {result['errors']} step error(s)")
+                          f"{result['seconds_per_step']:.3f} s/step; {result['errors']} step error(s)"
+                          + _records_caption(result.get("records")))
     for name in ("", "start", "end", "min", "max", "growth", "per 1k steps", "flat"):
         table.add_column(name, justify="left" if name == "" else "right")
     for metric in METRICS:
@@ -253,4 +349,4 @@ def render_table(result: dict[str, Any]) -> Any:
     return table
 
 
-__all__ = ["run_soak", "render_table", "DEFAULT_SIM_SIZE", "FLAT_LIMITS", "METRICS"]
+__all__ = ["run_soak", "measure_records", "render_table", "DEFAULT_SIM_SIZE", "FLAT_LIMITS", "METRICS"]

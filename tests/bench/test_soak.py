@@ -8,6 +8,9 @@ tiny random-weight Qwen2-VL checks the forward path is really taken. The `slow` 
 1,000-step soak with the tiny model (its forward pass runs every step; the reply acted on is
 scripted, as in `vlagent bench perf`). No timing is asserted: the numbers are for the report.
 The last test pins why the soak is made of consecutive runs: a run's prompt grows with its steps.
+The record's cost per step is measured over 1,000 steps of one trajectory, the soak's own last step
+recorded again and again (issue #20): flat, as a ratio within the run, against the whole-file
+rewrite it replaced, which grows.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def test_soak_without_a_model_has_the_documented_shape(clean: dict) -> None:
     assert (Path(clean["out_dir"]) / "trajectory.json").exists()
     # Runs overwrite one directory: the last run's screenshots, never the whole soak's.
     assert len(list(Path(clean["out_dir"]).glob("step_*.png"))) == FAST["run_steps"]
+    records = clean["records"]
+    assert records["steps"] == FAST["steps"] and records["window"] == 20
+    assert records["compacted_bytes"] < records["file_bytes"], "superseded records are dropped at close"
 
 
 def test_soak_without_a_model_is_flat(clean: dict) -> None:
@@ -85,6 +91,28 @@ def test_soak_without_a_model_is_flat(clean: dict) -> None:
     assert f["fds"]["max"] - f["fds"]["min"] <= 2, f["fds"]
     assert f["threads"]["max"] - f["threads"]["min"] <= 2, f["threads"]
     assert f["python_threads"]["max"] - f["python_threads"]["min"] <= 2, f["python_threads"]
+
+
+def test_the_record_costs_the_same_at_step_1000_as_at_step_10(clean: dict, tmp_path: Path) -> None:
+    """One trajectory of 1,000 steps, each the soak's last real step, recorded as the loop records
+    it. Ours appends the same bytes at step 1,000 as at step 10, so its time per step stays put;
+    the whole-file rewrite writes ~100x more by then, and its time grows (the positive control)."""
+    from vlagent.bench.soak import measure_records
+    from vlagent.trajectory import Trajectory
+
+    template = Trajectory.load(clean["out_dir"]).steps[-1]
+    assert template.actions and template.results, "a step that acted: a real record's size"
+    r = measure_records(1000, template=template, out_dir=tmp_path)
+    print("records:", json.dumps(r))
+    kb, naive_kb = r["kb_per_step"], r["naive_kb_per_step"]
+    assert abs(kb["late"] - kb["early"]) <= 0.05 * kb["early"], kb
+    assert naive_kb["late"] > 50 * naive_kb["early"], naive_kb
+    assert r["ratio"] < 2, r["ms_per_step"]
+    assert r["naive_ratio"] > 2, r["naive_ms_per_step"]
+    assert r["naive_ratio"] > 2 * r["ratio"], (r["ms_per_step"], r["naive_ms_per_step"])
+    loaded = Trajectory.load(tmp_path / "ours")
+    assert [s.index for s in loaded.steps] == list(range(1000)) and not any(s.acting for s in loaded.steps)
+    assert r["compacted_bytes"] < r["naive_file_bytes"] < r["file_bytes"]
 
 
 def test_a_deliberate_leak_is_caught(adb_server: int, tmp_path: Path) -> None:  # noqa: F811
