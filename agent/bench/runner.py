@@ -52,7 +52,6 @@ from ..atomic import write_atomic
 from ..errors import DeviceError, ModelError, UserAbort, UserError
 from ..trajectory import Trajectory
 from .baselines import ModelPool
-from .sim_devices import AttachedDevice, SimPhones, device_slots  # noqa: F401  (importable from here, as before)
 from .tasks import Env, Task, TaskInstance, select
 
 SCHEMA_VERSION = 1

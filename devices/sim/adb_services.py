@@ -20,7 +20,8 @@ from typing import Callable
 from .adb_protocol import Stream
 from .adb_reverse import ReverseListeners
 from .adb_sync import serve_sync
-from .sh import DeviceState, Shell, ShellResult
+from .device_state import DeviceState
+from .sh import Shell, ShellResult
 
 # restart_service.cpp's answers on a production build, whose adbd runs as `shell`.
 ROOT_REFUSED = b"adbd cannot run as root in production builds\n"

@@ -24,7 +24,7 @@ import stat as statmod
 import struct
 
 from .adb_protocol import Stream, StreamClosed
-from .sh import DeviceState
+from .device_state import DeviceState
 
 SYNC_DATA_MAX = 64 * 1024
 SYNC_PATH_MAX = 1024

@@ -23,14 +23,10 @@ from typing import Any, Callable
 
 from . import adb_services
 from .adb_reverse import ReverseListeners
-from .adb_protocol import (  # noqa: F401  (the protocol's names, importable from here as before)
-    A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_STLS, A_SYNC, A_WRTE, AUTH_RSAPUBLICKEY, AUTH_SIGNATURE,
-    AUTH_TOKEN, FEATURES, MAX_PAYLOAD, VERSION, VERSION_MIN, Connection, Stream, StreamClosed, log,
-)
-from .adb_sync import SYNC_DATA_MAX  # noqa: F401  (importable from here as before)
+from .adb_protocol import Connection, Stream, StreamClosed
 from ..adb_transport import ADB_SERVER_TIMEOUT
 from .fs import FakeFS
-from .sh import DeviceState, Shell  # noqa: F401  (Shell: importable from here as before)
+from .device_state import DeviceState
 
 
 class SimPhoneServer:

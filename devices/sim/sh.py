@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from .device_state import DeviceState, Faults  # noqa: F401  (importable from here as before)
+from .device_state import DeviceState
 from .sh_syntax import Group, Pipeline, Redirection, ShellSyntaxError, parse
 
 SH = "/system/bin/sh"

@@ -37,7 +37,8 @@ from __future__ import annotations
 from .android_app_cmds import ADB_KEYBOARD
 from .android_system_cmds import png_bytes, raw_frame
 from .fs import FakeFS
-from .sh import SH, DeviceState, Faults, Io, Shell, ShellResult, command
+from .device_state import DeviceState, Faults
+from .sh import SH, Io, Shell, ShellResult, command
 from .sh_syntax import ShellSyntaxError, parse
 
 __all__ = [

@@ -16,7 +16,8 @@ import pytest
 from sim_fixtures import SMALL, adb_server, outcomes, run  # noqa: F401  (adb_server is a fixture)
 from vlagent.bench.gullible import GullibleModel, instructions, last_result
 from vlagent.bench.baselines import ModelPool
-from vlagent.bench.runner import EpisodeResult, SimPhones, run_episode, summarize
+from vlagent.bench.runner import EpisodeResult, run_episode, summarize
+from vlagent.bench.sim_devices import SimPhones
 from vlagent.actions import Tap
 from vlagent.bench.tasks import Env, find, parse_nodes, select
 from vlagent.bench.tasks import approving_user
