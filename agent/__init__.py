@@ -41,7 +41,7 @@ _LAZY = {
     "Agent": ".loop",
     "RunResult": ".loop",
     "RunConfig": ".run_config",
-    "ToolCall": ".parsing",
+    "ToolCall": ".calls",
     "GroundedBox": ".parsing",
     "parse_tool_calls": ".parsing",
     "parse_boxes": ".parsing",
@@ -139,6 +139,7 @@ if TYPE_CHECKING:
     from .specs import load_model
     from .policy import Policy
     from .session import connect
-    from .parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
+    from .calls import ToolCall
+    from .parsing import GroundedBox, parse_boxes, parse_tool_calls
     from .tools import Tool, tool
     from .trajectory import Trajectory

@@ -13,12 +13,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 from PIL import Image
 
+from .calls import ToolCall, ToolResult
 from .errors import ParseError, PolicyViolation, UserError
 from .models.base import Message, Model
 from .policy import Policy
-from .parsing import ToolCall, parse_tool_calls, valid_text
+from .parsing import parse_tool_calls, valid_text
 from .tools.base import Tool, tool_schema
-from .tools.runner import ToolResult, call_tools
+from .tools.runner import call_tools
 
 ImageInput = Image.Image | str | Path
 _RETURN_MARK = "✿RETURN✿"

@@ -13,9 +13,10 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from .calls import ResultRecord
 from .guards import is_black
 from .settle import wait_until_stable
-from .trajectory import ResultRecord, Step, Trajectory
+from .trajectory import Step, Trajectory
 
 DIED_ACTING_MESSAGE = (
     "the run stopped while this step was being carried out; its actions may or may not have "

@@ -22,6 +22,7 @@ import pydantic
 from PIL import Image
 
 from . import actions as A
+from .calls import CallRecord, ResultRecord, ToolCall
 from .conversation import Conversation
 from .coords import Screen, smart_resize
 from .devices.base import ui_tree
@@ -29,14 +30,14 @@ from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserA
 from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
 from .interrupted import settle_interrupted
 from .models.base import Completion, Message, Model
-from .parsing import ToolCall, parse_tool_calls, valid_text
+from .parsing import parse_tool_calls, valid_text
 from .run_config import RunConfig
 from .screen_risks import GuardContext
 from .secret_masks import SecretMasks
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
 from .tools.runner import call_tool
-from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
+from .trajectory import Step, Trajectory, TrajectoryWriter
 from .ui_tools import UI_TOOL_NAMES, to_action, ui_tool_schema
 from .vision import fit_to_model
 

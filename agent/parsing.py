@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import json5
 
+from .calls import ToolCall
 from .errors import ParseError
 
 __all__ = ["GroundedBox", "ToolCall", "parse_bare_box", "parse_boxes", "parse_json_boxes", "parse_tool_calls",
@@ -38,12 +39,6 @@ def valid_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {valid_text(k) if isinstance(k, str) else k: valid_value(v) for k, v in value.items()}
     return value
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

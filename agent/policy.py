@@ -14,8 +14,8 @@ import re
 from typing import Any, Callable, Iterable, Literal, Mapping
 
 from . import actions as A
+from .calls import ToolCall
 from .errors import PolicyViolation
-from .parsing import ToolCall
 from .risks import ALL_RISKS, KEYWORDS, TOOL_WORDS, Assessment, Findings, Risk
 from .screen_risks import GuardContext, classify_action
 

@@ -13,8 +13,9 @@ from typing import Any
 from PIL import Image
 
 from . import actions as A
+from .calls import CallRecord, ResultRecord
 from .errors import ScriptError
-from .trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
+from .trajectory import Step, Trajectory, TrajectoryWriter
 
 
 @dataclass

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from .actions import Action
+from .calls import CallRecord, ResultRecord
 from .run_config import RunConfig
 from .atomic import write_atomic
 from .errors import UserError
@@ -54,21 +55,6 @@ RunStatus = Literal[
 # Validators are built on a model's first use, not at import: `from vlagent import Agent` stays
 # cheap (issue #20, cold start); the first step builds them.
 _DEFERRED = ConfigDict(defer_build=True)
-
-
-class CallRecord(BaseModel):
-    model_config = _DEFERRED
-
-    name: str
-    arguments: dict[str, Any]
-
-
-class ResultRecord(BaseModel):
-    model_config = _DEFERRED
-
-    name: str
-    content: str
-    is_error: bool = False
 
 
 class Step(BaseModel):

@@ -13,6 +13,8 @@ Built-in tools live in submodules (`vlagent.tools.weather.get_weather`,
 in httpx or the MCP SDK, so they are imported only when named.
 """
 
+from ..calls import ToolResult
+from .arguments import validate_arguments
 from .base import (
     DEFAULT_TIMEOUT,
     FunctionTool,
@@ -22,8 +24,7 @@ from .base import (
     tool,
     tool_schema,
 )
-from .arguments import validate_arguments
-from .runner import ToolResult, call_tool, call_tools, to_content
+from .runner import call_tool, call_tools, to_content
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -20,38 +20,15 @@ import io
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, is_dataclass
 from typing import Any, Mapping, Sequence
 
 from ..errors import RecoverableError, VLAgentError
-from ..parsing import ToolCall
+from ..calls import Content, ToolCall, ToolResult
 from .arguments import validate_arguments
 from .base import DEFAULT_TIMEOUT, Tool
 
 __all__ = ["ToolResult", "call_tool", "call_tools", "to_content"]
-
-Content = str | list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What one call produced, ready to send back as a tool message.
-
-    content: text, or parts `{"type": "text", "text": ...}` / `{"type": "image", "image": PIL}`.
-    An error's content starts with "Error: " so the model reads it as one in any chat format.
-    """
-
-    name: str
-    content: Content
-    is_error: bool = False
-
-    @property
-    def text(self) -> str:
-        """The content as text (images as a placeholder), e.g. for logs and trajectories."""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(p["text"] if p.get("type") == "text" else f"[{p.get('type')}]" for p in self.content)
-
 
 _OWN = object()  # "use the tool's own timeout"
 

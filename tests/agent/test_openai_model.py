@@ -20,7 +20,8 @@ from PIL import Image
 
 from vlagent.errors import ModelError, ParseError, UserError
 from vlagent.models.openai_model import API_KEY_ENV_VARS, OpenAIModel
-from vlagent.parsing import ToolCall, parse_tool_calls
+from vlagent.calls import ToolCall
+from vlagent.parsing import parse_tool_calls
 
 try:
     from openai_servers import FakeOpenAIServer, Reply, chat, chunk, free_port, tool_call

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from vlagent.errors import ParseError, RecoverableError
-from vlagent.parsing import GroundedBox, ToolCall, parse_boxes, parse_tool_calls
+from vlagent.calls import ToolCall
+from vlagent.parsing import GroundedBox, parse_boxes, parse_tool_calls
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLICK = {"action": "click", "coordinate": [639, 1095]}

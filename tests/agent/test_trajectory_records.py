@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from vlagent import actions as A
-from vlagent.trajectory import CallRecord, ResultRecord, Step, Trajectory, TrajectoryWriter
+from vlagent.calls import CallRecord, ResultRecord
+from vlagent.trajectory import Step, Trajectory, TrajectoryWriter
 
 
 def _traj() -> Trajectory:
@@ -165,7 +166,8 @@ def test_damage_before_the_last_record_is_an_error_not_a_silent_loss(tmp_path: P
 WRITER = """
 import sys
 from vlagent import actions as A
-from vlagent.trajectory import Step, Trajectory, TrajectoryWriter, ResultRecord
+from vlagent.calls import ResultRecord
+from vlagent.trajectory import Step, Trajectory, TrajectoryWriter
 traj = Trajectory(goal="g", model="m", device="d", coordinate_system="relative-1000")
 writer = TrajectoryWriter(sys.argv[1], traj)
 writer.write()

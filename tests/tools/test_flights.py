@@ -10,7 +10,7 @@ from fake_http import Answer, FakeAPI
 from provider_fixtures import (
     AA1004, INVALID_KEY, RATE_LIMIT, RESTRICTED, USAGE_LIMIT, aviationstack_error, codeshare_of_aa1004, flights,
 )
-from vlagent.parsing import ToolCall
+from vlagent.calls import ToolCall
 from vlagent.tools import call_tool, call_tools
 from vlagent.tools.flights import KEY_ENV, flight_status, make_flight_tools, search_flights
 

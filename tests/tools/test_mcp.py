@@ -14,7 +14,7 @@ from PIL import Image
 pytest.importorskip("mcp")
 
 from vlagent import ToolExecutionError, UserError  # noqa: E402
-from vlagent.parsing import ToolCall  # noqa: E402
+from vlagent.calls import ToolCall
 from vlagent.tools import Tool, call_tool, call_tools, tool_schema  # noqa: E402
 from vlagent.tools.mcp import MCPServer  # noqa: E402
 

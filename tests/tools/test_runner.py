@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vlagent import ToolExecutionError, UserError
-from vlagent.parsing import ToolCall
+from vlagent.calls import ToolCall
 from vlagent.tools import RawTool, ToolResult, call_tool, call_tools, to_content, tool
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vlagent.parsing import ToolCall
+from vlagent.calls import ToolCall
 from vlagent.tools import call_tool, call_tools, validate_arguments
 from vlagent.tools.weather import get_weather, make_get_weather
 
