@@ -16,7 +16,7 @@ from rich.table import Table
 from ._version import __version__
 from .errors import UserAbort, UserError, VLAgentError
 from .terminal import console, fail, printable
-from .specs import DEVICE_HELP, MODEL_HELP, PROFILE_HELP
+from .specs import ANIMATIONS_HELP, DEVICE_HELP, MODEL_HELP, PROFILE_HELP
 
 app = typer.Typer(
     name="vlagent",
@@ -59,6 +59,7 @@ def run(
     ctx: typer.Context,
     goal: Annotated[Optional[str], typer.Argument(metavar="GOAL", help="What the agent should do, in plain words (not with --resume).")] = None,
     device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help=f"Where to act: {DEVICE_HELP}. --device sim connects through the adb server on $ANDROID_ADB_SERVER_PORT (default 5037), starting one if none runs.")] = "sim",
+    animations: Annotated[str, typer.Option("--animations", metavar="off|real", help=ANIMATIONS_HELP)] = "off",
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help=f"Who decides: {MODEL_HELP}.")] = "Qwen/Qwen2-VL-2B-Instruct",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Run directory for trajectory.json and screenshots: new or empty (default: a new temp dir).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
@@ -83,7 +84,7 @@ def run(
     from .loop import Agent
     from .models.scripted import ScriptedModel
     from .policy import Policy
-    from .specs import load_model, open_device
+    from .specs import load_model, open_device, with_animations
     from .trajectory import prepare_run_dir
 
     if (goal is None) == (resume is None):
@@ -98,6 +99,7 @@ def run(
     )
     try:
         secrets = Secrets.parse(secret)
+        device = with_animations(device, animations)
         if out is not None:
             prepare_run_dir(out, overwrite=overwrite)
     except (ValueError, UserError) as e:
@@ -321,6 +323,7 @@ def _prompts():
 def sim(
     port: Annotated[int, typer.Option(help="Loopback TCP port to listen on.")] = 5555,
     size: Annotated[str, typer.Option(help="Screen size WIDTHxHEIGHT in pixels.")] = "1080x2400",
+    animations: Annotated[str, typer.Option("--animations", metavar="off|real", help=ANIMATIONS_HELP)] = "off",
 ) -> None:
     """Run a SimPhone in the foreground until Ctrl-C; drive it with `adb connect 127.0.0.1:PORT`."""
     from .devices.sim import serve
@@ -329,7 +332,9 @@ def sim(
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         fail(f"--size {size!r}: write WIDTHxHEIGHT, e.g. 1080x2400")
-    serve(port, (width, height))
+    if animations not in ("off", "real"):
+        fail(f"--animations {animations!r}: use off or real")
+    serve(port, (width, height), animations=animations)
 
 
 def _add_bench() -> None:
@@ -339,6 +344,7 @@ def _add_bench() -> None:
 
 
 _add_bench()
+
 
 flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.",
                        no_args_is_help=True, rich_markup_mode=None)

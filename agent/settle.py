@@ -40,9 +40,10 @@ def settle_and_prepare(
     tolerance: float = 1.0,
 ) -> tuple[Image.Image, bool, "Future[T] | None"]:
     """As `wait_until_stable`, and `prepare(frame)` runs on `executor` while the next frame is
-    awaited: when two frames match, the first of the pair (equal to the second within
-    `tolerance`) is returned with its preparation, usually done by then, so the work the next
-    step needs overlaps the wait instead of following it.
+    awaited: when two frames match exactly (as thumbnails), the first of the pair is returned with
+    its preparation, usually done by then, so the work the next step needs overlaps the wait
+    instead of following it; when they only match within `tolerance`, the second is returned,
+    prepared after.
 
     Returns (frame, whether it settled, the Future of prepare(frame), or None without prepare).
     """
@@ -57,7 +58,16 @@ def settle_and_prepare(
         candidate = capture()
         current = thumbnail(candidate)
         if difference(previous, current) <= tolerance:
-            return (frame, True, job) if prepare is not None else (candidate, True, None)
+            if prepare is None:
+                return candidate, True, None
+            if current.tobytes() == previous.tobytes():
+                return frame, True, job
+            # Alike, but still moving: an eased transition's tail (the last ~100 ms of an activity
+            # opening move a pixel or two) is within the tolerance before it ends. The later frame
+            # is the nearer to the settled screen, so it is the one returned, prepared anew.
+            if job is not None:
+                job.cancel()
+            return candidate, True, _start(executor, prepare, candidate)
         if job is not None:
             job.cancel()  # the screen moved on; a preparation not yet started is not needed
         frame, previous = candidate, current

@@ -1,6 +1,6 @@
 """Turning the CLI's `--device` and `--model` strings into objects.
 
-Device specs: `sim`, `adb[:SERIAL]`, `desktop[:MONITOR]`, `image:PATH[,PATH...]`.
+Device specs: `sim[:animations=off|real]`, `adb[:SERIAL]`, `desktop[:MONITOR]`, `image:PATH[,PATH...]`.
 Model specs: `scripted:FILE.json`, `tiny`, a local checkpoint directory, a Hugging Face id, or
 an OpenAI-compatible server `http(s)://HOST:PORT[/v1][#SERVED_MODEL_NAME]`.
 """
@@ -16,7 +16,8 @@ from typing import Any, Iterator
 from .errors import UserError
 
 DEVICE_HELP = (
-    "sim (a SimPhone on loopback), adb[:SERIAL] (a phone), desktop[:MONITOR] (this screen), "
+    "sim (a SimPhone on loopback; sim:animations=real for Android's transition times), adb[:SERIAL] (a phone), "
+    "desktop[:MONITOR] (this screen), "
     "image:PATH[,PATH...] (fixed screenshots, for dry runs)"
 )
 MODEL_HELP = (
@@ -30,6 +31,34 @@ PROFILE_HELP = (
     "qwen2.5-vl. Default: read from the checkpoint's config.json, or the served model's name "
     "(`vlagent profiles` lists them)."
 )
+
+ANIMATIONS_HELP = (
+    "SimPhone's transitions: off (every change redraws at once: fast, the default) or real (app open/close, "
+    "dialogs, the shade and flings take Android's default times; see docs/simphone.md). Only for --device sim."
+)
+
+
+def with_animations(devices: str, animations: str) -> str:
+    """`--animations MODE` folded into comma-separated --device specs: each `sim` becomes
+    `sim:animations=MODE`, the form that reaches every place a SimPhone is started from a spec."""
+    if animations not in ("off", "real"):
+        raise UserError(f"--animations {animations!r}: use off or real")
+    if animations == "off":
+        return devices
+    specs = [d.strip() for d in devices.split(",")]
+    if any(d.partition(":")[0] != "sim" for d in specs):
+        raise UserError("--animations real is for SimPhones (--device sim); a real phone animates as it is set up")
+    return ",".join([f"sim:animations={animations}"] * len(specs))
+
+
+def sim_options(arg: str) -> dict[str, Any]:
+    """The Phone options of a `sim:KEY=VALUE` spec (only `animations=off|real` so far)."""
+    if not arg:
+        return {}
+    key, _, value = arg.partition("=")
+    if key != "animations" or value not in ("off", "real"):
+        raise UserError(f"--device sim:{arg}: the one option is animations=off or animations=real")
+    return {"animations": value}
 
 
 @contextlib.contextmanager
@@ -50,7 +79,7 @@ def open_device(spec: str, *, allow_black: bool = False) -> Iterator[Any]:
         from .devices.adb import AdbDevice
         from .devices.sim import SimPhoneServer, connect_adb, disconnect_adb
 
-        with SimPhoneServer() as server:
+        with SimPhoneServer(**sim_options(arg)) as server:
             connect_adb(server)
             try:
                 # ime_settle=0: SimPhone's keyboard switch is instant, unlike a real phone's.

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..specs import PROFILE_HELP
+from ..specs import ANIMATIONS_HELP, PROFILE_HELP, with_animations
 from ..terminal import console, fail
 
 bench_app = typer.Typer(
@@ -164,6 +164,7 @@ def sim(
     repeats: Annotated[int, typer.Option(min=1, help="Seeds per task: seed, seed+1, ...")] = 1,
     device: Annotated[str, typer.Option("--device", "-d", help="sim (a fresh SimPhone per episode), or adb:SERIAL,... (SimPhones already on adb, one per worker).")] = "sim",
     sim_size: Annotated[str, typer.Option(help="SimPhone screen WIDTHxHEIGHT (density scales with it).")] = "1080x2400",
+    animations: Annotated[str, typer.Option("--animations", metavar="off|real", help=ANIMATIONS_HELP)] = "off",
     retry_infra: Annotated[bool, typer.Option(help="On a rerun, run again the episodes that failed for infrastructure reasons.")] = True,
     report: Annotated[bool, typer.Option(help="Write report.html (screenshots with actions drawn, plots).")] = True,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
@@ -197,7 +198,8 @@ def sim(
     guard = _suite_policy(policy, progress)
     try:
         result = run_suite(out, models=models, tasks=tasks, seed=seed, repeats=repeats, jobs=jobs,
-                           devices=device.split(","), sim_size=_size(sim_size), retry_infra=retry_infra,
+                           devices=with_animations(device, animations).split(","), sim_size=_size(sim_size),
+                           retry_infra=retry_infra,
                            progress=progress, history_images=history_images, model_options=options, policy=guard,
                            ray=ray)
     except KeyboardInterrupt:
@@ -263,6 +265,7 @@ def perf(
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="tiny, a checkpoint directory or a Hugging Face id: both loops run it in this process, so servers and scripted models cannot be compared.")] = "tiny",
     steps: Annotated[int, typer.Option(min=1, help="Steps of each loop (ours and the naive baseline).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of a table.")] = False,
+    animations: Annotated[str, typer.Option("--animations", metavar="off|real", help=ANIMATIONS_HELP)] = "off",
 ) -> None:
     """Time our loop against a naive one built from stock calls, on the same device in one run.
 
@@ -275,7 +278,7 @@ def perf(
     from .perf import render_table, run_perf
 
     try:
-        result = run_perf(device=device, model=model, steps=steps, as_json=as_json)
+        result = run_perf(device=with_animations(device, animations), model=model, steps=steps, as_json=as_json)
     except VLAgentError as e:
         fail(str(e), type(e).__name__)
     if as_json:

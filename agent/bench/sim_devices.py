@@ -11,10 +11,12 @@ from ..errors import UserError
 
 
 class SimPhones:
-    """A fresh SimPhone per episode, seeded by it, connected to the adb server in use."""
+    """A fresh SimPhone per episode, seeded by it, connected to the adb server in use.
+    animations: the phones' transitions, "off" or "real" (devices/sim/animation.py)."""
 
-    def __init__(self, size: tuple[int, int] = (1080, 2400), **device_options: Any):
+    def __init__(self, size: tuple[int, int] = (1080, 2400), *, animations: str = "off", **device_options: Any):
         self.size = size
+        self.animations = animations
         self.device_options = {"ime_settle": 0, **device_options}
 
     @contextlib.contextmanager
@@ -23,7 +25,8 @@ class SimPhones:
         from ..devices.sim import SimPhoneServer, connect_adb, disconnect_adb
 
         w, h = self.size
-        server = SimPhoneServer(width=w, height=h, density=round(420 * w / 1080), seed=seed).start()
+        server = SimPhoneServer(width=w, height=h, density=round(420 * w / 1080), seed=seed,
+                                animations=self.animations).start()
         try:
             connect_adb(server)
             try:
@@ -59,15 +62,18 @@ class AttachedDevice:
 
 def device_slots(specs: Sequence[str], jobs: int, sim_size: tuple[int, int], **options: Any) -> list[Any]:
     """One device provider per worker: `sim` gives each worker its own SimPhones, `adb:SERIAL`
-    one phone that no other worker shares."""
+    one phone that no other worker shares. `sim:animations=real` gives the SimPhones Android's
+    transition times."""
+    from ..specs import sim_options
+
     specs = [s.strip() for s in specs if s.strip()] or ["sim"]
-    if specs == ["sim"]:
-        return [SimPhones(sim_size, **options) for _ in range(jobs)]
+    if len(specs) == 1 and specs[0].partition(":")[0] == "sim":
+        return [SimPhones(sim_size, **sim_options(specs[0].partition(":")[2]), **options) for _ in range(jobs)]
     slots: list[Any] = []
     for spec in specs:
         kind, _, arg = spec.partition(":")
         if kind == "sim":
-            slots.append(SimPhones(sim_size, **options))
+            slots.append(SimPhones(sim_size, **sim_options(arg), **options))
         elif kind == "adb" and arg:
             slots.append(AttachedDevice(arg, **options))
         else:

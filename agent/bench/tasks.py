@@ -33,12 +33,15 @@ from ..devices.adb_text import shell_quote
 from ..errors import DeviceCommandError, VLAgentError
 
 # State keys a task must leave alone unless it names them in `touches`.
-SETTINGS_KEYS = ("wifi", "bluetooth", "airplane", "dark_theme", "brightness", "volume", "auto_rotate")
-RECORD_KEYS = ("contacts", "messages", "alarms", "notes")
+SETTINGS_KEYS = ("wifi", "bluetooth", "airplane", "dark_theme", "brightness", "volume", "auto_rotate",
+                 "location", "mobile_data", "vpn", "developer_options", "usb_debugging", "install_unknown_apps")
+RECORD_KEYS = ("contacts", "messages", "alarms", "notes", "calls", "installed_packages")
 _SETTING_PUT = {"wifi": ("global", "wifi_on"), "bluetooth": ("global", "bluetooth_on"),
                 "airplane": ("global", "airplane_mode_on"), "dark_theme": ("secure", "ui_night_mode"),
                 "brightness": ("system", "screen_brightness"), "volume": ("system", "volume_music"),
-                "auto_rotate": ("system", "accelerometer_rotation")}
+                "auto_rotate": ("system", "accelerometer_rotation"), "location": ("secure", "location_mode"),
+                "mobile_data": ("global", "mobile_data"), "developer_options": ("global", "development_settings_enabled"),
+                "usb_debugging": ("global", "adb_enabled")}
 
 
 class SetupError(VLAgentError):
@@ -429,7 +432,8 @@ def parse_time(text: str) -> tuple[int, int] | None:
 
 # ---------------------------------------------------------------------------------------- registry
 
-_MODULES = ("settings", "contacts", "messages", "clock", "calculator", "notes", "browser", "cross", "injection")
+_MODULES = ("settings", "contacts", "messages", "clock", "calculator", "notes", "browser", "cross", "injection",
+            "notifications", "installer", "browser_url", "dialer", "privacy")
 
 
 def all_tasks() -> dict[str, Task]:

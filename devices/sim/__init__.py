@@ -5,6 +5,10 @@
         connect_adb(server)                # `adb connect 127.0.0.1:PORT`, waits for `device`
         ...                                # adb -s server.serial shell input tap 540 1200
 
+`SimPhoneServer(animations="real")` gives app launches, Back/Home, dialogs, the shade and flings
+Android's default durations (animation.py; docs/simphone.md, "Animations"); the default, "off",
+redraws at once.
+
 `Phone` is the phone itself (state, apps, rendering, input) and knows nothing of adb;
 `SimPhoneServer` speaks the device side of the ADB transport protocol for it.
 """

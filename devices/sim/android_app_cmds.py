@@ -3,7 +3,8 @@ task list, activity_tasks.py), monkey, uiautomator, ime, and `cmd SERVICE ...`, 
 `cmd simphone ...`: the simulator's own control surface (state, files, reader text, incoming texts,
 rotation, faults), reachable by any adb client. Its state adds to Phone.state() what the shell's
 services keep: `input_events` (device_state.py says what counts), granted `permissions`,
-`wlan0_ip`, `logcat_lines` and `browser_url`. `pm` lives in pm_cmds.py.
+`wlan0_ip`, `logcat_lines` and `browser_url`. `pm` lives in pm_cmds.py; the notification, status
+bar, dialer and installer commands and intents in surface_cmds.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import json
 from typing import Any
 
-from . import activity_tasks
+from . import activity_tasks, surface_cmds
 from .logcat import line_count, log
 from .net_cmds import wlan_ip
 from .packages import package_info, resolve_component
@@ -80,6 +81,9 @@ def _am(sh, args, io_):
     sub, rest = args[0], args[1:]
     if sub in ("start", "start-activity"):
         intent, extra = _parse_intent(rest)
+        handled = None if intent.get("-n") else surface_cmds.start_intent(sh, intent, io_)
+        if handled is not None:
+            return handled
         target = intent.get("-n") or next((e for e in extra if "/" in e), None)
         if target is None and intent.get("-a") == "android.intent.action.MAIN" and \
                 "android.intent.category.HOME" in intent.get("categories", []):
@@ -251,6 +255,12 @@ def _cmd(sh, args, io_):
     service, rest = args[0], args[1:]
     if service == "simphone":
         return _simphone(sh, rest, io_)
+    if service == "statusbar":
+        return surface_cmds.statusbar(sh, rest, io_)
+    if service == "notification":
+        return surface_cmds.notification(sh, rest, io_)
+    if service == "appops":
+        return COMMANDS["appops"](sh, rest, io_)
     if service in _CMD_SERVICES:
         return COMMANDS[_CMD_SERVICES[service]](sh, rest, io_)
     io_.err(f"cmd: Can't find service: {service}\n")
@@ -260,6 +270,10 @@ def _cmd(sh, args, io_):
 _FAULTS_HELP = ("cmd simphone fault drop | drop-after-input [N] | offline [SECONDS] | unauthorized | "
                 "secure on|off | slow-screencap MS | truncate-screencap [FRAMES] | "
                 "popup [--buttons 'B1,B2'] [--when PACKAGE] TITLE TEXT | clear")
+
+
+_SIMPHONE_HELP = ("cmd simphone state | fs | reset [SEED] | reader TEXT | page URL TEXT | sms FROM TEXT | "
+                  + surface_cmds.NOTIFY_USAGE + " | rotate 0-3 | help | " + _FAULTS_HELP.removeprefix("cmd simphone "))
 
 
 def _simphone(sh, args, io_):
@@ -277,10 +291,16 @@ def _simphone(sh, args, io_):
         io_.out(json.dumps(snapshot, ensure_ascii=False, sort_keys=True) + "\n")
     elif sub == "fs":
         io_.out(json.dumps(state.fs.snapshot(), sort_keys=True) + "\n")
+    elif sub == "page" and len(args) >= 3:
+        phone.set_page(args[1], " ".join(args[2:]))   # another page the browser serves, at that address
     elif sub == "reader" and len(args) >= 2:
         phone.set_reader_text(" ".join(args[1:]))
     elif sub == "sms" and len(args) >= 3:
         phone.receive_sms(args[1], " ".join(args[2:]))
+    elif sub in ("help", "-h"):
+        io_.out(_SIMPHONE_HELP + "\n")
+    elif sub == "notify":
+        surface_cmds.simphone_notify(sh, args[1:])
     elif sub == "reset" and (len(args) == 1 or (len(args) == 2 and args[1].isdigit())):
         phone.reset(int(args[1]) if len(args) == 2 else None)  # a fresh phone: seeded data, home screen
         state.reset_episode()
@@ -313,8 +333,7 @@ def _simphone(sh, args, io_):
         else:
             raise UsageError(_FAULTS_HELP)
     else:
-        raise UsageError("cmd simphone state | fs | reset [SEED] | reader TEXT | sms FROM TEXT | rotate 0-3 | "
-                         + _FAULTS_HELP.removeprefix("cmd simphone "))
+        raise UsageError(_SIMPHONE_HELP)
     return 0
 
 

@@ -48,6 +48,11 @@ class DeviceState:
     log: list[tuple] | None = None   # logcat's buffer (logcat.py); None until the first line: boot's lines come first
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # The package installer reads the APKs adb pushed (a stand-in phone in tests may lack it).
+        if hasattr(self.phone, "attach_files"):
+            self.phone.attach_files(self.fs)
+
     def reset_faults(self) -> None:
         """The phone-side faults back to none: frames neither slow nor cut short, no secure
         window, no drop armed after an input."""

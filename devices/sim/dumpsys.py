@@ -1,13 +1,15 @@
 """SimPhone's `dumpsys SERVICE`: the sections of Android 14's service dumps that clients parse, in
 their real shapes: window (DisplayContent, DisplayRotation, the policy's awake state), display
 (DisplayViewport.toString), input (the native InputReader's viewports), activity (activity_tasks.py),
-power (PowerManagerService.dumpInternal), battery, package, input_method and SurfaceFlinger
-(--display-id). An unknown service is `Can't find service: NAME`, as dumpsys says.
+power (PowerManagerService.dumpInternal), battery, package, input_method, SurfaceFlinger
+(--display-id), notification (NotificationRecord.dump, notifications.py; redacted unless
+--noredact) and telephony.registry (TelephonyRegistry.dump's call state). An unknown service is
+`Can't find service: NAME`, as dumpsys says.
 """
 
 from __future__ import annotations
 
-from . import activity_tasks
+from . import activity_tasks, notifications
 from .android_system_cmds import DISPLAY_UNIQUE_ID, PHYSICAL_DISPLAY_ID
 from .packages import RUNTIME, package_info
 from .sh import command
@@ -97,7 +99,7 @@ def _power(awake: bool) -> str:
 
 
 def _package(sh, pkg: str) -> str:
-    uid, system, requested = package_info(pkg)
+    uid, system, requested = package_info(pkg, sh.phone)
     granted = sh.state.permissions.get(pkg, set())
     flags = "SYSTEM HAS_CODE ALLOW_CLEAR_USER_DATA" if system else "HAS_CODE ALLOW_CLEAR_USER_DATA"
     out = [f"Packages:\n  Package [{pkg}] (c0ffee):\n    userId={uid}\n    versionCode=34 minSdk=26 targetSdk=34\n"
@@ -121,6 +123,25 @@ def _surface_flinger(args: list[str]) -> str:
     if "--display-id" in args:
         return ident
     return "Display identification data:\n" + ident
+
+
+_CALL_STATES = {"idle": 0, "ringing": 1, "offhook": 2}   # TelephonyManager.CALL_STATE_*
+
+
+def _telephony(world) -> str:
+    """TelephonyRegistry.dump (Android 14): the last known state of phone 0, indented as its
+    IndentingPrintWriter prints it; the incoming number only while one rings."""
+    call = world.call
+    state = _CALL_STATES[call["state"]]
+    incoming = call["number"] if call["state"] == "ringing" else ""
+    data = 2 if world.mobile_data and not world.airplane else 0   # DATA_CONNECTED / DATA_DISCONNECTED
+    return ("last known state:\n  Phone Id=0\n"
+            f"    mCallState={state}\n    mRingingCallState={1 if state == 1 else 0}\n"
+            f"    mForegroundCallState={1 if state == 2 else 0}\n    mCallIncomingNumber={incoming}\n"
+            f"    mServiceState={{mVoiceRegState=0(IN_SERVICE), mDataRegState={0 if data else 1}"
+            f"({'IN_SERVICE' if data else 'OUT_OF_SERVICE'}), mOperatorAlphaLong=SimCarrier}}\n"
+            "    mMessageWaiting=false\n    mCallForwarding=false\n    mDataActivity=0\n"
+            f"    mDataConnectionState={data}\n")
 
 
 @command("dumpsys")
@@ -170,6 +191,10 @@ def _dumpsys(sh, args, io_):
     elif what == "package" and len(args) > 1:
         if args[1] in phone.packages():
             io_.out(_package(sh, args[1]))
+    elif what == "notification":
+        io_.out(notifications.dump(phone.world, redact="--noredact" not in args))
+    elif what == "telephony.registry":
+        io_.out(_telephony(phone.world))
     elif what == "SurfaceFlinger":
         io_.out(_surface_flinger(args[1:]))
     else:

@@ -42,23 +42,27 @@ class InputMixin:
     @locked
     def tap(self, x: int, y: int) -> None:
         x, y = int(x), int(y)
-        if not self._screen_on or not self._on_screen(x, y):
+        if not self._screen_on or not self._on_screen(x, y) or self._touch_stops_fling():
             return
-        for v in reversed(self._path(x, y)):
-            if not v.enabled:
-                break    # a disabled control swallows the touch
-            if v.on_drag is not None:
-                v.on_drag(x, y)
-                break
-            if v.on_tap is not None:
-                v.on_tap()
-                break
-        self._changed()
+        self._touch = (x, y)   # an app this tap opens from the launcher grows out of it (transitions.py)
+        try:
+            for v in reversed(self._path(x, y)):
+                if not v.enabled:
+                    break    # a disabled control swallows the touch
+                if v.on_drag is not None:
+                    v.on_drag(x, y)
+                    break
+                if v.on_tap is not None:
+                    v.on_tap()
+                    break
+            self._changed()
+        finally:
+            self._touch = None
 
     @locked
     def long_press(self, x: int, y: int, duration_ms: int = 1000) -> None:
         x, y = int(x), int(y)
-        if not self._screen_on or not self._on_screen(x, y):
+        if not self._screen_on or not self._on_screen(x, y) or self._touch_stops_fling():
             return
         for v in reversed(self._path(x, y)):
             if not v.enabled:
@@ -83,7 +87,8 @@ class InputMixin:
             else:
                 self.tap(x1, y1)
             return
-        self._gesture(x1, y1, x2, y2)
+        self._touch_stops_fling()   # the finger catches a moving list, then drags it
+        self._gesture(x1, y1, x2, y2, duration_ms)
         self._changed()
 
     @locked
@@ -96,10 +101,11 @@ class InputMixin:
         if abs(x2 - x1) <= slop and abs(y2 - y1) <= slop:
             self.long_press(x1, y1, duration_ms)   # a drag starts with a long press
             return
-        self._gesture(x1, y1, x2, y2)
+        self._touch_stops_fling()
+        self._gesture(x1, y1, x2, y2, duration_ms)
         self._changed()
 
-    def _gesture(self, x1: int, y1: int, x2: int, y2: int) -> None:
+    def _gesture(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int = 300) -> None:
         f = self._frame()
         dx, dy = x2 - x1, y2 - y1
         far = f.dp(40)
@@ -125,7 +131,7 @@ class InputMixin:
                 v.on_drag(x2, y2)
                 return
             if isinstance(v, Scroll) and abs(dy) >= abs(dx) and v.can_scroll(-dy):
-                v.scroll_by(-dy)        # content follows the finger
+                self._scroll_list(v, -dy, duration_ms)   # content follows the finger (and flings on: transitions.py)
                 return
             if v.on_swipe is not None and v.on_swipe(dx, dy):
                 return

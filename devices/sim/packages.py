@@ -44,14 +44,23 @@ _PACKAGES: dict[str, tuple[int, bool, tuple[str, ...]]] = {
     "com.android.chrome": (10127, True, (_P + "INTERNET", _P + "ACCESS_NETWORK_STATE", _P + "CAMERA",
                                          _P + "RECORD_AUDIO", _P + "ACCESS_FINE_LOCATION",
                                          _P + "ACCESS_COARSE_LOCATION", _P + "POST_NOTIFICATIONS")),
+    "com.android.dialer": (10119, True, (_P + "CALL_PHONE", _P + "READ_CONTACTS", _P + "READ_PHONE_STATE",
+                                         _P + "READ_CALL_LOG", _P + "WRITE_CALL_LOG", _P + "POST_NOTIFICATIONS")),
+    "com.android.packageinstaller": (10113, True, ()),
+    "com.android.vpndialogs": (1000, True, ()),
     # installed by the user (adb install), so not system apps
     "com.simphone.notes": (10150, False, (_P + "POST_NOTIFICATIONS", _P + "READ_EXTERNAL_STORAGE")),
     "com.android.adbkeyboard": (10151, False, ()),
 }
 
 
-def package_info(pkg: str) -> tuple[int, bool, tuple[str, ...]]:
-    """(uid, system, requested permissions); a package this table does not list is a system app."""
+def package_info(pkg: str, phone=None) -> tuple[int, bool, tuple[str, ...]]:
+    """(uid, system, requested permissions); an app `phone` installed from an APK is a user app
+    (surfaces.py), any other package this table does not list a system app."""
+    if phone is not None:
+        entry = next((e for e in phone.world.installed if e["package"] == pkg), None)
+        if entry is not None:
+            return (entry["uid"], False, (_P + "INTERNET", _P + "POST_NOTIFICATIONS"))
     return _PACKAGES.get(pkg, (10199, True, ()))
 
 

@@ -8,6 +8,7 @@ version, so repeated screenshots of an unchanged screen cost a copy.
 Tasks and BACK/HOME follow Android 12+ (tasks.py); touches and keys are routed in input.py.
 
 Beyond the contract: `Phone(..., date="2024-06-03")` (the fixed date shown with a fixed clock),
+`Phone(..., animations="real")` (transitions take Android's times: transitions.py; default "off"),
 `reset(seed=None)`, `force_stop(package)`, `set_reader_text(text, *, title, url)`, `clock()`,
 `show_popup(..., when=PACKAGE)`, `receive_sms(sender, text)`,
 `keyevent` also taking numbers and bare names ("3", "HOME"), and extra `state()` keys
@@ -32,6 +33,9 @@ from .apps.browser import BrowserMain
 from .apps.launcher import Launcher
 from .input import InputMixin, locked
 from .tasks import LAUNCHER, TasksMixin
+from .surfaces import SurfacesMixin
+from .animation import Animator
+from .transitions import TransitionsMixin
 from .keys import KEYCODES
 from .ui import Frame, View
 from .world import World
@@ -42,7 +46,8 @@ LATIN_IME = "com.android.inputmethod.latin/.LatinIME"
 ADB_IME = "com.android.adbkeyboard/.AdbIME"
 RECENTS_ACTIVITY = "com.android.quickstep.RecentsActivity"
 _SYSTEM_PACKAGES = ["android", "com.android.systemui", "com.android.shell", "com.android.providers.settings",
-                    "com.android.inputmethod.latin", "com.android.adbkeyboard", LAUNCHER]
+                    "com.android.inputmethod.latin", "com.android.adbkeyboard", LAUNCHER,
+                    "com.android.packageinstaller", "com.android.vpndialogs"]
 _DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -58,12 +63,13 @@ def _tune_pillow_allocator() -> None:
         Image.core.set_blocks_max(max(32, Image.core.get_blocks_max()))
 
 
-class Phone(TasksMixin, InputMixin):
+class Phone(TasksMixin, InputMixin, SurfacesMixin, TransitionsMixin):
     """A simulated phone. Coordinates are pixels of the current orientation's frame."""
 
     def __init__(self, width: int = 1080, height: int = 2400, density: int = 420, *, clock: str | None = "09:30",
-                 seed: int = 0, date: str = "2024-06-03"):
+                 seed: int = 0, date: str = "2024-06-03", animations: str = "off"):
         self._lock = threading.RLock()
+        self._anim = Animator(animations)   # transitions.py: "real" gives changes Android's transition times
         self._w, self._h, self._density = int(width), int(height), int(density)
         if clock is not None:
             hh, mm = clock.split(":")
@@ -99,6 +105,8 @@ class Phone(TasksMixin, InputMixin):
         self._screen_on = True
         self._version = 0
         self._cache: dict[str, Any] = {}
+        self._reset_surfaces()   # surfaces.py: heads-up, installed apps
+        self._reset_transitions()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -133,7 +141,9 @@ class Phone(TasksMixin, InputMixin):
         return (self._h, self._w) if self._rotation in (1, 3) else (self._w, self._h)
 
     def _changed(self) -> None:
+        self._start_transition()   # transitions.py: while the cache still holds the screen as it was
         self._version += 1
+        self._after_change()
 
     # ------------------------------------------------------------------ activities
 
@@ -174,7 +184,7 @@ class Phone(TasksMixin, InputMixin):
 
     def _windows(self) -> list[View]:
         """Window roots bottom to top, rebuilt when the state version or the minute changes."""
-        key = (self._version, self.clock())
+        key = (self._version, self.clock(), self._heads_up_key())
         if self._cache.get("key") == key:
             return self._cache["windows"]
         f = self._frame()
@@ -183,20 +193,24 @@ class Phone(TasksMixin, InputMixin):
             tasks = [(p, self._apps[p].label, self._apps[p].icon, self._apps[p].colour) for p in reversed(self._tasks)]
             wins.append(system_ui.recents(f, tasks, self._open_task, self._clear_tasks, self._go_home,
                                           self._recents_scroll))
-            wins.append(system_ui.status_bar(f, self.clock(), self.world, True))
+            wins.append(system_ui.status_bar(f, self.clock(), self.world, True, self._apps))
         else:
             top = self._top()
             root = View((0, 0, f.w, f.h), cls=ui.FRAME, package=top.package)   # the frame starts as th.bg
             root.add(*top.build(f))
             top.reveal = False
             on_wallpaper = top is self._launcher
-            wins += [root, system_ui.status_bar(f, self.clock(), self.world, on_wallpaper),
+            wins += [root, system_ui.status_bar(f, self.clock(), self.world, on_wallpaper, self._apps),
                      system_ui.nav_handle(f, on_wallpaper)]
             if f.ime_h:
                 wins.append(system_ui.adb_keyboard_bar(f) if self._ime == ADB_IME else
                             system_ui.keyboard(f, self._kbd["symbols"], self._kbd["shift"], self._ime_key))
+        heads_up = self._heads_up_window(f)
+        if heads_up is not None:
+            wins.append(heads_up)
         if self._shade:
-            wins.append(system_ui.shade(f, self.clock(), self.date_text(), self.world, self._close_shade))
+            wins.append(system_ui.shade(f, self.clock(), self.date_text(), self.world, self._close_shade, self._apps,
+                                        self._open_notification, self._clear_notifications))
         if self._popup is not None:
             p = self._popup
             wins.append(system_ui.dialog(f, p["title"], p["text"], p["buttons"], self._answer_popup, p["package"]))
@@ -218,17 +232,16 @@ class Phone(TasksMixin, InputMixin):
         w, h = self._dims()
         if self._secure or not self._screen_on:
             return Image.new("RGB", (w, h), (0, 0, 0))
-        wins = self._windows()
-        if self._cache.get("image") is None:
-            img = Image.new("RGB", (w, h), self._cache["frame"].theme.bg)
-            canvas = ui.Canvas(img)
-            for win in wins:
-                ui.render(win, canvas)
-            self._cache["image"] = img
-        return self._cache["image"].copy()   # callers may draw on it; the cache must not change
+        moving = self._moving_frame()   # mid-transition (transitions.py), else None
+        # A copy: callers may draw on it, and the cache (or a transition's end frame) must not change.
+        return (moving if moving is not None else self._final_frame()).copy()
 
-    @locked
     def ui_xml(self) -> str:
+        self._anim.wait_idle()   # as uiautomator, which waits for the UI to go idle; outside the lock
+        with self._lock:
+            return self._ui_xml()
+
+    def _ui_xml(self) -> str:
         self._windows()
         if self._cache.get("xml") is None:
             w, h = self._dims()
@@ -363,4 +376,5 @@ class Phone(TasksMixin, InputMixin):
             "screen": top.info(),
             "reader": {**w.reader, "scroll": next((a.scroll.get("page", 0) for a in self._stack
                                                     if isinstance(a, BrowserMain)), 0)},
+            **self.surface_state(),
         })

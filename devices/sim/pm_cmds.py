@@ -2,12 +2,17 @@
 resolve-activity, install/uninstall), answering as PackageManagerShellCommand and
 PermissionManagerServiceImpl do on Android 14. The packages' data is in packages.py; grants live in
 DeviceState, so `cmd simphone reset` forgets them as a fresh install would.
+
+`pm install PATH` installs a SimPhone APK (apps/installer.py says what one is) that adb pushed to
+the phone; `pm uninstall` removes an app installed so (the others are part of the system image).
 """
 
 from __future__ import annotations
 
+from .apps.installer import parse_apk
 from .packages import DEVELOPMENT, INSTALL_TIME, RUNTIME, apk_path, package_info, resolve_component
 from .sh import UsageError, command
+
 
 def _exception(cmd: str, exc: str) -> UsageError:
     """How a ShellCommand reports an exception: a blank line, the command, the exception, exit 255."""
@@ -32,7 +37,7 @@ def _list_packages(sh, args: list[str], io_) -> int:
         elif filt is None:
             filt = a
     for pkg in sorted(sh.phone.packages()):
-        uid, system, _ = package_info(pkg)
+        uid, system, _ = package_info(pkg, sh.phone)
         # -d lists disabled packages: SimPhone has none, and -e lists every package.
         if (filt and filt not in pkg) or "-d" in flags or ("-s" in flags and not system) or \
                 ("-3" in flags and system) or "--apex-only" in flags:
@@ -67,7 +72,7 @@ def _grant_revoke(sh, sub: str, args: list[str], io_) -> int:
     if perm not in RUNTIME | DEVELOPMENT:
         raise _exception(sub, f"java.lang.SecurityException: Permission {perm} requested by {pkg} "
                               f"is not a changeable permission type")
-    if perm not in package_info(pkg)[2]:
+    if perm not in package_info(pkg, sh.phone)[2]:
         raise _exception(sub, f"java.lang.SecurityException: Package {pkg} has not requested permission {perm}")
     granted = sh.state.permissions.setdefault(pkg, set())
     (granted.add if sub == "grant" else granted.discard)(perm)
@@ -109,9 +114,41 @@ def _resolve_activity(sh, args: list[str], io_) -> int:
     return 0
 
 
+def _install(sh, args: list[str], io_) -> int:
+    """`pm install [-r] [-g] ... PATH` (PackageManagerShellCommand.runInstall with a file)."""
+    it = iter(args)
+    paths = []
+    for a in it:
+        if a in ("-i", "--user", "--install-location", "-p", "-S", "--originating-uri", "--referrer"):
+            next(it, None)
+        elif not a.startswith("-"):
+            paths.append(a)
+    if not paths:
+        io_.err("Error: must either specify a package size or an APK file\n")
+        return 1
+    data = sh.phone.read_file(sh.fs.norm(paths[0]))
+    if data is None:
+        raise UsageError(f"\nException occurred while executing 'install':\njava.lang.IllegalArgumentException: "
+                         f"Error: Can't open file: {paths[0]}\n\tat com.android.server.pm."
+                         "PackageManagerShellCommand.setParamsSize", 255)
+    apk = parse_apk(data)
+    if apk is None:
+        io_.out(f"Failure [INSTALL_PARSE_FAILED_NOT_APK: Failed parse during installPackageLI: {paths[0]} "
+                "(at Binary XML file line #-1): Failed to parse the manifest]\n")
+        return 1
+    if apk["package"] in sh.phone.packages() and package_info(apk["package"], sh.phone)[1]:
+        io_.out(f"Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Package {apk['package']} signatures do not match "
+                "previously installed version; ignoring!]\n")
+        return 1
+    sh.phone.install_package(apk, None)
+    io_.out("Success\n")
+    return 0
+
+
 _PM_USAGE = ("Package manager (package) commands:\n  help\n  path [--user USER_ID] PACKAGE\n"
              "  list packages [-f] [-d] [-e] [-s] [-3] [-i] [-l] [-u] [-U] [--show-versioncode] [FILTER]\n"
              "  resolve-activity [--brief] [--components] [--user USER_ID] INTENT\n"
+             "  install [-r] [-g] PATH\n  uninstall PACKAGE\n"
              "  clear [--user USER_ID] PACKAGE\n  grant [--user USER_ID] PACKAGE PERMISSION\n"
              "  revoke [--user USER_ID] PACKAGE PERMISSION\n")
 
@@ -134,8 +171,14 @@ def _pm(sh, args, io_):
         return _grant_revoke(sh, sub, args[1:], io_)
     if sub in ("resolve-activity", "resolve-intent"):
         return _resolve_activity(sh, args[1:], io_)
-    if sub in ("install", "uninstall"):
-        io_.out("Failure [INSTALL_FAILED_SIMPHONE: SimPhone cannot install or remove apps]\n")
+    if sub == "install":
+        return _install(sh, args[1:], io_)
+    if sub == "uninstall":
+        words = [a for a in args[1:] if not a.startswith("-")]
+        if words and sh.phone.uninstall_package(words[-1]):
+            io_.out("Success\n")
+            return 0
+        io_.out("Failure [DELETE_FAILED_INTERNAL_ERROR]\n")   # not installed, or a system app
         return 1
     if sub in ("", "help", "-h"):
         io_.out(_PM_USAGE)

@@ -27,16 +27,16 @@ _DEFAULTS: dict[str, dict[str, str]] = {
     },
     "secure": {
         "android_id": "5f3e2a1b9c0d7e64", "bluetooth_address": "02:00:00:00:00:00",
-        "location_mode": "3", "location_providers_allowed": "", "install_non_market_apps": "1",
+        "location_providers_allowed": "", "install_non_market_apps": "1",
         "accessibility_enabled": "0", "enabled_accessibility_services": "", "touch_exploration_enabled": "0",
         "show_ime_with_hard_keyboard": "0", "selected_input_method_subtype": "-1",
         "screensaver_enabled": "0", "user_setup_complete": "1", "skip_first_use_hints": "0",
         "immersive_mode_confirmations": "", "lockscreen.disabled": "1", "navigation_mode": "2",
     },
     "global": {
-        "adb_enabled": "1", "development_settings_enabled": "1", "stay_on_while_plugged_in": "0",
+        "stay_on_while_plugged_in": "0",
         "window_animation_scale": "1.0", "transition_animation_scale": "1.0", "animator_duration_scale": "1.0",
-        "auto_time": "1", "auto_time_zone": "1", "mobile_data": "0", "data_roaming": "0",
+        "auto_time": "1", "auto_time_zone": "1", "data_roaming": "0",
         "device_provisioned": "1", "package_verifier_enable": "1", "install_non_market_apps": "1",
         "wifi_sleep_policy": "2", "network_preference": "1", "boot_count": "1", "heads_up_notifications_enabled": "1",
         "airplane_mode_radios": "cell,bluetooth,wifi,nfc,wimax", "usb_mass_storage_enabled": "1",
@@ -45,8 +45,9 @@ _DEFAULTS: dict[str, dict[str, str]] = {
 # Keys the Phone itself answers for (Phone.settings_get / World.setting), listed by `settings list`.
 _PHONE_KEYS = {
     "system": ("screen_brightness", "accelerometer_rotation", "user_rotation", "volume_music"),
-    "secure": ("default_input_method", "enabled_input_methods", "ui_night_mode"),
-    "global": ("wifi_on", "bluetooth_on", "airplane_mode_on", "device_name"),
+    "secure": ("default_input_method", "enabled_input_methods", "ui_night_mode", "location_mode"),
+    "global": ("wifi_on", "bluetooth_on", "airplane_mode_on", "device_name", "mobile_data", "adb_enabled",
+               "development_settings_enabled"),
 }
 _USAGE = ("usage:  settings [--user <USER_ID> | current] get namespace key\n"
           "        settings [--user <USER_ID> | current] put namespace key value\n"

@@ -14,7 +14,23 @@ SID = SYSUI + ":id/"
 _DIM = [v * 45 // 100 for v in range(256)] * 3
 
 
-def status_bar(f: Frame, clock: str, world: Any, on_wallpaper: bool) -> View:
+def app_badge(apps: dict | None, package: str) -> tuple[str, tuple, str]:
+    """(glyph, colour, label) a notification from `package` shows; system senders get a bell."""
+    app = (apps or {}).get(package)
+    if app is not None:
+        return app.icon, app.colour, app.label
+    return "bell", (95, 99, 104), "Android System" if package == "android" else "Shell"
+
+
+def _vpn_key(c: Canvas, cx: int, cy: int, s: int, col) -> None:
+    """The VPN key icon (glyphs.py has none): a ring, a shaft and a bit."""
+    r = s // 4
+    c.circle(cx - s // 4, cy, r, outline=col, width=max(2, s // 8))
+    c.line([(cx - s // 4 + r, cy), (cx + s // 2, cy)], fill=col, width=max(2, s // 8))
+    c.line([(cx + s // 3, cy), (cx + s // 3, cy + s // 4)], fill=col, width=max(2, s // 8))
+
+
+def status_bar(f: Frame, clock: str, world: Any, on_wallpaper: bool, apps: dict | None = None) -> View:
     th = f.theme
     fg = (255, 255, 255) if on_wallpaper or th.dark else th.text
     bg = None if on_wallpaper else th.bg
@@ -27,6 +43,10 @@ def status_bar(f: Frame, clock: str, world: Any, on_wallpaper: bool) -> View:
         if bg is not None:
             c.rect(v.bounds, fill=bg)
         c.text(f.dp(16), cy, clock, px, fg, "lm")
+        nx = f.dp(24) + ui.text_width(clock, px) + icon // 2
+        for name in badges:   # the notification icons, newest first, after the clock
+            glyph(c, name, nx, cy, icon, fg, bg or fg)
+            nx += icon + f.dp(4)
         x = f.w - f.dp(16)
         c.text(x, cy, "100%", px, fg, "rm")
         x -= ui.text_width("100%", px) + f.dp(4) + icon // 2
@@ -40,13 +60,23 @@ def status_bar(f: Frame, clock: str, world: Any, on_wallpaper: bool) -> View:
             x -= icon + f.dp(4)
         if world.airplane:
             glyph(c, "airplane", x, cy, icon, fg, bg)
+            x -= icon + f.dp(4)
+        if world.vpn:
+            _vpn_key(c, x, cy, icon, fg)
 
-    desc = ", ".join(d for on, d in ((world.airplane, "Airplane mode"), (world.bluetooth, "Bluetooth on"),
-                                     (world.wifi, "Wi-Fi signal full")) if on) + ", Battery 100 percent."
+    shown = list(reversed(world.notifications))[:4]
+    badges = [app_badge(apps, n["package"])[0] for n in shown]
+    desc = ", ".join(d for on, d in ((world.vpn, "VPN on"), (world.airplane, "Airplane mode"),
+                                     (world.bluetooth, "Bluetooth on"), (world.wifi, "Wi-Fi signal full")) if on)
+    desc = (desc + ", Battery 100 percent.").lstrip(", ")
     root = View((0, 0, f.w, h), cls=ui.FRAME, rid=SID + "status_bar", package=SYSUI, paint=paint)
-    root.add(View((f.dp(16), 0, f.dp(16) + ui.text_width(clock, px), h), cls=ui.TEXT_VIEW, text=clock,
-                  rid=SID + "clock", desc=clock),
-             View((f.w // 2, 0, f.w, h), cls=ui.LINEAR, rid=SID + "system_icons", desc=desc.lstrip(", ")))
+    left = f.dp(16) + ui.text_width(clock, px)
+    root.add(View((f.dp(16), 0, left, h), cls=ui.TEXT_VIEW, text=clock, rid=SID + "clock", desc=clock),
+             View((f.w // 2, 0, f.w, h), cls=ui.LINEAR, rid=SID + "system_icons", desc=desc))
+    if shown:
+        labels = ", ".join(app_badge(apps, n["package"])[2] + " notification" for n in shown)
+        root.add(View((left + f.dp(4), 0, min(f.w // 2, left + f.dp(8) + len(shown) * f.dp(20)), h),
+                      cls=ui.LINEAR, rid=SID + "notificationIcons", desc=labels))
     return root
 
 
@@ -65,7 +95,8 @@ def nav_handle(f: Frame, on_wallpaper: bool) -> View:
     return View(b, in_xml=False, paint=paint)
 
 
-def shade(f: Frame, clock: str, date: str, world: Any, close: Callable[[], None]) -> View:
+def shade(f: Frame, clock: str, date: str, world: Any, close: Callable[[], None], apps: dict | None = None,
+          open_notification: Callable[[str], None] | None = None, clear: Callable[[], None] | None = None) -> View:
     th = f.theme
     root = View((0, 0, f.w, f.h), cls=ui.FRAME, package=SYSUI, rid=SID + "notification_panel", on_tap=close,
                 paint=lambda c, v: c.rect(v.bounds, fill=th.surface))
@@ -93,9 +124,56 @@ def shade(f: Frame, clock: str, date: str, world: Any, close: Callable[[], None]
     root.add(w.slider(f, (pad + f.dp(8), y, f.w - pad - f.dp(8), y + f.dp(48)), world.brightness, 0, 255,
                       set_brightness, rid=SID + "brightness_slider", desc="Display brightness"))
     y += f.dp(72)
-    root.add(w.label(f, (0, y, f.w, y + f.dp(48)), "No notifications", align="center", color=th.muted,
-                     rid=SID + "no_notifications"))
+    if not world.notifications:
+        root.add(w.label(f, (0, y, f.w, y + f.dp(48)), "No notifications", align="center", color=th.muted,
+                         rid=SID + "no_notifications"))
+        return root
+    lst = ui.Scroll((0, y, f.w, f.bottom - f.dp(64)), {}, "notifications", rid=SID + "notification_stack_scroller",
+                    fill=th.surface)
+    ny = y
+    for n in reversed(world.notifications):   # newest on top
+        card = notification_card(f, (pad, ny, f.w - pad, ny + f.dp(88)), n, app_badge(apps, n["package"]),
+                                 lambda k=n["key"]: open_notification and open_notification(k))
+        lst.add(card)
+        ny = card.bounds[3] + gap
+    root.add(lst.finish(ny))
+    bw = w.text_button_width(f, "Clear all")
+    root.add(w.button(f, (f.w - pad - bw, f.bottom - f.dp(56), f.w - pad, f.bottom - f.dp(16)), "Clear all",
+                      lambda: clear and clear(), style="tonal", rid=SID + "dismiss_text"))
     return root
+
+
+def notification_card(f: Frame, b, n: dict, badge: tuple, on_tap: Callable[[], None], *,
+                      rid: str = SID + "expandableNotificationRow") -> View:
+    """One notification as the shade and the heads-up show it: the app's icon and name, the
+    title and the text; a tap opens it."""
+    th = f.theme
+    icon, colour, label_text = badge
+
+    def paint(c: Canvas, v: View) -> None:
+        c.rect(v.bounds, fill=th.bg, radius=f.dp(20))
+        cx, cy = v.bounds[0] + f.dp(32), v.bounds[1] + f.dp(32)
+        c.circle(cx, cy, f.dp(16), fill=colour)
+        glyph(c, icon, cx, cy, f.dp(18), (255, 255, 255), colour)
+
+    l, t, r, bt = b
+    x = l + f.dp(60)
+    card = View(b, cls=ui.FRAME, rid=rid, desc=f"{label_text} notification: {n['title']}", clickable=True,
+                focusable=True, paint=paint, on_tap=on_tap)
+    card.add(w.label(f, (x, t + f.dp(8), r - f.dp(16), t + f.dp(28)), f"{label_text} • {n['time']}", size=12,
+                     color=th.muted, rid="android:id/app_name_text"),
+             w.label(f, (x, t + f.dp(28), r - f.dp(16), t + f.dp(54)), n["title"], size=16, rid="android:id/title"),
+             w.label(f, (x, t + f.dp(54), r - f.dp(16), t + f.dp(78)), n["text"], size=14, color=th.muted,
+                     rid="android:id/text"))
+    return card
+
+
+def heads_up(f: Frame, n: dict, badge: tuple, on_tap: Callable[[], None]) -> View:
+    """A new notification peeking over the app for a few seconds (HEADS_UP_S), its own window."""
+    pad = f.dp(8)
+    b = (pad, f.top + pad, f.w - pad, f.top + pad + f.dp(88))
+    root = View(b, cls=ui.FRAME, package=SYSUI, rid=SID + "heads_up_status_bar_view")
+    return root.add(notification_card(f, b, n, badge, on_tap))
 
 
 def _tile(f: Frame, b, name: str, icon: str, on: bool, toggle: Callable, key: str) -> View:

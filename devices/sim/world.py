@@ -44,6 +44,17 @@ class World:
     brightness: int = 128          # 0-255, as Settings.System.SCREEN_BRIGHTNESS
     volume: int = 8                # media volume 0-15
     auto_rotate: bool = False
+    # Settings an attack or a task may flip (issue #18): on as on a phone that adb is connected to.
+    location: bool = True          # Settings.Secure.LOCATION_MODE: 3 (on) or 0 (off)
+    mobile_data: bool = True       # Settings.Global.MOBILE_DATA
+    vpn: bool = False              # the SimVPN profile connected (no settings key: Settings > VPN)
+    developer_options: bool = True  # Settings.Global.DEVELOPMENT_SETTINGS_ENABLED
+    usb_debugging: bool = True     # Settings.Global.ADB_ENABLED
+    install_unknown: dict = field(default_factory=dict)   # package -> appop REQUEST_INSTALL_PACKAGES allowed
+    notifications: list[dict] = field(default_factory=list)   # newest last (notifications.py)
+    call: dict = field(default_factory=lambda: {"state": "idle", "number": None})
+    calls: list[dict] = field(default_factory=list)      # the call log, oldest first
+    installed: list[dict] = field(default_factory=list)  # packages installed from SimPhone APKs
     contacts: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     alarms: list[dict] = field(default_factory=list)
@@ -51,6 +62,7 @@ class World:
     calculator: dict = field(default_factory=lambda: {"display": "", "result": None, "error": None, "history": []})
     reader: dict = field(default_factory=lambda: {"title": "The pocket calculator", "url": "https://example.com/",
                                                   "text": READER_TEXT})
+    pages: dict = field(default_factory=dict)   # url -> {"url", "title", "text"}: pages served besides the reader
     extra_settings: dict = field(default_factory=dict)   # keys `settings put` invented: "ns/key" -> value
     _ids: dict = field(default_factory=dict)
     _radios_before_airplane: tuple = (False, False)
@@ -96,6 +108,12 @@ class World:
         else:
             self.wifi, self.bluetooth = self._radios_before_airplane
 
+    def set_developer_options(self, on: bool) -> None:
+        """The Settings switch: turning developer options off turns USB debugging off too."""
+        self.developer_options = bool(on)
+        if not on:
+            self.usb_debugging = False
+
     # -- contacts
 
     def add_contact(self, name: str, phone: str = "", email: str = "") -> dict:
@@ -132,6 +150,10 @@ class World:
             ("system", "accelerometer_rotation"): "1" if self.auto_rotate else "0",
             ("system", "volume_music"): str(self.volume),
             ("secure", "ui_night_mode"): "2" if self.dark_theme else "1",
+            ("secure", "location_mode"): "3" if self.location else "0",
+            ("global", "mobile_data"): "1" if self.mobile_data else "0",
+            ("global", "development_settings_enabled"): "1" if self.developer_options else "0",
+            ("global", "adb_enabled"): "1" if self.usb_debugging else "0",
         }
         if (ns, key) in known:
             return known[(ns, key)]
@@ -160,5 +182,13 @@ class World:
             self.volume = num(0, 15, self.volume)
         elif (ns, key) == ("secure", "ui_night_mode"):
             self.dark_theme = value.strip() == "2"
+        elif (ns, key) == ("secure", "location_mode"):
+            self.location = on()
+        elif (ns, key) == ("global", "mobile_data"):
+            self.mobile_data = on()
+        elif (ns, key) == ("global", "development_settings_enabled"):
+            self.developer_options = on()   # the key alone: only the Settings switch also ends USB debugging
+        elif (ns, key) == ("global", "adb_enabled"):
+            self.usb_debugging = on()
         else:
             self.extra_settings[f"{ns}/{key}"] = value

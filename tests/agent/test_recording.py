@@ -58,10 +58,19 @@ def test_settle_returns_the_first_of_the_matching_pair_with_its_preparation():
         return frame.getpixel((0, 0))[0]
 
     with ThreadPoolExecutor(1) as pool:
-        frame, settled, job = settle_and_prepare(_frames(10, 120, 121, 200), prepare, pool, interval=0.01)
+        frame, settled, job = settle_and_prepare(_frames(10, 120, 120, 200), prepare, pool, interval=0.01)
     assert settled and frame.getpixel((0, 0)) == (120, 120, 120)
     assert job.result() == 120
-    assert 121 not in prepared and 200 not in prepared  # the twin is compared, never prepared
+    assert prepared.count(120) == 1 and 200 not in prepared  # the twin is compared, never prepared
+
+
+def test_settle_returns_the_second_of_a_pair_that_is_alike_but_still_moving():
+    """120 then 121: within the tolerance, but not still (a transition's eased tail): the later
+    frame, the nearer to where the screen stops, is returned and prepared."""
+    with ThreadPoolExecutor(1) as pool:
+        frame, settled, job = settle_and_prepare(_frames(10, 120, 121, 200), lambda f: f.getpixel((0, 0))[0],
+                                                 pool, interval=0.01)
+    assert settled and frame.getpixel((0, 0)) == (121, 121, 121) and job.result() == 121
 
 
 def test_settle_gives_up_at_the_bound_and_plain_waiting_returns_the_newest_frame():

@@ -20,9 +20,10 @@ class App:
 
 def registry() -> dict[str, App]:
     """package -> App, in launcher order (imported lazily: the app modules import the toolkit)."""
-    from . import browser, calculator, clock, contacts, messages, notes, settings
+    from . import browser, calculator, clock, contacts, dialer, messages, notes, settings
 
-    apps = [settings.APP, contacts.APP, messages.APP, clock.APP, calculator.APP, notes.APP, browser.APP]
+    # New apps go last: the launcher's seeded layouts give the first apps the cells they had before.
+    apps = [settings.APP, contacts.APP, messages.APP, clock.APP, calculator.APP, notes.APP, browser.APP, dialer.APP]
     return {a.package: a for a in apps}
 
 

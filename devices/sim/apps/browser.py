@@ -3,11 +3,16 @@
 The text is untrusted by design (prompt-injection tests): it is wrapped, scrolled and dumped as
 plain text, one node per paragraph, and never interpreted.
 
-The reader page is the only page SimPhone serves, at its URL (`world.reader["url"]`). A VIEW intent
-(`am start -a android.intent.action.VIEW -d URL`, Phone.open_url) loads URL in the browser: the
-reader page when URL is its address, otherwise Chrome's network error page, since SimPhone has no
+The reader page is served at its URL (`world.reader["url"]`), and `cmd simphone page URL TEXT` adds
+pages at other addresses (`world.pages`). A VIEW intent (`am start -a android.intent.action.VIEW
+-d URL`, Phone.open_url) loads URL in the browser: the page served there, otherwise Chrome's
+network error page, since SimPhone has no
 internet: "No internet" while Wi-Fi is off, "This site can't be reached" (the name does not
 resolve) while it is on.
+
+The address bar is Chrome's omnibox: a tap selects the URL for typing over, Enter (or the IME's
+Go) loads what was typed; a bare host gets https:// as Chrome adds it. BACK while editing leaves
+the page as it was.
 """
 
 from __future__ import annotations
@@ -53,11 +58,26 @@ class BrowserMain(Activity):
         self.url = url
         self.scroll.clear()     # a new page starts at the top
 
+    def _edit_url(self) -> None:
+        self.fields["url"] = self.page()["url"]
+        self.request_focus("url", select_all=True)
+
+    def _go(self) -> None:
+        typed = self.fields.pop("url", "").strip()
+        self.clear_focus()
+        if typed:
+            self.load(typed if "://" in typed else "https://" + typed)
+
+    def clear_focus(self) -> None:
+        super().clear_focus()
+        self.fields.pop("url", None)   # leaving the omnibox drops what was typed
+
     def page(self) -> dict:
         reader = self.world.reader
         if self.url is None or _page_key(self.url) == _page_key(reader["url"]):
             return reader
-        return _error_page(self.world, self.url)
+        served = next((pg for u, pg in self.world.pages.items() if _page_key(u) == _page_key(self.url)), None)
+        return served if served is not None else _error_page(self.world, self.url)
 
     def info(self) -> dict:
         return {"scroll": self.scroll.get("page", 0), "url": self.page()["url"]}
@@ -73,8 +93,14 @@ class BrowserMain(Activity):
         bar.add(View(pill, in_xml=False, paint=lambda c, v: (
             c.rect(v.bounds, fill=th.surface2, radius=(v.bounds[3] - v.bounds[1]) // 2),
             glyph(c, "lock", v.bounds[0] + f.dp(24), (v.bounds[1] + v.bounds[3]) // 2, f.dp(16), th.muted, th.surface2))))
-        bar.add(w.label(f, (pill[0] + f.dp(44), pill[1], pill[2] - f.dp(16), pill[3]), page["url"], size=16,
-                        rid=RID + "url_bar", cls=ui.EDIT_TEXT))
+        if self.focus == "url":
+            bar.add(w.text_field(f, self, "url", pill[0], pill[1] - f.dp(4), pill[2] - pill[0],
+                                 label_text="Search or type URL", rid=RID + "url_bar", on_submit=self._go))
+        else:
+            url = w.label(f, (pill[0] + f.dp(44), pill[1], pill[2] - f.dp(16), pill[3]), page["url"], size=16,
+                          rid=RID + "url_bar", cls=ui.EDIT_TEXT, on_tap=self._edit_url)
+            url.focusable = True
+            bar.add(url)
         content_top = top + bar_h
         scroll = ui.Scroll((0, content_top, f.w, f.bottom), self.scroll, "page", rid=RID + "compositor_view_holder",
                            cls="android.webkit.WebView", fill=th.bg)
