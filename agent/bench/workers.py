@@ -296,13 +296,17 @@ class ProcessWorkers:
 
     def results(self) -> Iterator[EpisodeResult]:
         while self._alive:
-            try:
-                index, message = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            result = self._handle(index, message)
+            result = self._next()
             if result is not None:
                 yield result
+
+    def _next(self) -> EpisodeResult | None:
+        """The next finished episode a worker reported, if one came within 0.2 s."""
+        try:
+            index, message = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return None
+        return self._handle(index, message)
 
     def stop(self) -> list[EpisodeResult]:
         self._stopping = True
@@ -314,11 +318,7 @@ class ProcessWorkers:
         finished = []
         deadline = time.monotonic() + STOP_GRACE
         while self._alive and time.monotonic() < deadline:
-            try:
-                index, message = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            result = self._handle(index, message)
+            result = self._next()
             if result is not None:
                 finished.append(result)
         self.close()
