@@ -65,7 +65,7 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
     max_steps: Annotated[int, typer.Option(min=1, help="Stop after this many steps.")] = 20,
     max_seconds: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Stop after this much wall time.")] = None,
-    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step (latest first).")] = 2,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step at least (RunConfig.history_images: the window grows in chunks so prompts extend each other).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Stop once the run used this many model tokens.")] = None,

@@ -19,31 +19,62 @@ if TYPE_CHECKING:
     from .trajectory import Step
 
 SUMMARY_STEPS = 20  # older steps summarised in the prompt, one line each (~75 tokens at most)
+# Steps between two rolls of the screen window. Between rolls each step's prompt is the last one
+# plus that step's reply, results and new screen, so an in-process model reuses the keys and
+# values of all of it (TransformersModel's prompt cache) and prefills only what is new; a roll
+# moves the oldest steps into the one-line summaries and changes the prompt right after the
+# system turn, so the step that rolls prefills the rest again.
+ROLL_STEPS = 4
 CURRENT_SCREEN_QUESTION = "This is the current screen. What is the next action?"
 
 
 class Conversation:
     """The messages of each step of one run.
 
-    history_images: screens shown as images, the current one included; older steps are shown
-    as one line each (the latest SUMMARY_STEPS of them), so a long run's prompt stays bounded.
+    history_images: screens shown as images, the current one included, once the run has that
+    many steps. The window of recent steps (each with its screen, reply and results, as the
+    model saw them) rolls in chunks: it grows by one step per step up to history_images +
+    roll - 1 screens, then its oldest `roll` steps become one-line summaries at once. Between
+    rolls the prompt only grows at its end (append-mostly), which is what lets a model reuse
+    last step's keys and values. roll=1 gives a fixed window of history_images screens (the
+    prompt then changes after the system turn every step). history_images=1 keeps no past
+    screens and no window: only the current screen, older steps as summaries. Older steps are
+    shown as one line each (the latest SUMMARY_STEPS of them), so a long run's prompt stays
+    bounded.
     """
 
     def __init__(self, goal: str, *, ui_tool: str, system: "CoordinateSystem", history_images: int,
-                 secrets: "Secrets") -> None:
+                 secrets: "Secrets", roll: int = ROLL_STEPS) -> None:
         self.goal = goal
         self.ui_tool = ui_tool
         self.system = system
         self.history_images = history_images
         self.secrets = secrets
-        self._seen: dict[int, Image.Image] = {}  # model-sized screens of recent steps, by step index
+        self.roll = max(1, roll) if history_images > 1 else 1
+        # What each recent step showed the model as its current screen, by step index: its
+        # model-sized screen, or the note that stood in for a black frame.
+        self._seen: dict[int, Image.Image | str] = {}
+        self._note: str | None = None  # the current turn's note, filed by see()
+
+    def window_start(self, step: int) -> int:
+        """The first step shown in full (with its screen) in the prompt of step `step`: the
+        window holds history_images - 1 past steps right after a roll, one more each step
+        until the next roll."""
+        keep = self.history_images - 1
+        if step <= keep:
+            return 0
+        return step - keep - (step - keep) % self.roll
 
     def see(self, index: int, image: Image.Image | None) -> None:
-        """Step `index` was taken on `image` (None: a black frame, never shown); screens that
-        fall out of the window are forgotten."""
-        if image is not None:
-            self._seen[index] = image
-        self._seen.pop(index - self.history_images, None)
+        """Step `index` was taken on `image` (None: a black frame, shown as the note the last
+        `messages` call put in its place); screens that fall out of the window are forgotten."""
+        shown = image if image is not None else self._note
+        self._note = None
+        if shown is not None and self.history_images > 1:
+            self._seen[index] = shown
+        start = self.window_start(index + 1)
+        for old in [i for i in self._seen if i < start]:
+            del self._seen[old]
 
     def messages(self, history: list["Step"], current: Image.Image | str, screen: "Screen") -> list[Message]:
         """System prompt, the goal, recent steps in full, older ones as one line each, and the
@@ -51,9 +82,9 @@ class Conversation:
         w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
         system = render(template, coordinate_system=self.system, width=w, height=h)
-        keep = self.history_images - 1  # past steps shown in full; the current screen is one image
-        split = max(0, len(history) - keep)
-        older, recent = history[:split], history[split:]
+        step = history[-1].index + 1 if history else 0
+        start = self.window_start(step) if self.history_images > 1 else step
+        older, recent = [s for s in history if s.index < start], [s for s in history if s.index >= start]
         intro = f"The user's task: {self.goal}"
         if self.secrets.values:
             intro += "\n\n" + self.secrets.prompt_note()
@@ -69,19 +100,25 @@ class Conversation:
         ]
         for s in recent:
             past = self._seen.get(s.index)
-            if past is not None:
-                messages.append({"role": "user", "content": [{"type": "image", "image": past}]})
+            if past is not None:  # the step's screen turn exactly as it was then: the prompt only grows
+                messages.append(screen_turn(past))
             messages.append({"role": "assistant", "content": s.model_output})
             for r in s.results:
                 messages.append({"role": "tool", "name": r.name, "content": r.content})
-        if isinstance(current, str):
-            messages.append({"role": "user", "content": current})
-        else:
-            messages.append({"role": "user", "content": [
-                {"type": "image", "image": current},
-                {"type": "text", "text": CURRENT_SCREEN_QUESTION},
-            ]})
+        self._note = current if isinstance(current, str) else None
+        messages.append(screen_turn(current))
         return messages
+
+
+def screen_turn(screen: Image.Image | str) -> Message:
+    """The user turn that shows a screen and asks for the next action (or the note that stands
+    in for a black frame)."""
+    if isinstance(screen, str):
+        return {"role": "user", "content": screen}
+    return {"role": "user", "content": [
+        {"type": "image", "image": screen},
+        {"type": "text", "text": CURRENT_SCREEN_QUESTION},
+    ]}
 
 
 def summarise(step: "Step") -> str:

@@ -211,7 +211,7 @@ class Agent:
         if same_script:
             self.model.resume_at(len(traj.steps))
         run = self._start(traj, writer)
-        for step in traj.steps[-(self.config.history_images - 1):] if self.config.history_images > 1 else []:
+        for step in traj.steps[run.conversation.window_start(len(traj.steps)):] if self.config.history_images > 1 else []:
             if step.screenshot and (writer.dir / step.screenshot).exists():
                 with Image.open(writer.dir / step.screenshot) as image:
                     run.conversation.see(step.index, fit_to_model(image, self.model.min_pixels, self.model.max_pixels))
@@ -228,8 +228,8 @@ class Agent:
         return _Run(traj, writer, self._conversation(traj.goal), GuardContext(goal=traj.goal), SecretMasks(self.device))
 
     def _conversation(self, goal: str) -> Conversation:
-        return Conversation(goal, ui_tool=self.ui_tool, system=self.system,
-                            history_images=self.config.history_images, secrets=self.secrets)
+        return Conversation(goal, ui_tool=self.ui_tool, system=self.system, history_images=self.config.history_images,
+                            secrets=self.secrets, roll=self.config.history_roll)
 
     def _run(self, run: _Run) -> RunResult:
         traj = run.traj

@@ -25,7 +25,13 @@ class RunConfig(BaseModel):
     max_tokens: int | None = Field(None, ge=1, description=(
         "Stop once the run has used this many model tokens, prompt and completion."))
     history_images: int = Field(2, ge=1, description=(
-        "Screenshots the model sees per step, the latest first; older steps are summarised as text."))
+        "Screenshots the model sees per step at least, the current one included; older steps are "
+        "summarised as text."))
+    history_roll: int = Field(4, ge=1, description=(
+        "Steps between two rolls of the screenshot window: the window grows by one screenshot a "
+        "step up to history_images + history_roll - 1, then its oldest history_roll steps become "
+        "one-line summaries at once. Between rolls each prompt extends the last one, so an "
+        "in-process model prefills only what is new; 1 keeps exactly history_images."))
     settle_timeout: float = Field(2.0, ge=0, description=(
         "Longest wait, in seconds, for the screen to stop changing after an action."))
     max_consecutive_errors: int = Field(5, ge=1, description=(

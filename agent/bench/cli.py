@@ -167,7 +167,7 @@ def sim(
     animations: Annotated[str, typer.Option("--animations", metavar="off|real", help=ANIMATIONS_HELP)] = "off",
     retry_infra: Annotated[bool, typer.Option(help="On a rerun, run again the episodes that failed for infrastructure reasons.")] = True,
     report: Annotated[bool, typer.Option(help="Write report.html (screenshots with actions drawn, plots).")] = True,
-    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step.")] = 2,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step at least (RunConfig.history_images).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines; user is ask answered by each task's simulated user, who approves only what the goal asks for (false alarms then cost tasks). Default: no guard.")] = None,

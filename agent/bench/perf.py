@@ -23,6 +23,14 @@ Stages (ms unless the name says otherwise):
 
 RSS is sampled after each of our steps: growth is the last sample minus the one after `warmup`
 steps, slope the least-squares fit over the same window.
+
+Per step of ours (`per_step`): prompt tokens, `prefill_ratio` (prompt tokens prefilled / prompt
+tokens: what the last call's reused cache left to compute), prefill ms and decode tokens/s.
+`decode_overhead_ms_per_token`: after the run, the last step's messages are answered again by
+our `generate` (stop strings on) and the same inputs by a bare `model.generate`, in turn
+(DECODE_REPEATS times each, DECODE_TOKENS tokens); it is the difference of their best decode
+ms/token (the least disturbed repeat of each: on a shared machine other jobs' load swamps a
+difference of a fraction of a ms in medians), with both medians alongside.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ STAGES = ("capture", "decode", "preprocess", "preprocess_image", "prefill", "dec
 # ratio name -> the stage it compares (baseline p50 / ours p50)
 RATIOS = {"capture": "capture", "preprocess": "preprocess_image", "preprocess_stage": "preprocess",
           "step_excluding_model": "step_excluding_model"}
+DECODE_TOKENS = 32
+DECODE_REPEATS = 5
 # name in the result: (what, threshold, higher is better)
 TARGETS = {
     "overhead_ms_p50": ("framework overhead per step, ms p50", 5.0, False),
@@ -108,6 +118,8 @@ def run_perf(
         _run_ours(rig, forward, steps, root / "ours", ours, between)
         description = rig.description
     result = _result(ours, naive, hf, model, description, warmup, root)
+    result["decode_overhead"] = decode_overhead(hf, *forward.last)
+    result["decode_overhead_ms_per_token"] = result["decode_overhead"]["ms_per_token"]
     result["pixel_values_check"] = pixel_check
     result["machine"]["loadavg_1min"] = {"start": load_before, "end": _loadavg()}
     result["seconds"] = round(time.monotonic() - started, 1)
@@ -129,6 +141,7 @@ class ScriptedForward:
     def __init__(self, inner: Any, max_new_tokens: int) -> None:
         self.inner, self.max_new_tokens = inner, max_new_tokens
         self.replies: list[str] = []
+        self.last: tuple[list, list | None] = ([], None)  # the last step's messages and tools
         self.coordinate_system = inner.coordinate_system
         self.min_pixels, self.max_pixels = inner.min_pixels, inner.max_pixels
         self.description = getattr(inner, "description", type(inner).__name__)
@@ -138,6 +151,7 @@ class ScriptedForward:
 
     def generate(self, messages: list, tools: list | None = None, **options: Any) -> Completion:
         n = self.max_new_tokens
+        self.last = (messages, tools)
         done = self.inner.generate(messages, tools, max_new_tokens=n, min_new_tokens=n, stop=[])
         return Completion(text=self.replies.pop(0) if self.replies else "", usage=done.usage,
                           timings=done.timings)
@@ -235,6 +249,12 @@ def _run_ours(rig: Any, model: ScriptedForward, n: int, out: Path, samples: "_Sa
             "overhead": overhead, "overhead_other": overhead - preprocess - t["parse"] - t["record"],
             "prompt_tokens": float(step.usage.get("prompt_tokens", 0)),
         })
+        prompt = step.usage.get("prompt_tokens", 0)
+        samples.per_step.append({
+            "step": step.index + 1, "prompt_tokens": prompt,
+            "prefill_ratio": round(step.usage.get("prefill_tokens", prompt) / prompt, 4) if prompt else None,
+            "prefill_ms": round(t.get("model_prefill", 0.0) * 1000, 2),
+            "decode_tokens_per_s": round(t.get("model_tokens_per_s", 0.0), 1)})
         for took, transfer in probe.captures:
             samples.add("capture", took)
             samples.add("decode", took - transfer)
@@ -294,6 +314,7 @@ class _Samples:
         self.values: dict[str, list[float]] = {}
         self.rss: list[float] = []
         self.cached_tokens: list[int] = []
+        self.per_step: list[dict[str, Any]] = []
         self.errors = 0
 
     def add(self, stage: str, value: float) -> None:
@@ -360,6 +381,8 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
                          "builds": getattr(hf, "prefix_cache_builds", 0),
                          "hits": getattr(hf, "prefix_cache_hits", 0),
                          "cached_tokens_p50": float(np.median(ours.cached_tokens)) if ours.cached_tokens else 0},
+        "per_step": ours.per_step,
+        "prefill_ratio": _prefill_ratio(ours.per_step),
         "errors": {"ours": ours.errors},
         "memory_releases": getattr(hf, "memory_releases", 0),
         "prompt_tokens": {"ours": ours.percentiles("prompt_tokens"), "baseline": naive.percentiles("prompt_tokens")},
@@ -368,6 +391,52 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
     }
     result["targets"] = _targets(result)
     return result
+
+
+def _prefill_ratio(per_step: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 and max of prompt tokens prefilled / prompt tokens from step 3 on (step 1 has nothing to
+    reuse, step 2 reuses only step 1's short prompt)."""
+    import numpy as np
+
+    later = [s["prefill_ratio"] for s in per_step[2:] if s["prefill_ratio"] is not None]
+    return {"p50_from_step_3": round(float(np.median(later)), 4) if later else None,
+            "max_from_step_3": max(later) if later else None}
+
+
+def decode_overhead(hf: Any, messages: list, tools: list | None, tokens: int = DECODE_TOKENS,
+                    repeats: int = DECODE_REPEATS) -> dict[str, Any]:
+    """Decode ms/token of our generate (the profile's stop strings on) and of a bare
+    `model.generate` on the same inputs, taken in turn: best and median of each, and the
+    difference of the bests."""
+    import numpy as np
+    import torch
+
+    from ..models.transformers_model import first_token_timer
+
+    if not messages:
+        return {"ms_per_token": None}
+    images = [p["image"] for m in messages if isinstance(m.get("content"), list) for p in m["content"]
+              if isinstance(p, dict) and p.get("type") == "image"]
+    inputs = hf._processor_inputs(hf.render(messages, tools), images).to(hf.device)
+    ours, bare = [], []
+    for _ in range(repeats):
+        done = hf.generate(messages, tools, max_new_tokens=tokens, min_new_tokens=tokens)
+        if done.usage["completion_tokens"] > 1:
+            ours.append(done.timings["decode"] / (done.usage["completion_tokens"] - 1) * 1000)
+        timer = first_token_timer()
+        hf._forget_rope_deltas()
+        with torch.inference_mode():
+            out = hf.hf_model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                                       stopping_criteria=[timer])
+        new = out.shape[1] - inputs["input_ids"].shape[1]
+        end = time.perf_counter()
+        bare.append((end - (timer.first or end)) / max(1, new - 1) * 1000)
+    o, b = (min(ours) if ours else None), min(bare)
+    return {"ms_per_token": round(o - b, 4) if o is not None else None, "ours_ms_per_token": o and round(o, 4),
+            "bare_ms_per_token": round(b, 4),
+            "ours_p50_ms_per_token": round(float(np.median(ours)), 4) if ours else None,
+            "bare_p50_ms_per_token": round(float(np.median(bare)), 4),
+            "tokens": tokens, "repeats": repeats, "prompt_tokens": int(inputs["input_ids"].shape[1])}
 
 
 def _targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -446,7 +515,9 @@ def _caption(result: dict[str, Any]) -> str:
     gpu = m["gpu"] or "no GPU"
     return (f"{result['steps']['ours']} steps ours / {result['steps']['baseline']} naive; "
             f"{m['cpus']} CPUs, {gpu}; RSS peak {r['peak_mb']} MB, slope {r['slope_kb_per_step']} KB/step; "
-            f"prefix cache {result['prefix_cache']['builds']} build(s), {result['prefix_cache']['hits']} hits")
+            f"prompt cache {result['prefix_cache']['builds']} start(s), {result['prefix_cache']['hits']} hits; "
+            f"prefilled/prompt tokens from step 3 p50 {result['prefill_ratio']['p50_from_step_3']}; "
+            f"decode overhead {result.get('decode_overhead_ms_per_token')} ms/token")
 
 
 __all__ = ["run_perf", "render_table", "STAGES", "TARGETS"]

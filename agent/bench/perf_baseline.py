@@ -6,8 +6,9 @@ its default settings together with the whole prompt re-rendered and re-encoded, 
 without any cache, one `adb shell input ...` per action, a fixed one-second sleep after it, and
 a record written the plain way (a default-compression PNG and the whole history as JSON).
 
-The same prompt content as the agent's (system prompt, tool schema, goal, last screenshot and
-reply) goes in, and the same scripted reply is parsed and acted on, so the two loops differ only
+The same prompt content as the agent's (system prompt, tool schema, goal, older steps one line
+each, the screens of the agent's window of recent steps with their replies, the current screen)
+goes in, and the same scripted reply is parsed and acted on, so the two loops differ only
 in mechanics. A rig (`open_rig`) holds one device twice, as our driver and through the stock
 calls, with the replies both loops act on and the undo that hands the device back to our loop.
 """
@@ -65,7 +66,13 @@ class NaiveLoop:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.history: list[dict[str, Any]] = []
-        self._previous: tuple[Image.Image, str] | None = None
+        self._frames: dict[int, Image.Image] = {}  # full-size screens of the agent's window, by step
+        # The agent's screen window (which steps are shown in full), so both prompts hold the same.
+        from ..conversation import Conversation
+        from ..guards import Secrets
+
+        self._window = Conversation(goal, ui_tool=ui_tool, system=coordinate_system, history_images=2,
+                                    secrets=Secrets({}))
         # The processor's image half, timed in place: `preprocess_image` vs the whole stage.
         self.image_seconds = 0.0
         if not isinstance(processor.image_processor, _Timed):
@@ -116,7 +123,9 @@ class NaiveLoop:
         (self.out_dir / "history.json").write_text(json.dumps(self.history, indent=1))
         t["record"] = time.perf_counter() - mark
 
-        self._previous = (frame, reply)
+        self._frames[index] = frame
+        start = self._window.window_start(index + 1)
+        self._frames = {i: f for i, f in self._frames.items() if i >= start}
         t["step"] = time.perf_counter() - begin
         return t
 
@@ -125,19 +134,21 @@ class NaiveLoop:
         w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
         intro = f"The user's task: {self.goal}"
-        if len(self.history) > 1:  # as the agent does: older steps one line each, the last in full
-            lines = [f"{old['index'] + 1}. {old['summary']}" for old in self.history[:-1]]
+        start = self._window.window_start(len(self.history))
+        older, recent = self.history[:start], self.history[start:]
+        if older:  # as the agent does: older steps one line each, the window's in full
+            lines = [f"{old['index'] + 1}. {old['summary']}" for old in older]
             intro += "\n\nSteps taken so far (oldest first):\n" + "\n".join(lines)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": render(template, coordinate_system=self.system, width=w, height=h)},
             {"role": "user", "content": intro},
         ]
         images = []
-        if self._previous is not None:
-            past, reply = self._previous
+        for old in recent:
+            past = self._frames[old["index"]]
             messages += [
-                {"role": "user", "content": [{"type": "image", "image": past}]},
-                {"role": "assistant", "content": reply},
+                {"role": "user", "content": [{"type": "image", "image": past}, {"type": "text", "text": QUESTION}]},
+                {"role": "assistant", "content": old["reply"]},
                 {"role": "tool", "name": self.ui_tool, "content": "ok"},
             ]
             images.append(past)

@@ -31,6 +31,7 @@ from ..prompts import continues_final, render_messages, strip_continuation
 from ..redaction import redact_logs
 from ..retry import MAX_RETRY_AFTER, RETRYABLE_STATUS, is_transient, retry_after, retrying
 from ..vision import fit_to_model
+from .stopping import cut_at_stop
 from .base import (
     DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema,
 )
@@ -141,8 +142,7 @@ class OpenAIModel:
             self.native_tools = False
             message, usage = ask(False)
         text = _with_calls(message.get("content"), message.get("tool_calls"))
-        for stop in options.get("stop", self.profile.stop):
-            text = text.split(stop, 1)[0]
+        text, _ = cut_at_stop(text, options.get("stop", self.profile.stop))
         if sent.get("continue_final_message"):
             text = strip_continuation(text)
         timings["request"] = time.perf_counter() - start

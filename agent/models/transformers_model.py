@@ -9,10 +9,13 @@ Two fast paths, each on by default and each checked against the stock path by th
   own resize and normalisation, bit-identical, with fewer copies), and the prompt is tokenized
   with one placeholder per image that is then widened at the id level, instead of the tokenizer
   splitting a string of ~1,300 `<|image_pad|>` per screenshot.
-- prefix_cache: the system turn (system prompt + tool schemas) is the same every step, so its
-  key/value cache is computed once and handed to `generate` each step, which then prefills
-  only the rest; the cache is cut back to the prefix afterwards (no copy per step). It is text before any image, where M-RoPE's three position rows are
-  equal to plain positions, so the cached keys are the ones a full prefill would compute.
+- prefix_cache (incremental prefill): the key/value cache of the last call (its prompt and the
+  reply it generated) is kept and handed to the next call cut back to the longest prefix the two
+  share (`kv_reuse`), so an agent step prefills only its new turns and its new screenshot; the
+  screenshots that are prefilled again (after the screen window rolls) take their vision-tower
+  output from `vision_cache` instead of the vision tower. Positions are generate's own, computed
+  over the whole prompt, so the suffix gets exactly the positions (M-RoPE included) a full
+  prefill gives it.
 
 release_memory (Linux/glibc): freed heap memory goes back to the OS (`malloc_trim`) whenever RSS
 has crept 32 MB above its floor, so long runs stay flat.
@@ -20,6 +23,7 @@ has crept 32 MB above its floor, so long runs stay flat.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -31,7 +35,10 @@ from typing import Any
 from ..errors import ModelError, UserError
 from ..profiles import PROFILES, Profile, get_profile, profile_for_model_type, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
+from .kv_reuse import PromptCache, token_keys
 from .pixel_cache import PixelCache
+from .stopping import cut_at_stop, stop_strings_criteria
+from .vision_cache import VisionCache
 from .prompt_tokens import TurnTokenizer
 from .base import (
     DEFAULT_MAX_PIXELS,
@@ -132,11 +139,10 @@ class TransformersModel:
         self.processor: Any = None
         self.hf_model: Any = None
         self._cache_name = "past_key_values"  # or "cache": what this transformers calls it (load())
-        # The system turn's key/value cache: (token ids, DynamicCache), and how often it was
-        # built and reused (the tests and `vlagent bench perf` read these counters).
-        self._prefix: tuple[tuple[int, ...], Any] | None = None
         self._pixels = PixelCache()
         self._turn_tokens: TurnTokenizer | None = None
+        # Calls that started a fresh key/value cache, and calls that reused the last one's
+        # (the tests and `vlagent bench perf` read these counters).
         self.prefix_cache_builds = 0
         self.prefix_cache_hits = 0
 
@@ -284,36 +290,34 @@ class TransformersModel:
             gen_kwargs.update(
                 temperature=temperature, top_k=options.get("top_k"), top_p=options.get("top_p")
             )
-        if stop:  # StopStringCriteria needs the tokenizer to map strings onto token pieces
-            gen_kwargs.update(stop_strings=list(stop), tokenizer=self.processor.tokenizer)
+        if stop:
+            gen_kwargs["stopping_criteria"].append(
+                stop_strings_criteria(self.processor.tokenizer, stop, prompt_ids.shape[1]))
         # Qwen2-VL keeps the last prompt's M-RoPE offsets on the model and reuses them whenever
         # a cache is passed and no new image follows; they belong to the previous prompt.
         self._forget_rope_deltas()
         begin = time.perf_counter()
-        cached = None
+        cached_length, keys = 0, None
         try:
             with torch.inference_mode():
-                # Looked up (built on first use: prefill work) on the clock of prefill.
-                cached = self._prefix_cache_for(prompt_ids) if self.prefix_cache else None
-                if cached is not None:
-                    gen_kwargs[self._cache_name] = cached  # extended in place; cut back below
-                    cached_length = cached.get_seq_length()
-                output = self.hf_model.generate(**inputs, **gen_kwargs)
+                # Looked up (and the suffix's images embedded) on the clock of prefill.
+                if self.prefix_cache:
+                    keys, cached_length, capture = self._reuse(inputs, images, gen_kwargs)
+                else:
+                    capture = contextlib.nullcontext()
+                with capture:
+                    output = self.hf_model.generate(**inputs, **gen_kwargs)
         except torch.cuda.OutOfMemoryError as e:
             raise ModelError(f"out of GPU memory ({e}); lower max_pixels or max_new_tokens") from None
-        finally:
-            if cached is not None:  # back to the prefix alone: cheaper than copying it for every call
-                _crop(cached, cached_length)
         new_ids = output[0, prompt_ids.shape[1]:].tolist()  # .tolist() waits for the device
         end = time.perf_counter()
+        if keys is not None:  # the cache now covers the prompt and the reply but its last token
+            self._prompt_cache.keep(keys + new_ids, gen_kwargs[self._cache_name])
 
         if self.release_memory:
             self._release_freed_memory()
-        text = self._decode(new_ids)
-        stopped = False
-        for s in stop:  # cut at the stop string, as servers do (it may end inside a token)
-            if s in text:
-                text, stopped = text[: text.index(s)], True
+        # cut at the stop string, as servers do (it may end inside a token)
+        text, stopped = cut_at_stop(self._decode(new_ids), stop)
         if continued:
             text = strip_continuation(text)
         eos = self.hf_model.generation_config.eos_token_id
@@ -329,8 +333,9 @@ class TransformersModel:
                 "prompt_tokens": prompt_ids.shape[1],
                 "completion_tokens": len(new_ids),
                 "image_tokens": int((prompt_ids == image_token_id).sum()) if image_token_id is not None else 0,
-                # prompt tokens served from the prefix cache, not prefilled (OpenAI's cached_tokens)
-                "cached_tokens": cached_length if cached is not None else 0,
+                # prompt tokens served from the last call's cache, not prefilled (OpenAI's cached_tokens)
+                "cached_tokens": cached_length,
+                "prefill_tokens": prompt_ids.shape[1] - cached_length,
             },
             timings={
                 "preprocess": preprocess,
@@ -424,38 +429,62 @@ class TransformersModel:
 
         self._pixels.prepare(image, compute)
 
-    def _prefix_cache_for(self, prompt_ids: Any) -> Any:
-        """The key/value cache of the prompt's system turn, built on first use and reused while
-        that turn's tokens stay the same; None when the prompt has no cacheable prefix."""
-        import torch
+    # The last call's key/value cache and the vision-tower outputs of its screenshots, made on
+    # first use (see kv_reuse and vision_cache).
+    _prompt_cache: PromptCache | None = None
+    _vision_cache: VisionCache | None = None
 
-        tokenizer = self.processor.tokenizer
-        end_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-        ids = prompt_ids[0]
-        ends = (ids == end_id).nonzero()
-        if not len(ends):
-            return None
-        length = int(ends[0]) + 1  # through the first turn's <|im_end|>
-        prefix = ids[:length]
-        vision_ids = [getattr(self.processor, "image_token_id", None), getattr(self.processor, "video_token_id", None),
-                      tokenizer.convert_tokens_to_ids("<|vision_start|>")]
-        if length >= ids.shape[0] - 1 or any(v is not None and bool((prefix == v).any()) for v in vision_ids):
-            return None  # nothing after it to prefill, or an image inside it
-        key = tuple(prefix.tolist())
-        if self._prefix is not None and self._prefix[0] == key:
+    def _reuse(self, inputs: Any, images: list[Any], gen_kwargs: dict[str, Any]) -> tuple[list[int], int, Any]:
+        """Hand generate the last call's cache, cut back to what this prompt shares with it, and
+        the embeddings of the images after that point; returns (this prompt's keys, the number
+        of its tokens the cache covers, a context to run generate in).
+
+        Where the cache covers no image and the vision cache knows none of the images, generate
+        gets the pixel values as usual and the vision tower's output is kept as it runs."""
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        from .kv_buffer import growing_cache
+
+        if self._prompt_cache is None:
+            self._prompt_cache, self._vision_cache = PromptCache(), VisionCache()
+        vision = self._vision_cache
+        image_token_id = getattr(self.processor, "image_token_id", None)
+        image_keys = vision.keys(images)
+        ids = inputs["input_ids"][0].tolist()
+        keys = token_keys(ids, image_token_id, image_keys)
+        cache, length = self._prompt_cache.take(keys, self._min_reuse_share())
+        if cache is None:
+            cache = growing_cache(self.hf_model.config)
+            self.prefix_cache_builds += 1
+        else:
             self.prefix_cache_hits += 1
-            return self._prefix[1]
-        self._forget_rope_deltas()
-        # The decoder without the LM head: only the keys and values are wanted, not the logits
-        # of every prefix token (151k-word vocabulary on the real checkpoints).
-        body = getattr(self.hf_model, "model", None) or self.hf_model
-        with torch.inference_mode():
-            out = body(input_ids=prefix.unsqueeze(0), attention_mask=torch.ones_like(prefix).unsqueeze(0),
-                       use_cache=True)
-        self._forget_rope_deltas()
-        self._prefix = (key, getattr(out, self._cache_name))
-        self.prefix_cache_builds += 1
-        return self._prefix[1]
+        gen_kwargs[self._cache_name] = cache  # generate extends it in place: kept for the next call
+        grid = inputs.get("image_grid_thw")
+        if not images or grid is None or "pixel_values" not in inputs:
+            return keys, length, contextlib.nullcontext()
+        starts = [i for i, k in enumerate(keys) if k < 0 and (i == 0 or keys[i - 1] != k)]
+        later = [n for n, start in enumerate(starts) if start >= length]  # images still to prefill
+        vision.keep_only(image_keys)
+        visual = self.hf_model.model.visual
+        if len(later) == len(images) and not any(vision.has(image_keys[n]) for n in later):
+            return keys, length, vision.capture(visual, image_keys, grid, visual.spatial_merge_size)
+        # The images the cache covers are not fed again, the others come embedded; the grid
+        # stays whole: generate computes every token's position from it.
+        pixel_values = inputs.pop("pixel_values")
+        if later:
+            bounds = [0] + grid.prod(-1).cumsum(0).tolist()  # each image's rows of pixel values
+            embeds = vision.embeddings(self.hf_model, [image_keys[n] for n in later], pixel_values,
+                                       grid[later], [slice(bounds[n], bounds[n + 1]) for n in later])
+            gen_kwargs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(embeds))}
+        return keys, length, contextlib.nullcontext()
+
+    def _min_reuse_share(self) -> float:
+        """The least share of a prompt worth reusing here (see kv_reuse.CPU_SDPA_MIN_SHARE)."""
+        from .kv_reuse import CPU_SDPA_MIN_SHARE
+
+        on_cpu = str(self.device).startswith("cpu")
+        sdpa = getattr(self.hf_model.config, "_attn_implementation", None) == "sdpa"
+        return CPU_SDPA_MIN_SHARE if on_cpu and sdpa else 0.0
 
     def _release_freed_memory(self) -> None:
         """Hand freed heap memory back to the OS when RSS at the end of a call is RELEASE_SLACK
@@ -526,14 +555,6 @@ def _rss_bytes() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _crop(cache: Any, length: int) -> None:
-    """Cut a DynamicCache back to its first `length` tokens. A negative argument removes that many
-    tokens in every transformers release (5.25 refuses a positive one, which meant the length)."""
-    extra = cache.get_seq_length() - length
-    if extra > 0:
-        cache.crop(-extra)
 
 
 def first_token_timer() -> Any:

@@ -1,8 +1,10 @@
-"""TransformersModel's prefix cache: the system turn's keys/values are computed once and reused.
+"""TransformersModel's prompt cache: the keys/values of what a prompt shares with the last call
+(here: the system turn with the tool schemas) are reused, not prefilled again.
 
 Correctness is checked the strict way: with and without the cache, the same greedy tokens and
 the same logits at every generated position (within 1e-5: the cached prefix is computed in a
 separate, shorter forward pass, so matrix products may round differently in the last bit).
+Multi-step reuse (earlier turns, screenshots, rolls) is tested in test_incremental_prefill.py.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather in a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
 }}
+
+
+@pytest.fixture(autouse=True)
+def reuse_whatever_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check what a reused cache computes; on a CPU the model declines to reuse
+    less than CPU_SDPA_MIN_SHARE of a prompt (a speed policy, tested on its own)."""
+    from vlagent.models import kv_reuse
+
+    monkeypatch.setattr(kv_reuse, "CPU_SDPA_MIN_SHARE", 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +74,12 @@ def step_messages(goal: str, seed: int, *, system: str = "You drive an Android p
     return messages
 
 
+def warm(model: TransformersModel, tools, system: str = "You drive an Android phone.") -> None:
+    """A call that shares only the system turn with what follows: its cache is what is reused."""
+    model.generate([{"role": "system", "content": system}, {"role": "user", "content": "Warm up."}], tools,
+                   max_new_tokens=1)
+
+
 def answer(model: TransformersModel, messages, tools, *, cache: bool):
     model.prefix_cache = cache
     try:
@@ -80,6 +97,7 @@ def test_same_tokens_and_logits_with_and_without_the_cache(model: TransformersMo
     else:
         messages = step_messages("turn on Wi-Fi", seed=1, history=case == "screen+history")
     plain, plain_scores, plain_kwargs = answer(model, messages, [MOBILE_USE], cache=False)
+    warm(model, [MOBILE_USE])
     cached, cached_scores, cached_kwargs = answer(model, messages, [MOBILE_USE], cache=True)
 
     cache_names = {"cache", "past_key_values"}  # transformers renamed it; either may be current
@@ -99,35 +117,35 @@ def test_a_text_only_step_after_an_image_step_is_not_misplaced(model: Transforme
     plain, plain_scores, _ = answer(model, text_only, [MOBILE_USE], cache=False)
     answer(model, step_messages("open Clock", seed=7), [MOBILE_USE], cache=True)  # leaves offsets behind
     cached, cached_scores, _ = answer(model, text_only, [MOBILE_USE], cache=True)
-    assert cached.text == plain.text
+    assert cached.usage["cached_tokens"] > 50 and cached.text == plain.text
     finite = np.isfinite(plain_scores)
     np.testing.assert_allclose(cached_scores[finite], plain_scores[finite], rtol=0, atol=LOGITS_ATOL)
 
 
-def test_the_prefix_is_built_once_and_reused_across_steps(tiny_model_path: Path) -> None:
+def test_the_cache_is_started_once_and_reused_across_steps(tiny_model_path: Path) -> None:
     model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
     for step in range(4):  # a new goal line, new history, a new screen each step: same system turn
         completion = model.generate(step_messages(f"step {step}", seed=step, history=step > 0), [MOBILE_USE])
-        assert completion.usage["cached_tokens"] > 0
+        assert (completion.usage["cached_tokens"] > 0) == (step > 0)
+        usage = completion.usage
+        assert usage["cached_tokens"] + usage["prefill_tokens"] == usage["prompt_tokens"]
     assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 3)
-    (key, cache) = model._prefix
-    assert cache.get_seq_length() == len(key)  # generate() extended a copy, never the prefix itself
+    # kept for the next call: the last prompt and its reply but the reply's last token, never fed
+    kept = model._prompt_cache
+    assert kept.cache.get_seq_length() == completion.usage["prompt_tokens"] + completion.usage["completion_tokens"] - 1
+    assert len(kept.keys) == kept.cache.get_seq_length() + 1
 
 
-def test_a_new_system_prompt_or_new_tools_rebuild_the_prefix(tiny_model_path: Path) -> None:
+def test_a_changed_system_turn_reuses_only_what_precedes_the_change(tiny_model_path: Path) -> None:
     model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
     model.generate(step_messages("a", seed=1), [MOBILE_USE])
-    model.generate(step_messages("b", seed=2), [MOBILE_USE])
-    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 1)
-
-    model.generate(step_messages("c", seed=3), [MOBILE_USE, WEATHER])  # tools changed
-    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (2, 1)
-
-    model.generate(step_messages("d", seed=4, system="You drive a tablet."), [MOBILE_USE, WEATHER])
-    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (3, 1)
-
-    model.generate(step_messages("e", seed=5, system="You drive a tablet."), [MOBILE_USE, WEATHER])
-    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (3, 2)
+    same = model.generate(step_messages("b", seed=2), [MOBILE_USE]).usage["cached_tokens"]
+    tools_changed = model.generate(step_messages("c", seed=3), [WEATHER, MOBILE_USE]).usage["cached_tokens"]
+    system_changed = model.generate(step_messages("d", seed=4, system="You drive a tablet."),
+                                    [WEATHER, MOBILE_USE]).usage["cached_tokens"]
+    assert 0 <= system_changed < tools_changed < same
+    # where the system prompt's first words differ, nothing is shared: a new cache
+    assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1 + (system_changed == 0), 2 + (system_changed > 0))
 
 
 def test_the_cache_can_be_turned_off(tiny_model_path: Path) -> None:
@@ -138,17 +156,46 @@ def test_the_cache_can_be_turned_off(tiny_model_path: Path) -> None:
     assert (model.prefix_cache_builds, model.prefix_cache_hits) == (0, 0)
 
 
-def test_a_prompt_opening_with_an_image_has_no_prefix_to_cache(tiny_model_path: Path) -> None:
+def test_a_prompt_opening_with_another_image_reuses_nothing_after_it(model: TransformersModel) -> None:
+    # No system message: the template adds its default one, text before the image.
+    def ask(seed: int, cache: bool):
+        messages = [{"role": "user", "content": [{"type": "image", "image": screen(seed)},
+                                                 {"type": "text", "text": "hi"}]}]
+        return answer(model, messages, None, cache=cache)
+
+    ask(1, cache=True)
+    plain, plain_scores, _ = ask(2, cache=False)
+    cached, cached_scores, _ = ask(2, cache=True)  # a new image of the same size at the same place
+    prompt = model.render([{"role": "user", "content": [{"type": "image", "image": screen(2)}]}])
+    before_image = len(model.processor.tokenizer(prompt.split("<|vision_start|>")[0])["input_ids"])
+    assert 0 < cached.usage["cached_tokens"] <= before_image + 1  # up to <|vision_start|>, never into the image
+    assert cached.text == plain.text
+    np.testing.assert_allclose(cached_scores, plain_scores, rtol=0, atol=LOGITS_ATOL)
+
+
+def test_on_a_cpu_with_sdpa_a_small_share_is_prefilled_whole(tiny_model_path: Path, monkeypatch) -> None:
+    """SDPA on a CPU runs a masked suffix 2-3x slower per query than a whole causal prompt, so a
+    prompt that shares less than CPU_SDPA_MIN_SHARE with the last call is prefilled whole."""
+    from vlagent.models import kv_reuse
+
+    monkeypatch.undo()
     model = TransformersModel(tiny_model_path, max_new_tokens=2).load()
-    # No system message: the template adds its default one, which is still a text-only prefix.
-    messages = [{"role": "user", "content": [{"type": "image", "image": screen(1)}, {"type": "text", "text": "hi"}]}]
-    assert model.generate(messages).usage["cached_tokens"] > 0
-    # A prompt whose first turn holds the image: nothing before it can be cached.
-    prompt_ids = model.processor.tokenizer(
-        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n",
-        return_tensors="pt",
-    )["input_ids"]
-    assert model._prefix_cache_for(prompt_ids) is None
+
+    screens = {seed: screen(seed, (560, 1120)) for seed in (1, 2, 3)}  # 800 image tokens each
+
+    def big_screen(seed: int) -> list:  # after a ~500-token system turn
+        return [{"role": "system", "content": "You drive an Android phone."},
+                {"role": "user", "content": [{"type": "image", "image": screens[seed]},
+                                             {"type": "text", "text": "Next?"}]}]
+
+    model.generate(big_screen(1), [MOBILE_USE])
+    share = model.generate(big_screen(2), [MOBILE_USE]).usage
+    assert share["cached_tokens"] == 0  # only the system turn in common: too little here
+    again = model.generate(big_screen(2) + [
+        {"role": "assistant", "content": "x"}, {"role": "user", "content": "and?"}], [MOBILE_USE]).usage
+    assert again["cached_tokens"] > kv_reuse.CPU_SDPA_MIN_SHARE * again["prompt_tokens"]
+    monkeypatch.setattr(model.hf_model.config, "_attn_implementation", "eager")  # masks anyway: any reuse pays
+    assert model.generate(big_screen(3), [MOBILE_USE]).usage["cached_tokens"] > 0
 
 
 def test_freed_memory_is_handed_back_only_after_rss_crept_up(tiny_model_path: Path, monkeypatch) -> None:
@@ -183,6 +230,7 @@ def test_the_cache_goes_by_the_name_this_transformers_reads_without_warnings(mod
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        warm(model, [MOBILE_USE])
         cached, _, _ = answer(model, step_messages("turn on Wi-Fi", seed=2), [MOBILE_USE], cache=True)
     assert cached.usage["cached_tokens"] > 50
     deprecations = [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))]

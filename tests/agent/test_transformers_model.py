@@ -75,8 +75,9 @@ def test_generate_sends_pixels_and_reports_usage_and_timings(
     assert kwargs["image_grid_thw"].tolist() == [[1, 106, 48]]
     assert kwargs["pixel_values"].shape == (106 * 48, 3 * 2 * 14 * 14)
     # the tiny checkpoint is a qwen2_vl: the Qwen2-VL profile's ✿ stop words
-    assert kwargs["do_sample"] is False and kwargs["stop_strings"] == ["✿RESULT✿", "✿RETURN✿"]
-    assert kwargs["tokenizer"] is model.processor.tokenizer
+    (stop,) = [c for c in kwargs["stopping_criteria"] if type(c).__name__ == "StopOnStrings"]
+    assert kwargs["do_sample"] is False and stop.stops == ["✿RESULT✿", "✿RETURN✿"]
+    assert stop.tokenizer is model.processor.tokenizer
     assert completion.usage["image_tokens"] == 1272
     assert completion.usage["prompt_tokens"] > 1272
     assert 1 <= completion.usage["completion_tokens"] <= 8

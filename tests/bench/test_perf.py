@@ -66,9 +66,29 @@ def test_ratios_are_baseline_over_ours(result: dict) -> None:
 def test_both_loops_ran_every_step_and_the_prefix_was_reused(result: dict) -> None:
     assert result["steps"] == {"ours": STEPS, "baseline": STEPS}
     assert result["errors"]["ours"] == 0
-    # built once (the first step), reused by every later step of the run
+    # started once (the first step), reused by every later step of the run
     assert result["prefix_cache"]["builds"] == 1 and result["prefix_cache"]["hits"] == STEPS - 1
     assert result["prefix_cache"]["cached_tokens_p50"] > 0
+
+
+def test_each_step_says_how_much_of_its_prompt_was_prefilled(result: dict) -> None:
+    steps = result["per_step"]
+    assert [s["step"] for s in steps] == list(range(1, STEPS + 1))
+    ratios = [s["prefill_ratio"] for s in steps]
+    assert ratios[0] == 1  # nothing to reuse yet
+    # from step 2 on, only the reply's end, the tool result and the new screen turn are prefilled
+    assert all(0 < r < 0.5 for r in ratios[1:]), ratios
+    assert result["prefill_ratio"]["max_from_step_3"] == max(ratios[2:])
+    for s in steps:
+        assert s["prompt_tokens"] > 0 and s["prefill_ms"] > 0 and s["decode_tokens_per_s"] > 0
+
+
+def test_the_decode_overhead_is_ours_minus_a_bare_generate(result: dict) -> None:
+    overhead = result["decode_overhead"]
+    assert overhead["ours_ms_per_token"] > 0 and overhead["bare_ms_per_token"] > 0
+    assert result["decode_overhead_ms_per_token"] == pytest.approx(
+        overhead["ours_ms_per_token"] - overhead["bare_ms_per_token"], abs=1e-3)
+    assert overhead["prompt_tokens"] == result["per_step"][-1]["prompt_tokens"]
 
 
 def test_the_model_saw_the_processors_pixel_values(result: dict) -> None:

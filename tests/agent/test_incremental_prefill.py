@@ -1,0 +1,218 @@
+"""Incremental prefill: each step prefills only what its prompt does not share with the last call.
+
+An agent run through the real `Conversation` (screens rolled in chunks), on tiny random-weight
+Qwen2-VL and Qwen2.5-VL checkpoints: every step is answered twice, with the last call's
+key/value cache and vision outputs reused and without any cache, and the greedy tokens must be
+the same and the logits the same within 1e-5 (the reused keys and values were computed in other,
+shorter forward passes, so products may round differently in the last bits).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlagent.conversation import Conversation
+from vlagent.coords import Screen
+from vlagent.guards import Secrets
+from vlagent.models.transformers_model import TransformersModel
+from vlagent.calls import CallRecord, ResultRecord
+from vlagent.trajectory import Step
+from vlagent.ui_tools import ui_tool_schema
+
+LOGITS_ATOL = 1e-5
+NEW_TOKENS = 6
+STEPS = 6  # with history_images=2 and roll=2: the window rolls at steps 3 and 5 (0-based)
+
+
+@pytest.fixture(autouse=True)
+def reuse_whatever_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check what a reused cache computes; on a CPU the model declines to reuse
+    less than CPU_SDPA_MIN_SHARE of a prompt (a speed policy, tested on its own)."""
+    from vlagent.models import kv_reuse
+
+    monkeypatch.setattr(kv_reuse, "CPU_SDPA_MIN_SHARE", 0.0)
+
+
+@pytest.fixture(scope="module", params=["qwen2-vl", "qwen2.5-vl"])
+def model(request: pytest.FixtureRequest, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    from vlagent.testing import tiny_checkpoint
+
+    path = tiny_model_path if request.param == "qwen2-vl" else tiny_checkpoint(
+        tmp_path_factory.mktemp("tiny-qwen25-vl"), "qwen2.5-vl")
+    model = TransformersModel(path, max_new_tokens=NEW_TOKENS).load()
+    real_generate = model.hf_model.generate
+
+    def generate_keeping_scores(**kwargs):
+        out = real_generate(**kwargs, output_scores=True, return_dict_in_generate=True)
+        model.last_scores = np.stack([s[0].float().numpy() for s in out.scores])
+        model.last_kwargs = kwargs
+        return out.sequences
+
+    model.hf_model.generate = generate_keeping_scores
+    return model
+
+
+def screenshot(seed: int) -> Image.Image:
+    """A 224x448 screen (8x16 cells of 28 pixels: 128 image tokens) that differs every step."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (448, 224, 3), dtype=np.uint8))
+
+
+def run_both_ways(model: TransformersModel, *, roll: int = 2, stop: tuple[str, ...] = ()):
+    """(plain completion, plain scores, cached completion, cached scores) for each step."""
+    conversation = Conversation("Open Settings", ui_tool="mobile_use", system=model.coordinate_system,
+                                history_images=2, secrets=Secrets({}), roll=roll)
+    history: list[Step] = []
+    out = []
+    for index in range(STEPS):
+        image = screenshot(index)
+        screen = Screen(image_size=image.size, device_size=image.size, model_size=image.size)
+        messages = conversation.messages(history, image, screen)
+        tools = [ui_tool_schema("mobile_use", screen, model.coordinate_system)]
+        model.prefix_cache = False
+        try:
+            plain = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
+            plain_scores = model.last_scores
+        finally:
+            model.prefix_cache = True
+        cached = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
+        out.append((plain, plain_scores, cached, model.last_scores))
+        conversation.see(index, image)
+        history.append(Step(index=index, started_at=0.0, screenshot_size=image.size, device_size=image.size,
+                            model_output=cached.text, calls=[CallRecord(name="mobile_use", arguments={})],
+                            results=[ResultRecord(name="mobile_use", content=f"ok {index}")]))
+    return out
+
+
+def test_greedy_tokens_and_logits_are_those_of_a_full_prefill(model: TransformersModel) -> None:
+    model._prompt_cache = None  # a fresh run
+    steps = run_both_ways(model)
+    for index, (plain, plain_scores, cached, cached_scores) in enumerate(steps):
+        assert cached.text == plain.text, index
+        assert cached.usage["prompt_tokens"] == plain.usage["prompt_tokens"]
+        finite = np.isfinite(plain_scores)
+        assert np.array_equal(finite, np.isfinite(cached_scores)), index
+        np.testing.assert_allclose(cached_scores[finite], plain_scores[finite], rtol=0, atol=LOGITS_ATOL,
+                                   err_msg=f"step {index}")
+    computed = [c.usage["prefill_tokens"] / c.usage["prompt_tokens"] for _, _, c, _ in steps]
+    assert all(p.usage["cached_tokens"] == 0 for p, _, _, _ in steps)
+    # Between rolls only the reply's end, the tool turn and the new screen turn are prefilled.
+    assert computed[0] == 1 and max(computed[i] for i in (1, 2, 4)) < 0.35, computed
+    # A roll changes the prompt right after the system turn: more to prefill, but not everything.
+    assert 0 < steps[3][2].usage["cached_tokens"] < steps[2][2].usage["prompt_tokens"]
+
+
+def test_each_screenshot_goes_through_the_vision_tower_once(model: TransformersModel) -> None:
+    model._prompt_cache = None
+    seen: list[int] = []
+    visual = model.hf_model.model.visual
+    handle = visual.register_forward_hook(lambda m, args, out: seen.append(int(args[0].shape[0])))
+    try:
+        run_both_ways(model)
+    finally:
+        handle.remove()
+    per_image = 16 * 32  # 224x448 in 14-pixel patches
+    # Each step the plain call encodes all its screens, the cached call only the new one: the
+    # screen kept across the rolls at steps 3 and 5 comes from the vision cache.
+    cached_calls = seen[1::2]
+    assert cached_calls == [per_image] * STEPS, seen
+    assert model._vision_cache.reused == 2
+
+
+def test_a_reply_cut_at_a_stop_string_still_reuses_the_prompt(model: TransformersModel) -> None:
+    """The reply generated past the stop string is in the cache but not in the next prompt:
+    the common prefix ends where they part."""
+    model._prompt_cache = None
+    steps = run_both_ways(model, stop=("a", "e"))
+    for plain, _, cached, _ in steps:
+        assert cached.text == plain.text and "a" not in cached.text and "e" not in cached.text
+    assert all(c.usage["cached_tokens"] > 0 for _, _, c, _ in steps[1:])
+
+
+def test_an_image_drawn_on_in_place_is_not_taken_for_the_one_cached(model: TransformersModel) -> None:
+    """Same Image object, new pixels: its key changes, so nothing from the image on is reused."""
+    model._prompt_cache = None
+    image = screenshot(1)
+    messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "Next?"}]}]
+    model.generate(messages, max_new_tokens=2)
+    image.paste((255, 0, 0), (0, 0, 224, 224))
+    model.prefix_cache = False
+    try:
+        plain = model.generate(messages, min_new_tokens=NEW_TOKENS)
+        plain_scores = model.last_scores
+    finally:
+        model.prefix_cache = True
+    cached = model.generate(messages, min_new_tokens=NEW_TOKENS)
+    assert cached.usage["cached_tokens"] < cached.usage["prompt_tokens"] - 128  # not the image
+    assert cached.text == plain.text
+    np.testing.assert_allclose(model.last_scores, plain_scores, rtol=0, atol=LOGITS_ATOL)
+
+
+def test_a_reused_prefix_never_ends_inside_an_image() -> None:
+    """Where the cache ends inside an image's placeholders, it is cut back to the image's start:
+    the suffix's images are embedded whole. (A real DynamicCache; the keys stand for tokens.)"""
+    import torch
+    from transformers import DynamicCache
+
+    from vlagent.models.kv_reuse import MIN_REUSE, PromptCache
+
+    text = list(range(1, MIN_REUSE + 5))
+    image = [-7] * 10
+    covered = len(text) + 4  # the last call's cache stops 4 placeholders into the image
+    cache = DynamicCache()
+    cache.update(torch.zeros(1, 1, covered, 2), torch.zeros(1, 1, covered, 2), 0)
+    kept = PromptCache()
+    kept.keep(text + image + [99], cache)
+    reused, length = kept.take(text + image + [99, 100])
+    assert length == len(text) and reused.get_seq_length() == len(text)
+
+
+def test_generation_stops_at_a_stop_string_in_the_reply_not_in_the_prompt(model: TransformersModel) -> None:
+    messages = [{"role": "system", "content": "You drive an Android phone."},
+                {"role": "user", "content": "The user's task: open Settings."}]
+    free = model.generate(messages, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, stop=[])
+    # A stop string that is in the prompt (and not in the reply) stops nothing.
+    untouched = model.generate(messages, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                               stop=["The user's task"])
+    assert "The user's task" not in free.text
+    assert untouched.usage["completion_tokens"] == NEW_TOKENS and untouched.text == free.text
+    # A stop string spanning the reply's 2nd to 4th tokens: cut there, and generation ended there.
+    tokenizer = model.processor.tokenizer
+    reply_ids = tokenizer(free.text)["input_ids"]
+    stop = tokenizer.decode(reply_ids[1:4])
+    stopped = model.generate(messages, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, stop=[stop])
+    assert stopped.text == free.text[:free.text.index(stop)]
+    assert stopped.usage["completion_tokens"] < NEW_TOKENS and stopped.finish_reason == "stop"
+
+
+def test_a_screenshot_generate_encoded_is_not_encoded_again(model: TransformersModel) -> None:
+    """The first call's images go through generate's own vision pass, whose output is kept: a
+    later prompt that shows the image after a change (nothing of it reusable from the key/value
+    cache) takes the embeddings from there, with the logits of a full prefill."""
+    model._prompt_cache = None
+    image = screenshot(3)
+
+    def ask(system: str, cache: bool = True):
+        model.prefix_cache = cache
+        try:
+            return model.generate([{"role": "system", "content": system}, {"role": "user", "content": [
+                {"type": "image", "image": image}, {"type": "text", "text": "Next?"}]}], min_new_tokens=NEW_TOKENS)
+        finally:
+            model.prefix_cache = True
+
+    ask("You drive an Android phone.")
+    plain = ask("You drive an Android tablet.", cache=False)
+    plain_scores = model.last_scores
+    runs: list[int] = []
+    handle = model.hf_model.model.visual.register_forward_hook(lambda m, args, out: runs.append(1))
+    try:
+        cached = ask("You drive an Android tablet.")
+    finally:
+        handle.remove()
+    assert runs == [] and cached.usage["cached_tokens"] < cached.usage["prompt_tokens"] - 128
+    assert cached.text == plain.text
+    np.testing.assert_allclose(model.last_scores, plain_scores, rtol=0, atol=LOGITS_ATOL)
