@@ -346,6 +346,15 @@ def _add_bench() -> None:
 _add_bench()
 
 
+def _add_training() -> None:
+    from .training.cli import TRAIN_HELP, data_app, train_cmd
+
+    app.add_typer(data_app, name="data")
+    app.command("train", help=TRAIN_HELP)(train_cmd)
+
+
+_add_training()
+
 flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.",
                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(flow_app, name="flow")
@@ -406,17 +415,21 @@ def replay_cmd(
 def tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
     family: Annotated[str, typer.Option(metavar="FAMILY", help="qwen2-vl or qwen2.5-vl: the model classes, config.json model_type and so the profile.")] = "qwen2-vl",
+    size: Annotated[str, typer.Option(metavar="SIZE", help="tiny (~0.2M parameters: plumbing) or small (~3M, a tokenizer that knows the agent's prompts: `vlagent train` teaches it a SimPhone task on a CPU in minutes).")] = "tiny",
 ) -> None:
     """Write a tiny random-weight checkpoint (real classes, tokenizer, processor) of a family.
 
-    It runs the whole pipeline offline in seconds; its outputs are random, not a policy.
+    It runs the whole pipeline offline in seconds; its outputs are random, not a policy, until
+    trained (`vlagent train --help`).
     """
-    from .testing import TINY_FAMILIES, tiny_checkpoint
+    from .testing import TINY_FAMILIES, TINY_SIZES, tiny_checkpoint
 
     if family not in TINY_FAMILIES:
         fail(f"--family {family!r}: use one of {', '.join(TINY_FAMILIES)}")
-    path = tiny_checkpoint(directory, family)
-    table = Table("file", "bytes", title=f"tiny {family} checkpoint in {path}")
+    if size not in TINY_SIZES:
+        fail(f"--size {size!r}: use one of {', '.join(TINY_SIZES)}")
+    path = tiny_checkpoint(directory, family, size)
+    table = Table("file", "bytes", title=f"{size} {family} checkpoint in {path}")
     for f in sorted(Path(path).iterdir()):
         table.add_row(f.name, f"{f.stat().st_size:,}")
     console.print(table)

@@ -120,6 +120,15 @@ def load_model(spec: str, **options: Any) -> Any:
 
     if spec == "tiny":
         spec = str(tiny_model_dir())
+    adapter_config = Path(spec).expanduser() / "adapter_config.json"
+    if adapter_config.is_file():  # `vlagent train --method lora` output: the base it was trained on, plus it
+        import json
+
+        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        if not base:
+            raise UserError(f"{adapter_config} names no base model (base_model_name_or_path); pass the base "
+                            "checkpoint with TransformersModel(BASE, adapter=DIR)")
+        return TransformersModel(base, adapter=spec, **options)
     return TransformersModel(spec, **options)
 
 

@@ -5,6 +5,10 @@ with the real transformers classes (config, model, byte-level BPE tokenizer, ima
 `TransformersModel` runs end to end in seconds on a CPU. Its answers are gibberish; the plumbing
 (template, image tokens, pixel values, generate, decode) is the real thing.
 
+`size="small"` makes one a few million parameters large whose tokenizer has learnt the agent's
+own prompts (system prompt, tool blocks), so a prompt is a few hundred tokens, not thousands:
+small and short enough that `vlagent train` teaches it a SimPhone task on a laptop's CPU.
+
 torch, transformers and tokenizers are imported inside the function: importing this module
 costs nothing.
 """
@@ -64,10 +68,50 @@ TINY_MAX_NEW_TOKENS = 32
 
 TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl")
 
+# Sizes: the language model's width, depth and heads, its rotary base and M-RoPE split, the vision
+# tower's, the BPE vocabulary, whether the tokenizer also learns the agent's prompts, and the
+# longest answer. tiny: plumbing only (~0.2M parameters). small: ~3M, a model that can learn to
+# point: M-RoPE gives its head_dim/2 = 16 rotary frequencies to (time, row, column) from the
+# fastest down, so with Qwen's base of 1e6 the column axis would turn by under 0.001 radian a
+# column; a base of 20 and one frequency for time let rows (0.8-0.3 rad) and columns (0.2-0.06 rad)
+# be told apart on a phone screen of ~10 x 21 image tokens.
+TINY_SIZES: dict[str, dict] = {
+    "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, rope_theta=1e6, mrope=[2, 3, 3],
+                 vision_dim=32, vision_heads=2, vision_depth=2, vocab=600, prompts=False,
+                 max_new_tokens=TINY_MAX_NEW_TOKENS),
+    "small": dict(hidden=192, layers=4, heads=6, kv_heads=2, intermediate=512, rope_theta=20.0, mrope=[1, 7, 8],
+                  vision_dim=128, vision_heads=4, vision_depth=2, vocab=3000, prompts=True, max_new_tokens=64),
+}
 
-def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
+
+def _prompt_corpus() -> list[str]:
+    """The text the agent writes to a phone model, in both tool-call formats and both coordinate
+    systems: a small checkpoint's tokenizer learns it, as a real one has learnt English."""
+    from .coords import Screen
+    from .prompts import render, render_messages
+    from .ui_tools import ui_tool_schema
+
+    texts = []
+    for system, fmt in (("relative-1000", "qwen"), ("smart-resized", "hermes")):
+        screen = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(1092, 2408))
+        w, h = screen.model_extent(system)
+        messages = [
+            {"role": "system", "content": render("phone_system", coordinate_system=system, width=w, height=h)},
+            {"role": "user", "content": "The user's task: Open the Clock app."},
+            {"role": "user", "content": "This is the current screen. What is the next action?"},
+            {"role": "assistant", "content": '<tool_call>\n{"name": "mobile_use", "arguments": '
+                                             '{"action": "terminate", "status": "success"}}\n</tool_call>'},
+            {"role": "tool", "name": "mobile_use", "content": "ok"},
+        ]
+        for m in render_messages(messages, [ui_tool_schema("mobile_use", screen, system)], fmt):
+            texts.append(m["content"] if isinstance(m["content"], str) else "")
+    return texts
+
+
+def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl", size: str = "tiny") -> Path:
     """Write a tiny random-weight checkpoint of `family` (a profile name: qwen2-vl or
-    qwen2.5-vl) to `path` and return it (seconds on a CPU).
+    qwen2.5-vl) to `path` and return it (seconds on a CPU). `size`: tiny (plumbing) or small
+    (a few million parameters, able to learn; see TINY_SIZES).
 
     Load it like a real one: `AutoProcessor.from_pretrained(path)`, the family's
     `...ForConditionalGeneration.from_pretrained(path)`, or `TransformersModel(path)`.
@@ -79,6 +123,9 @@ def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
 
     if family not in TINY_FAMILIES:
         raise ValueError(f"no tiny checkpoint for {family!r}; families: {', '.join(TINY_FAMILIES)}")
+    if size not in TINY_SIZES:
+        raise ValueError(f"no tiny checkpoint of size {size!r}; sizes: {', '.join(TINY_SIZES)}")
+    dims = TINY_SIZES[size]
     qwen25 = family == "qwen2.5-vl"
     prefix = "Qwen2_5_VL" if qwen25 else "Qwen2VL"
 
@@ -90,9 +137,9 @@ def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=dims["vocab"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
-    bpe.train_from_iterator(_CORPUS, trainer=trainer)
+    bpe.train_from_iterator(_CORPUS + (_prompt_corpus() if dims["prompts"] else []), trainer=trainer)
     vocab = bpe.get_vocab()
     merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m)
               for m in json.loads(bpe.to_str())["model"]["merges"]]
@@ -107,22 +154,23 @@ def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
     vision = dict(patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+    vdim, vheads, vdepth = dims["vision_dim"], dims["vision_heads"], dims["vision_depth"]
     if qwen25:  # windowed attention in all but the listed blocks, and a projector to the LM width
-        vision.update(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                      window_size=112, fullatt_block_indexes=[1])
+        vision.update(depth=vdepth, hidden_size=vdim, intermediate_size=2 * vdim, num_heads=vheads,
+                      out_hidden_size=dims["hidden"], window_size=112, fullatt_block_indexes=[vdepth - 1])
     else:
-        vision.update(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2)
+        vision.update(depth=vdepth, embed_dim=vdim, hidden_size=dims["hidden"], num_heads=vheads, mlp_ratio=2)
     config = getattr(transformers, f"{prefix}Config")(
         text_config=dict(
             vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            hidden_size=dims["hidden"],
+            intermediate_size=dims["intermediate"],
+            num_hidden_layers=dims["layers"],
+            num_attention_heads=dims["heads"],
+            num_key_value_heads=dims["kv_heads"],
             max_position_embeddings=4096,
-            # M-RoPE splits the head_dim / 2 = 8 rotary frequencies into (temporal, height, width).
-            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+            # M-RoPE splits the head_dim / 2 rotary frequencies into (temporal, height, width).
+            rope_parameters={"rope_type": "default", "rope_theta": dims["rope_theta"], "mrope_section": dims["mrope"]},
             bos_token_id=ids["<|endoftext|>"],
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
@@ -138,7 +186,7 @@ def tiny_checkpoint(path: str | Path, family: str = "qwen2-vl") -> Path:
     model.generation_config = GenerationConfig(
         # Random weights rarely write <|im_end|>: without a limit every answer runs to the
         # caller's, 512 new tokens by default, and a step takes seconds instead of a fraction.
-        max_new_tokens=TINY_MAX_NEW_TOKENS,
+        max_new_tokens=dims["max_new_tokens"],
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
         pad_token_id=ids["<|endoftext|>"],

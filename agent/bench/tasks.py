@@ -433,7 +433,7 @@ def parse_time(text: str) -> tuple[int, int] | None:
 # ---------------------------------------------------------------------------------------- registry
 
 _MODULES = ("settings", "contacts", "messages", "clock", "calculator", "notes", "browser", "cross", "injection",
-            "notifications", "installer", "browser_url", "dialer", "privacy")
+            "notifications", "installer", "browser_url", "dialer", "privacy", "launcher")
 
 
 def all_tasks() -> dict[str, Task]:

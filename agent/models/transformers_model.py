@@ -117,9 +117,13 @@ class TransformersModel:
         fast_preprocess: bool = True,
         prefix_cache: bool = True,
         release_memory: bool = True,
+        adapter: str | Path | None = None,
     ) -> None:
         self.model_name = str(model)
-        self.description = f"transformers:{self.model_name}"
+        # A peft (LoRA) adapter directory `vlagent train` wrote over this checkpoint: merged into
+        # its weights at load(), so generation runs the plain model at the plain model's speed.
+        self.adapter = str(adapter) if adapter is not None else None
+        self.description = f"transformers:{self.model_name}" + (f"+{self.adapter}" if self.adapter else "")
         self.device = device
         self.dtype = dtype
         self.attn_implementation = attn_implementation
@@ -184,6 +188,8 @@ class TransformersModel:
             raise UserError(f"cannot load {self.model_name}: {e}") from None
         except OSError as e:
             raise UserError(f"cannot load {self.model_name} ({e}); {_how_to_get(self.model_name)}") from None
+        if self.adapter:
+            model = _merge_adapter(model, self.adapter)
         # .to() rather than device_map: device_map needs accelerate, which we do not require.
         self.hf_model = model.to(self.device).eval()
         if self.max_new_tokens is None:  # a checkpoint may say how long its answers run
@@ -528,6 +534,18 @@ class TransformersModel:
 
 
 RELEASE_SLACK = 32 * 2**20
+
+
+def _merge_adapter(model: Any, adapter: str) -> Any:
+    """`model` with the peft adapter in `adapter` merged into its weights."""
+    if importlib.util.find_spec("peft") is None:
+        raise UserError(f"{adapter} is a LoRA adapter and loading it needs peft: pip install 'vlagent[train]'")
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load the adapter {adapter} ({e}); give the --out of `vlagent train`") from None
 
 
 def _malloc_trim() -> Any:

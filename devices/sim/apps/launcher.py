@@ -1,8 +1,15 @@
-"""Launcher: a home screen of app icons over a wallpaper, and an app drawer (swipe up) with search."""
+"""Launcher: a home screen of app icons over a wallpaper, and an app drawer (swipe up) with search.
+
+The home screen keeps the apps in registry order, one after another. A task that must make an
+agent look at the screen sets `settings put secure simphone_launcher_layout SEED`: the icons are
+then scattered over a grid of HOME_SLOTS cells, the arrangement drawn from SEED (a fresh phone
+has no such setting, so every other task sees the usual layout).
+"""
 
 from __future__ import annotations
 
 import functools
+import random
 
 from PIL import Image, ImageOps
 
@@ -14,6 +21,20 @@ from .base import Activity
 
 PACKAGE = "com.android.launcher3"
 RID = PACKAGE + ":id/"
+LAYOUT_SETTING = ("secure", "simphone_launcher_layout")
+HOME_SLOTS = 20  # cells of the scattered home screen: 5 rows of 4 in portrait
+
+
+def home_slots(count: int, cells: int, layout: str | None) -> list[int]:
+    """The grid cell of each of `count` icons: in order without a layout seed, else `count`
+    distinct cells of `cells` drawn from it."""
+    try:
+        seed = int(layout) if layout is not None else None
+    except ValueError:
+        seed = None
+    if seed is None:
+        return list(range(count))
+    return random.Random(f"launcher-layout/{seed}").sample(range(cells), count)
 
 
 @functools.lru_cache(maxsize=8)
@@ -82,7 +103,10 @@ class Launcher(Activity):
         margin = f.dp(16)
         cell_w = (f.w - 2 * margin) // cols
         row_h = f.dp(56 + 8 + 12 * 1.4 + 20)
-        rows = (len(apps) + cols - 1) // cols
+        layout = self.host.settings_get(*LAYOUT_SETTING)
+        cells = max(len(apps), HOME_SLOTS if layout is not None else 0)
+        slots = home_slots(len(apps), cells, layout)
+        rows = (max(slots) + cols) // cols
         top = f.bottom - f.dp(72) - rows * row_h
         white = (255, 255, 255)
         date = self.host.date_text()
@@ -90,8 +114,8 @@ class Launcher(Activity):
                     on_swipe=self._home_swipe)
         root.add(w.label(f, (f.dp(24), f.top + f.dp(24), f.w - f.dp(24), f.top + f.dp(72)), date, size=22,
                          color=white, rid=RID + "date"))
-        for i, app in enumerate(apps):
-            r, col = divmod(i, cols)
+        for slot, app in zip(slots, apps):
+            r, col = divmod(slot, cols)
             cx = margin + col * cell_w + cell_w // 2
             root.add(app_icon(f, app, cx, top + r * row_h, cell_w, lambda p=app.package: self.open_app(p), white))
         hint_y = f.bottom - f.dp(36)

@@ -1,0 +1,86 @@
+"""Export: each step's sample is the prompt the agent sent then, as the model renders it, with the
+images it saw; the split keeps a task and seed on one side; duplicates go."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from vlagent.errors import UserError
+from vlagent.training.dataset import Encoder
+from vlagent.training.export import export
+
+from training_fixtures import REPLIES, samples
+
+
+@pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl"])
+def test_each_sample_renders_to_the_prompt_the_agent_sent(family, recorded, datasets):
+    _, model, scripted = recorded[family]
+    exported = samples(datasets[family])
+    assert [s["step"] for s in exported] == [0, 1, 2, 3]  # one sample per step, none lost
+    encoder = Encoder(model, datasets[family])
+    for sample, (sent, tools) in zip(exported, scripted.requests):
+        messages, images = encoder.messages(sample)
+        assert model.render(messages, sample["tools"]) == model.render(sent, tools)
+        shown = [p["image"] for m in sent if isinstance(m["content"], list) for p in m["content"]
+                 if p.get("type") == "image"]
+        assert [im.size for im in images] == [im.size for im in shown]
+        for saved, seen in zip(images, shown):  # the very pixels, not only the size
+            assert np.array_equal(np.asarray(saved), np.asarray(seen))
+    # the target is the reply as that family writes calls (here the reply itself)
+    assert [s["target"] for s in exported] == REPLIES[family]
+
+
+def test_calls_of_another_format_are_written_as_the_profile_writes_them(recorded, tmp_path):
+    """A run whose model wrote Hermes calls (the oracle does) exported for Qwen2-VL (✿ calls):
+    targets and the history in prompts become ✿ calls, coordinates untouched."""
+    run_dir, _, _ = recorded["qwen2-vl"]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    record = json.loads((copy / "trajectory.json").read_text())
+    for step in record["steps"]:
+        call = step["calls"][0]
+        step["model_output"] = "<tool_call>\n" + json.dumps(call) + "\n</tool_call>"
+    (copy / "trajectory.json").write_text(json.dumps(record))
+    export([copy], tmp_path / "data", profile="qwen2-vl", validation=0.0)
+    exported = samples(tmp_path / "data")
+    assert exported[0]["target"] == REPLIES["qwen2-vl"][0]
+    assert exported[2]["target"] == REPLIES["qwen2-vl"][2]
+    calls = [r.split("\n", 1)[1] if r.startswith("The field") else r for r in REPLIES["qwen2-vl"]]
+    history = [m["content"] for m in exported[3]["messages"] if m["role"] == "assistant"]
+    assert history and history == calls[3 - len(history):3]  # the latest steps shown in full, as ✿ calls
+
+
+def test_split_keeps_groups_apart_and_duplicates_are_dropped(recorded, tmp_path):
+    run_dir, _, _ = recorded["qwen2-vl"]
+    runs = []
+    for i in range(12):  # twelve copies of one run: twelve groups, the same samples
+        runs.append(tmp_path / "runs" / f"r{i}")
+        shutil.copytree(run_dir, runs[-1])
+    stats = export(runs, tmp_path / "data", validation=0.5)
+    assert stats.duplicates == 11 * 4 and sum(stats.samples.values()) == 4
+    # distinct samples per group: give each copy its own goal
+    for i, r in enumerate(runs):
+        record = json.loads((r / "trajectory.json").read_text())
+        record["goal"] = f"Say hello {i}"
+        (r / "trajectory.json").write_text(json.dumps(record))
+    stats = export(runs, tmp_path / "data2", validation=0.5)
+    assert stats.duplicates == 0 and stats.samples["train"] and stats.samples["validation"]
+    sides = {split: {s["run"] for s in samples(tmp_path / "data2", split)} for split in ("train", "validation")}
+    assert not sides["train"] & sides["validation"]
+    assert len(sides["train"] | sides["validation"]) == 12
+    sharegpt = [json.loads(line) for line in open(tmp_path / "data2" / "sharegpt_train.jsonl")]
+    assert len(sharegpt) == stats.samples["train"]
+    first = sharegpt[0]
+    assert sum(m["content"].count("<image>") for m in first["messages"]) == len(first["images"])
+    assert first["messages"][-1]["role"] == "assistant" and "✿FUNCTION✿" in first["messages"][-1]["content"]
+    assert all((tmp_path / "data2" / p).is_file() for p in first["images"])
+
+
+def test_a_profile_of_other_coordinates_is_refused_with_the_fix(recorded, tmp_path):
+    run_dir, _, _ = recorded["qwen2-vl"]  # relative-1000
+    with pytest.raises(UserError, match="--profile qwen2-vl"):
+        export([run_dir], tmp_path / "data", profile="qwen2.5-vl")

@@ -1,0 +1,39 @@
+"""The seeded launcher family: icons placed per seed, so a model must look for them; a phone
+without the layout setting (every other task) keeps the usual home screen."""
+
+from __future__ import annotations
+
+from vlagent.bench.tasks import parse_nodes, select
+from vlagent.devices.sim.apps import registry
+from vlagent.devices.sim.apps.launcher import LAYOUT_SETTING, home_slots
+from vlagent.devices.sim.phone import Phone
+
+
+def icon_centres(phone: Phone) -> dict[str, tuple[int, int]]:
+    return {n.desc: n.center for n in parse_nodes(phone.ui_xml()) if n.rid == "com.android.launcher3:id/icon"}
+
+
+def test_the_layout_setting_scatters_icons_by_seed_and_its_absence_keeps_the_default():
+    phone = Phone(270, 600, density=105)  # as `vlagent bench sim --sim-size 270x600` makes it
+    default = icon_centres(phone)
+    apps = len(registry())
+    assert len(default) == apps
+    layouts = []
+    for seed in ("1", "2", "1"):
+        phone.settings_put(*LAYOUT_SETTING, seed)
+        layouts.append(icon_centres(phone))
+    assert layouts[0] == layouts[2] != layouts[1]  # one seed, one layout
+    assert default not in layouts
+    assert len(set(layouts[0].values())) == apps  # no two icons on one cell
+    phone.reset(0)  # a fresh phone forgets it
+    assert icon_centres(phone) == default
+    assert home_slots(apps, apps, None) == list(range(apps))
+    assert home_slots(apps, 20, "5")[:7] == home_slots(7, 20, "5")  # an app added later moves no other
+
+
+def test_the_task_draws_app_and_layout_from_the_seed():
+    (task,) = select("launcher.*")
+    drawn = [task.instance(seed, {})[0] for seed in range(40)]
+    assert len({p["layout"] for p in drawn}) == 40
+    assert len({p["label"] for p in drawn}) == 7
+    assert drawn[3] == task.instance(3, {})[0]
