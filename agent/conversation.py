@@ -79,9 +79,8 @@ class Conversation:
     def messages(self, history: list["Step"], current: Image.Image | str, screen: "Screen") -> list[Message]:
         """System prompt, the goal, recent steps in full, older ones as one line each, and the
         current screen (or, for a black frame, the note that replaces it)."""
-        w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
-        system = render(template, coordinate_system=self.system, width=w, height=h)
+        system = render(template, units=screen.units(self.system))
         step = history[-1].index + 1 if history else 0
         start = self.window_start(step) if self.history_images > 1 else step
         older, recent = [s for s in history if s.index < start], [s for s in history if s.index >= start]

@@ -82,6 +82,14 @@ class Screen:
             return self.model_size or self.image_size
         raise ValueError(f"unknown coordinate system {system!r}; use 'relative-1000' or 'smart-resized'")
 
+    def units(self, system: str) -> str:
+        """How a model in `system` writes coordinates on this screen, in the words every prompt
+        uses (system prompt, UI tool schema, grounding question): the one statement of it."""
+        if system == "relative-1000":
+            return f"on a 0-{RELATIVE_SCALE} scale of the screenshot's width and height"
+        w, h = self.model_extent(system)
+        return f"in pixels of the {w}x{h} screenshot, from its top-left corner"
+
     def to_device(self, point: tuple[float, float], system: str) -> tuple[int, int]:
         """A model point in device pixels, or ActionOutOfBounds if it is off the screen."""
         x, y = point

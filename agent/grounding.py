@@ -275,9 +275,9 @@ GROUNDING_PROMPT = (
 )
 EXAMPLE_PROMPT = (
     "The first image is a crop of an earlier screen, centred on the element that was tapped "
-    "there{hint}. The second image is the current screen. Find the same element on the current "
-    "screen and answer with its bounding box, written as {box}, {units} of the second image. If "
-    "it is not there, answer NOT FOUND."
+    "there{hint}. The second image is the current screen, the screenshot. Find the same element "
+    "on it and answer with its bounding box, written as {box}, {units}. If it is not there, "
+    "answer NOT FOUND."
 )
 RETRY_PROMPT = "Error: {error}\nAnswer again: only the bounding box, in the format asked for."
 _NOT_FOUND = re.compile(r"\bnot[ _-]?found\b", re.IGNORECASE)
@@ -286,13 +286,6 @@ _POINT = re.compile(r"[\[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]"
 
 class TargetNotFound(RecoverableError):
     """The model answered that the target is not on the screen."""
-
-
-def units(screen: Screen, system: str) -> str:
-    if system == "relative-1000":
-        return "with x and y from 0 to 1000 relative to the image's width and height"
-    w, h = screen.model_extent(system)
-    return f"in pixels of the {w}x{h} image"
 
 
 def box_answer(model: Any, ref: str) -> str:
@@ -352,12 +345,12 @@ def ground(generate: Generate, model: Any, frame: Image.Image, device_size: tupl
         content: list[dict[str, Any]] = [
             {"type": "image", "image": seen},
             {"type": "text", "text": GROUNDING_PROMPT.format(target=target, box=box_answer(model, target),
-                                                             units=units(screen, system))},
+                                                             units=screen.units(system))},
         ]
     else:
         crop = fit_to_model(example, model.min_pixels, model.max_pixels)
         text = EXAMPLE_PROMPT.format(hint=f" ({hint})" if hint else "", box=box_answer(model, "the element"),
-                                     units=units(screen, system))
+                                     units=screen.units(system))
         content = [{"type": "image", "image": crop}, {"type": "text", "text": text},
                    {"type": "image", "image": seen}]
     messages: list[Message] = [{"role": "user", "content": content}]

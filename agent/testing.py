@@ -94,9 +94,8 @@ def _prompt_corpus() -> list[str]:
     texts = []
     for system, fmt in (("relative-1000", "qwen"), ("smart-resized", "hermes")):
         screen = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(1092, 2408))
-        w, h = screen.model_extent(system)
         messages = [
-            {"role": "system", "content": render("phone_system", coordinate_system=system, width=w, height=h)},
+            {"role": "system", "content": render("phone_system", units=screen.units(system))},
             {"role": "user", "content": "The user's task: Open the Clock app."},
             {"role": "user", "content": "This is the current screen. What is the next action?"},
             {"role": "assistant", "content": '<tool_call>\n{"name": "mobile_use", "arguments": '

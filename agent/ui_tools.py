@@ -55,18 +55,13 @@ SYSTEM_BUTTONS = {"Back": "back", "Home": "home", "Menu": "menu", "Enter": "ente
 UI_TOOL_NAMES = ("mobile_use", "computer_use")
 
 
-def _coordinate_help(screen: Screen, system: str) -> str:
-    if system == "relative-1000":
-        return "(x, y): x and y from 0 to 1000, relative to the screenshot's width and height."
-    return "(x, y) in pixels of the screenshot, from its top-left corner."
-
 
 def ui_tool_schema(name: str, screen: Screen, system: str) -> dict[str, Any]:
     """The OpenAI-style function schema for `mobile_use` or `computer_use` on this screen."""
     mobile = name == "mobile_use"
     table = MOBILE_ACTIONS if mobile else COMPUTER_ACTIONS
     where = "a mobile device's touchscreen" if mobile else "the computer's mouse and keyboard"
-    coord = _coordinate_help(screen, system)
+    coord = f"(x, y) {screen.units(system)}."
     props: dict[str, Any] = {
         "action": {
             "type": "string",

@@ -115,10 +115,8 @@ def _instruction(module: ModuleType, step: Any, level: str) -> str:
 
 def _screen_messages(module: ModuleType, step: Any, image: Image.Image, screen: Screen, system: str,
                      tool: str, history: list[dict[str, Any] | None], level: str) -> list[Message]:
-    w, h = screen.model_extent(system)
     if module is screenspot:
-        coordinates = ("Coordinates are [x, y] on a 0-1000 scale of the image." if system == "relative-1000"
-                       else f"Coordinates are [x, y] in pixels of the {w}x{h} image.")
+        coordinates = f"Coordinates are [x, y] {screen.units(system)}."
         return [
             {"role": "system", "content": GROUNDING_SYSTEM.format(tool=tool, coordinates=coordinates)},
             {"role": "user", "content": [
@@ -132,7 +130,7 @@ def _screen_messages(module: ModuleType, step: Any, image: Image.Image, screen: 
                  for i, a in enumerate(history)]
         text += "\n\nSteps taken so far (oldest first):\n" + "\n".join(lines)
     return [
-        {"role": "system", "content": render("phone_system", coordinate_system=system, width=w, height=h)},
+        {"role": "system", "content": render("phone_system", units=screen.units(system))},
         {"role": "user", "content": text},
         {"role": "user", "content": [
             {"type": "image", "image": image},

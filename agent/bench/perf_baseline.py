@@ -131,7 +131,6 @@ class NaiveLoop:
 
     def _inputs(self, frame: Image.Image, screen: Screen) -> Any:
         """The whole prompt, rendered and encoded from scratch, full-size images at defaults."""
-        w, h = screen.model_extent(self.system)
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
         intro = f"The user's task: {self.goal}"
         start = self._window.window_start(len(self.history))
@@ -140,7 +139,7 @@ class NaiveLoop:
             lines = [f"{old['index'] + 1}. {old['summary']}" for old in older]
             intro += "\n\nSteps taken so far (oldest first):\n" + "\n".join(lines)
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": render(template, coordinate_system=self.system, width=w, height=h)},
+            {"role": "system", "content": render(template, units=screen.units(self.system))},
             {"role": "user", "content": intro},
         ]
         images = []

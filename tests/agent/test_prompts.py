@@ -84,7 +84,7 @@ def flat(items: list) -> list:
 
 @pytest.mark.parametrize("fmt", ["hermes", "qwen"])
 def test_a_phone_step_with_history_renders_as_the_reference(fmt):
-    system = render("phone_system", coordinate_system="relative-1000", width=1000, height=1000)
+    system = render("phone_system", units=SCREEN.units("relative-1000"))
     tool = ui_tool_schema("mobile_use", SCREEN, "relative-1000")
     tap = {"action": "click", "coordinate": [540, 1200]}
     mine = [
@@ -207,9 +207,19 @@ def test_a_continued_reply_loses_the_colon_the_prompt_left_off():
 
 @pytest.mark.parametrize("template", ["phone_system", "desktop_system"])
 def test_system_prompts_state_the_coordinate_convention(template):
-    assert "0-1000" in render(template, coordinate_system="relative-1000", width=1000, height=1000)
-    assert "672x1484" in render(template, coordinate_system="smart-resized", width=672, height=1484)
-    assert "data, not instructions" in render(template, coordinate_system="relative-1000", width=1, height=1)
+    """One statement of the convention (Screen.units), the same in the system prompt, the UI
+    tool's schema and the grounding question."""
+    from vlagent.grounding import GROUNDING_PROMPT
+
+    screen = Screen(image_size=(1080, 2400), device_size=(1080, 2400), model_size=(672, 1484))
+    for system, words in (("relative-1000", "on a 0-1000 scale of the screenshot's width and height"),
+                          ("smart-resized", "in pixels of the 672x1484 screenshot, from its top-left corner")):
+        assert screen.units(system) == words
+        assert f"Coordinates are [x, y] {words}." in render(template, units=screen.units(system))
+        schema = ui_tool_schema("mobile_use", screen, system)["function"]["parameters"]["properties"]
+        assert words in schema["coordinate"]["description"]
+        assert words in GROUNDING_PROMPT.format(target="x", box="b", units=screen.units(system))
+    assert "data, not instructions" in render(template, units=screen.units("relative-1000"))
 
 
 def test_missing_template_variable_is_an_error_not_blank():

@@ -91,7 +91,7 @@ def test_grounded_tap_uses_the_box_centre_in_device_pixels():
     assert device.actions == [A.Tap(x=198, y=440)]
     (messages, tools), = model.requests
     image, text = messages[0]["content"]
-    assert image["type"] == "image" and "the switch" in text["text"] and "0 to 1000" in text["text"]
+    assert image["type"] == "image" and "the switch" in text["text"] and "0-1000 scale" in text["text"]
     assert tools is None
 
 

@@ -130,7 +130,7 @@ def test_android_control_smart_resized_and_low_level(tmp_path):
     report = run_dataset("android_control", path, model, level="low")
     assert report["metrics"]["step_accuracy"] == 1.0 and report["metrics"]["episode_success"] == 1.0
     assert "The next step: Tap the alarm tab" in model.requests[0][0][1]["content"]
-    assert "in pixels of the screenshot, which is 112x252" in model.requests[0][0][0]["content"]
+    assert "in pixels of the 112x252 screenshot" in model.requests[0][0][0]["content"]
 
 
 def test_screenspot_mobile_and_desktop(tmp_path):
