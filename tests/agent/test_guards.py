@@ -195,6 +195,8 @@ def test_resume_continues_an_interrupted_run_without_redoing_steps(tmp_path):
     # The resumed model saw the earlier steps as history, with the last screenshot.
     first = model.requests[0][0]
     assert any(m["role"] == "assistant" and m["content"] == taps[1] for m in first)
-    assert sum(1 for m in first if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image") == 2
+    # ... as many screens as an uninterrupted run shows at step 2: the window grows until it
+    # rolls (RunConfig.history_roll), so steps 0 and 1 and the current screen
+    assert sum(1 for m in first if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image") == 3
     # A finished run is not resumed.
     assert Agent(ScriptedModel([]), device, out_dir=tmp_path).resume(tmp_path).status == "success"

@@ -35,6 +35,7 @@ def test_oracle_solves_every_task(adb_server, tmp_path):
     assert result.summary["all"]["infra"] == 0
 
 
+@pytest.mark.slow  # ~12 s; the slow tier's guarded sweep covers every task over 3 seeds too
 def test_the_guard_costs_the_oracle_no_task_the_user_asked_for(adb_server, tmp_path):
     """Under ask, answered by each task's user (who approves what the goal asks for), no task is
     lost to a false alarm; under deny the same guard stops the sends and deletions the goals ask for."""

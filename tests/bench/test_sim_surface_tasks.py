@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from sim_fixtures import adb_server, outcomes, run  # noqa: F401  (adb_server is a fixture)
 from vlagent.bench.tasks import TaskInstance, all_tasks, select
 
@@ -93,6 +95,7 @@ def test_browser_url_check_wants_the_address_and_the_answer():
     assert not _check("browser.go_to_url", _state(browser_url=p["url"]), answer="Z-999")[0].success
 
 
+@pytest.mark.slow  # ~9 s; the default suite checks each task's check, the slow tier runs the oracle on all tasks
 def test_the_oracle_solves_every_surface_task(adb_server, tmp_path):
     result = run(tmp_path / "run", models=["oracle"], tasks=PATTERNS, jobs=2, seed=7)
     assert len(result.results) == len(select(PATTERNS))
