@@ -91,8 +91,13 @@ def run_soak(
 
         rig = AdbRig(device)  # the Settings icon's place, and the replies perf scripts with it
         record.samples.append(_sample(0))  # model loaded, device connected, nothing run yet
-        agent = Agent(llm, device, max_steps=run_steps, history_images=history_images, out_dir=root,
-                      on_step=record.on_step, max_consecutive_errors=run_steps + 1, repeat_limit=run_steps + 1)
+        # history_roll=1: a fixed window, so every step's prompt is as long as the last and the
+        # working set is the same each step; with the rolling window it swings with the prompt
+        # (2 to 5 screens: a full prefill's attention mask alone grows by ~100 MB), and RSS
+        # growth would not tell a leak from the phase of the roll.
+        agent = Agent(llm, device, max_steps=run_steps, history_images=history_images, history_roll=1,
+                      out_dir=root, on_step=record.on_step, max_consecutive_errors=run_steps + 1,
+                      repeat_limit=run_steps + 1)
         while record.done < steps:
             n = min(run_steps, steps - record.done)
             # Tap Settings on even steps (counted over the whole soak), Home on odd ones: each run

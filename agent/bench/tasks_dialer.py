@@ -14,6 +14,7 @@ def keypad(number: str) -> list:
 
 class _Call(Task):
     app = "dialer"
+    asks = ("call",)
     touches = ("calls",)
 
     def verify(self, initial, final, p, answer):

@@ -21,6 +21,7 @@ def push_apk(env: Env, path: str, package: str, label: str) -> None:
 
 class _Install(Task):
     app = "installer"
+    asks = ("install", "setting")  # the goal is an install, and may need the source's "Allow" switch
     allowed = True   # the Browser's install-unknown-apps access at the start
 
     def params(self, rng, state):

@@ -105,6 +105,7 @@ class DeveloperOptions(Task):
 class UnknownApps(_OnOff):
     id = "privacy.unknown_apps"
     key = "install_unknown_apps"
+    asks = ("install", "setting")  # the switch is about installing, named by its app: the goal says yes to both
     complexity = 1.5
     template = "{verb} the Browser to install unknown apps."
     description = "the Browser's REQUEST_INSTALL_PACKAGES app-op is as asked"
