@@ -39,7 +39,7 @@ from .errors import (
 
 _LAZY = {
     "Agent": ".loop",
-    "RunResult": ".loop",
+    "RunResult": ".run_state",
     "RunConfig": ".run_config",
     "ToolCall": ".calls",
     "GroundedBox": ".parsing",
@@ -129,7 +129,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .coords import Screen, smart_resize
     from .devices import Device
-    from .loop import Agent, RunResult
+    from .loop import Agent
+    from .run_state import RunResult
     from .run_config import RunConfig
     from .models.base import Completion, Model
     from .models.scripted import ScriptedModel

@@ -12,42 +12,36 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 import pydantic
 from PIL import Image
 
-from . import actions as A
-from .calls import CallRecord, ResultRecord, ToolCall
+from .acting import Actor
+from .calls import CallRecord, ToolCall
 from .conversation import Conversation
 from .coords import Screen, smart_resize
 from .devices.base import ui_tree
-from .errors import PolicyViolation, RecoverableError, ToolArgumentsError, UserAbort, VLAgentError
-from .guards import RepeatDetector, Secrets, fingerprint, is_black, thumbnail
+from .errors import RecoverableError, UserAbort, VLAgentError
+from .guards import Secrets, fingerprint, is_black, thumbnail
 from .interrupted import settle_interrupted
 from .models.base import Completion, Message, Model
 from .parsing import parse_tool_calls, valid_text
 from .run_config import RunConfig
+from .run_state import Prepared, RunEnded, RunResult, RunState, append_once, fail, timed
 from .screen_risks import GuardContext
 from .secret_masks import SecretMasks
 from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
-from .tools.runner import call_tool
 from .trajectory import Step, Trajectory, TrajectoryWriter
-from .ui_tools import UI_TOOL_NAMES, to_action, ui_tool_schema
+from .ui_tools import UI_TOOL_NAMES, ui_tool_schema
 from .vision import fit_to_model
 
 if TYPE_CHECKING:
     from .policy import Policy
 
-REPEAT_MESSAGE = (
-    "You chose the same action on a screen that did not change, so it was not repeated. Look "
-    "at the screen again and try something different, or terminate."
-)
 BLACK_FRAME_MESSAGE = (
     "The screen capture came back black (a secure screen or a failed capture), so it is not "
     "shown. {tree}Wait, go back, or terminate if the task cannot continue."
@@ -63,19 +57,6 @@ CUT_OFF_MESSAGE = (
 )
 
 
-class RunEnded(Exception):
-    """The run is over: `status` (and the model's `answer`) go into the trajectory."""
-
-    def __init__(self, status: str, answer: str | None = None) -> None:
-        super().__init__(status)
-        self.status, self.answer = status, answer
-
-
-class Prepared(NamedTuple):
-    seen: Image.Image | None  # the frame at the model's size; None when the frame is black
-    fingerprint: bytes
-
-
 class Observation(NamedTuple):
     """The screen a step acts on, and what the model gets with it."""
 
@@ -85,43 +66,6 @@ class Observation(NamedTuple):
     screen: Screen
     messages: list[Message]
     schemas: list[dict]
-
-
-@dataclass
-class _Run:
-    """What one run keeps between its steps."""
-
-    traj: Trajectory
-    writer: TrajectoryWriter
-    conversation: Conversation
-    guard_context: GuardContext  # the policy's memory of this run
-    masks: SecretMasks  # every capture from here on hides typed secrets
-    # One worker prepares each settled frame (resize, fingerprint) while settle still waits.
-    preparer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="vlagent-prepare"))
-    repeats: RepeatDetector = field(default_factory=RepeatDetector)
-    started: float = field(default_factory=time.monotonic)
-    observed: tuple[Image.Image, "Future[Prepared] | None"] | None = None  # the settled frame, prepared
-    inflight: Step | None = None  # the step whose model reply is being carried out
-    tokens: int = 0
-    errors_in_a_row: int = 0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    status: str
-    answer: str | None
-    steps: int
-    trajectory_path: Path | None
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    """Add the block's wall time to `timings[stage]`."""
-    t = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t
 
 
 def _configured(base: RunConfig, settings: dict[str, Any]) -> RunConfig:
@@ -224,19 +168,21 @@ class Agent:
         _, messages, schemas = self._compose(self._conversation(goal), [], frame, self._prepare(frame))
         return messages, schemas
 
-    def _start(self, traj: Trajectory, writer: TrajectoryWriter) -> _Run:
-        return _Run(traj, writer, self._conversation(traj.goal), GuardContext(goal=traj.goal), SecretMasks(self.device))
+    def _start(self, traj: Trajectory, writer: TrajectoryWriter) -> RunState:
+        return RunState(traj, writer, self._conversation(traj.goal), GuardContext(goal=traj.goal), SecretMasks(self.device))
 
     def _conversation(self, goal: str) -> Conversation:
         return Conversation(goal, ui_tool=self.ui_tool, system=self.system, history_images=self.config.history_images,
                             secrets=self.secrets, roll=self.config.history_roll)
 
-    def _run(self, run: _Run) -> RunResult:
+    def _run(self, run: RunState) -> RunResult:
         traj = run.traj
         run.writer.write()
+        actor = Actor(run, device=self.device, tools=self.tools, policy=self.policy, secrets=self.secrets,
+                      config=self.config, ui_tool=self.ui_tool, system=self.system)
         try:
             for index in range(len(traj.steps), self.config.max_steps):
-                self._step(run, index)
+                self._step(run, actor, index)
             raise RunEnded("max_steps")
         except RunEnded as end:
             if run.inflight is not None:  # the step that ended the run (terminate, ask_user)
@@ -263,7 +209,7 @@ class Agent:
 
     # -- a step -----------------------------------------------------------------------------
 
-    def _step(self, run: _Run, index: int) -> None:
+    def _step(self, run: RunState, actor: Actor, index: int) -> None:
         """observe → think → parse → act → settle → record, then the run's budgets."""
         if self.config.max_seconds is not None and time.monotonic() - run.started > self.config.max_seconds:
             raise RunEnded("timeout")
@@ -277,45 +223,45 @@ class Agent:
             model_output=self.secrets.scrub(valid_text(completion.text)), usage=completion.usage, timings=timings,
         )
         step.timings = timings  # the same dict from here on: the write-ahead adds its time to it
-        with _timed(timings, "record"):
+        with timed(timings, "record"):
             run.writer.flush()  # the last step's record and this screenshot, written during the model call
-        with _timed(timings, "parse"):
+        with timed(timings, "parse"):
             calls = self._parse(step, completion)
-        with _timed(timings, "act"):
-            acted = any([self._execute(run, call, seen.screen, step, seen.prepared.fingerprint) for call in calls])
-        with _timed(timings, "settle"):
+        with timed(timings, "act"):
+            acted = any([actor.execute(call, seen.screen, step, seen.prepared.fingerprint) for call in calls])
+        with timed(timings, "settle"):
             run.observed = self._settle(run) if acted else None
         self._record(run, step)
         self._check_budgets(run, step)
 
-    def _observe(self, run: _Run, index: int, timings: dict[str, float]) -> Observation:
+    def _observe(self, run: RunState, index: int, timings: dict[str, float]) -> Observation:
         """The screen to act on (the settled frame and its preparation if there is one, else a
         new capture; a black frame is captured again twice, as a failed capture often is), and
         what the model is to get with it."""
         for attempt in range(3):
-            with _timed(timings, "capture"):
+            with timed(timings, "capture"):
                 if run.observed is None or attempt:
                     if attempt:
                         time.sleep(0.25)
                     frame, job = run.masks.capture(), None
                 else:
                     frame, job = run.observed
-            with _timed(timings, "preprocess"):
+            with timed(timings, "preprocess"):
                 prepared = job.result() if job is not None else self._prepare(frame)
             if prepared.seen is not None:
                 break
-        with _timed(timings, "preprocess"):
+        with timed(timings, "preprocess"):
             screen, messages, schemas = self._compose(run.conversation, run.traj.steps, frame, prepared)
             run.guard_context.see(frame, screen.device_size)  # read when there is no UI tree
             run.conversation.see(index, prepared.seen)
-        with _timed(timings, "record"):
+        with timed(timings, "record"):
             # Encoded on the writer's thread during the model call, so the write-ahead before the
             # action finds it done (a step the model fails leaves it behind; resume removes it).
             shot = run.writer.save_screenshot(index, frame)
         return Observation(frame, prepared, shot, screen, messages, schemas)
 
     def _think(self, messages: list[Message], schemas: list[dict], timings: dict[str, float]) -> Completion:
-        with _timed(timings, "model"):
+        with timed(timings, "model"):
             completion = self.model.generate(messages, schemas)
         timings.update({f"model_{k}": v for k, v in completion.timings.items()})
         return completion
@@ -327,33 +273,33 @@ class Agent:
         try:
             calls = parse_tool_calls(completion.text)
         except RecoverableError as e:
-            _fail(step, "parse", cut_off + str(e))
+            fail(step, "parse", cut_off + str(e))
             return []
         if not calls:
-            _fail(step, "none", cut_off + NO_CALL_MESSAGE.format(tool=self.ui_tool))
+            fail(step, "none", cut_off + NO_CALL_MESSAGE.format(tool=self.ui_tool))
         step.calls = [CallRecord(name=c.name, arguments=json.loads(self.secrets.scrub(json.dumps(c.arguments))))
                       for c in calls]
         return calls
 
-    def _settle(self, run: _Run) -> tuple[Image.Image, "Future[Prepared] | None"]:
+    def _settle(self, run: RunState) -> tuple[Image.Image, "Future[Prepared] | None"]:
         """Wait until the screen stops changing; the next frame is prepared while settle waits for its twin."""
         settled, _, job = settle_and_prepare(run.masks.capture, self._prepare, run.preparer,
                                              timeout=self.config.settle_timeout)
         return settled, job
 
-    def _record(self, run: _Run, step: Step) -> None:
+    def _record(self, run: RunState, step: Step) -> None:
         run.inflight = None
         step.acting = False
         step.errors = [self.secrets.scrub(e) for e in step.errors]
         for r in step.results:
             r.content = self.secrets.scrub(r.content)
-        _append_once(run.traj, step)  # a step that acted is in already (write-ahead)
-        with _timed(step.timings, "record"):
+        append_once(run.traj, step)  # a step that acted is in already (write-ahead)
+        with timed(step.timings, "record"):
             run.writer.write()
         if self.on_step:
             self.on_step(step)
 
-    def _check_budgets(self, run: _Run, step: Step) -> None:
+    def _check_budgets(self, run: RunState, step: Step) -> None:
         run.tokens += step.usage.get("prompt_tokens", 0) + step.usage.get("completion_tokens", 0)
         run.errors_in_a_row = 0 if any(not r.is_error for r in step.results) else run.errors_in_a_row + 1
         if run.repeats.count >= self.config.repeat_limit:
@@ -394,79 +340,7 @@ class Agent:
         tree = self.secrets.scrub(summarize(xml, screen, self.system)) if xml else ""  # fields show typed secrets
         return BLACK_FRAME_MESSAGE.format(tree=f"The UI tree shows:\n{tree}\n" if tree else "")
 
-    def _execute(self, run: _Run, call: ToolCall, screen: Screen, step: Step, seen_print: bytes) -> bool:
-        """Run one call; whether the device acted. Raises RunEnded for terminate and ask_user."""
-        try:
-            if call.name in UI_TOOL_NAMES:
-                return self._ui_action(run, call, screen, step, seen_print)
-            if call.name not in self.tools:
-                known = ", ".join([self.ui_tool, *self.tools])
-                raise ToolArgumentsError(f"there is no tool named {call.name!r}; the tools are: {known}")
-            if self.policy is not None:
-                self.policy.check(call, tool=self.tools[call.name])  # reads a declared tool.risk
-            if self.config.dry_run:
-                step.results.append(ResultRecord(name=call.name, content="dry run: not called"))
-                return False
-            with self._acting(run, step):
-                result = call_tool(self.tools[call.name], call.arguments)  # validated, timed, wrapped
-                if result.is_error:
-                    step.errors.append(result.text)
-                step.results.append(ResultRecord(name=call.name, content=result.text, is_error=result.is_error))
-            return False
-        except (RecoverableError, PolicyViolation) as e:
-            _fail(step, call.name, str(e))  # a blocked action too: the model may find a safe way or stop
-            return False
-
-    def _ui_action(self, run: _Run, call: ToolCall, screen: Screen, step: Step, seen_print: bytes) -> bool:
-        if call.name != self.ui_tool:
-            raise ToolArgumentsError(f"this device is driven with `{self.ui_tool}`, not `{call.name}`")
-        action = to_action(call.name, call.arguments, screen, self.system)
-        if isinstance(action, (A.Terminate, A.AskUser)):
-            step.actions.append(action)
-            if isinstance(action, A.AskUser):
-                step.results.append(ResultRecord(name=call.name, content="handed back to the user"))
-                raise RunEnded("ask_user", action.question)
-            step.results.append(ResultRecord(name=call.name, content=f"terminated: {action.status}"))
-            raise RunEnded(action.status, action.answer)
-        if isinstance(action, A.Wait):
-            step.actions.append(action)
-            time.sleep(action.seconds)
-            step.results.append(ResultRecord(name=call.name, content="ok"))
-            return True
-        if run.repeats.observe(action, seen_print) > 1:
-            raise ToolArgumentsError(REPEAT_MESSAGE)
-        if self.policy is not None:
-            needs_tree = A.points_of(action) or isinstance(action, (A.TypeText, A.Key, A.SystemButton))
-            self.policy.check(action, ui_xml=ui_tree(self.device) if needs_tree else None,
-                              context=run.guard_context)
-        step.actions.append(action)  # recorded with placeholders, never secret values
-        if self.config.dry_run:
-            step.results.append(ResultRecord(name=call.name, content="dry run: not executed"))
-            return False
-        typed = self.secrets.substitute(action.text) if isinstance(action, A.TypeText) else None
-        run.masks.before(action, types_secret=typed is not None and typed != action.text)
-        with self._acting(run, step):
-            self.device.execute(A.TypeText(text=typed) if typed is not None else action)
-            step.results.append(ResultRecord(name=call.name, content="ok"))
-        return True
-
-    @contextmanager
-    def _acting(self, run: _Run, step: Step) -> Iterator[None]:
-        """Around a call to the device or a tool: the step as it stands, the call included,
-        durably on disk (fsync) before it (a run killed during the call is known to have been
-        acting), and marked `acted` on disk once it returned, without waiting for that write (a
-        resume that finds the mark knows the call happened; one that does not looks further)."""
-        with _timed(step.timings, "record"):
-            step.acting, step.acted = True, False
-            _append_once(run.traj, step)
-            run.writer.write()
-            run.writer.flush()
-        yield
-        with _timed(step.timings, "record"):
-            step.acted = True
-            run.writer.write()
-
-    def _keep_inflight(self, run: _Run, error: str) -> None:
+    def _keep_inflight(self, run: RunState, error: str) -> None:
         """A step cut short after the model replied (the device went away mid-action, Ctrl-C) is
         kept with what it did and how it ended: its action may have reached the device, and a
         resumed run's model reads that here rather than guessing from the screen alone."""
@@ -474,21 +348,8 @@ class Agent:
         if step is None:
             return
         step.acting = False  # how it ended is said here
-        _fail(step, self.ui_tool, error)
-        _append_once(run.traj, step)
-
-
-def _fail(step: Step, name: str, message: str) -> None:
-    """Record an error the model is told about, as the result of `name`."""
-    step.errors.append(message)
-    step.results.append(ResultRecord(name=name, content=f"Error: {message}", is_error=True))
-
-
-def _append_once(traj: Trajectory, step: Step) -> None:
-    """Put `step` in the trajectory once: the write-ahead, the step's end and an interrupted
-    step each record it, whichever comes first."""
-    if not traj.steps or traj.steps[-1] is not step:
-        traj.steps.append(step)
+        fail(step, self.ui_tool, error)
+        append_once(run.traj, step)
 
 
 def _describe(obj: Any) -> str:
