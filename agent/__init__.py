@@ -55,7 +55,7 @@ _LAZY = {
     "Assistant": ".assistant",
     "load_model": ".specs",
     "Policy": ".policy",
-    "connect": ".session",
+    "connect": ".specs",
     "Reply": ".assistant",
     "Trajectory": ".trajectory",
     "Device": ".devices",
@@ -137,9 +137,8 @@ if TYPE_CHECKING:
     from .models.transformers_model import TransformersModel
     from .models.openai_model import OpenAIModel
     from .assistant import Assistant, Reply
-    from .specs import load_model
+    from .specs import connect, load_model
     from .policy import Policy
-    from .session import connect
     from .calls import ToolCall
     from .parsing import GroundedBox, parse_boxes, parse_tool_calls
     from .tools import Tool, tool

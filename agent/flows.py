@@ -120,7 +120,7 @@ def run_flow(path: str | Path, device_spec: Any = None, model_spec: Any = None, 
     """Validate and run a flow file. `device_spec` / `model_spec` (a spec string, or a Device /
     Model object) override the flow's `device:` / `model:`; the device defaults to "sim", the
     model to none (grounded steps then need the cache to hold them)."""
-    from .session import connect
+    from .specs import connect
 
     flow = load_flow(path)
     device = device_spec if device_spec is not None else (flow.device or "sim")

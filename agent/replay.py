@@ -24,7 +24,8 @@ from PIL import Image
 from . import actions as A
 from .errors import ReplayDiverged, UserError
 from .grounding import SCREEN_TOLERANCE, screen_hash
-from .session import Session, connect
+from .session import Session
+from .specs import connect
 from .trajectory import Step, Trajectory, TrajectoryWriter
 
 log = logging.getLogger("vlagent.replay")

@@ -40,42 +40,16 @@ from .errors import (
 )
 from .grounding import GroundingCache, TargetNotFound, default_cache_path
 from .session_log import Event, SessionLog
+from .session_points import direction_swipe, exact_point
 from .settle import wait_until_stable
 from .trajectory import Trajectory
 
-__all__ = ["Session", "connect"]
-
-
-def connect(
-    device: Any = "sim",
-    model: Any = None,
-    *,
-    out: str | Path | None = None,
-    cache: bool | str | Path | GroundingCache = True,
-    settle_timeout: float = 2.0,
-    name: str = "script",
-) -> "Session":
-    """A `Session` on `device`, a spec ("sim", "adb[:SERIAL]", "desktop[:N]", "image:PATH") or a
-    connected Device, with `model`, a spec (see `vlagent.load_model`), a Model, or None for
-    exact steps and cached groundings only. Closing the session stops a SimPhone it started.
-
-    cache: True for the user cache ($VLAGENT_CACHE or ~/.cache/vlagent/grounding.json), a path,
-    a GroundingCache, or False for none. out: a folder to record the session as a trajectory.
-    """
-    from .specs import load_model, open_device
-
-    stack = contextlib.ExitStack()
-    try:
-        dev = stack.enter_context(open_device(device)) if isinstance(device, str) else device
-        mdl = load_model(model) if isinstance(model, str) else model
-        return Session(dev, mdl, out=out, cache=cache, settle_timeout=settle_timeout, name=name, closer=stack)
-    except BaseException:
-        stack.close()
-        raise
+__all__ = ["Session"]
 
 
 class Session:
-    """Exact and grounded actions on one device; see the module docstring. Use `connect()`."""
+    """Exact and grounded actions on one device; see the module docstring. Use
+    `vlagent.connect()`."""
 
     def __init__(
         self,
@@ -147,13 +121,9 @@ class Session:
         """`swipe((x1, y1), (x2, y2))`, with either end possibly a description, or
         `swipe("up")` (the finger moves up the middle of the screen: content scrolls down)."""
         started = time.perf_counter()
-        w, h = self.device.size
         text, calls, grounded, cached = "", 0, False, True
         if end is None:
-            if not isinstance(start, str) or start.lower() not in _DIRECTIONS:
-                raise UserError(f"swipe({start!r}) needs an end point, or one of {', '.join(_DIRECTIONS)}")
-            (fx, fy), (tx, ty) = _DIRECTIONS[start.lower()]
-            p1, p2 = (int(fx * w), int(fy * h)), (int(tx * w), int(ty * h))
+            p1, p2 = direction_swipe(start, self.device.size)
             arguments: dict[str, Any] = {"direction": start.lower()}
             frame = self._frame_for_record()
         else:
@@ -166,7 +136,7 @@ class Session:
                     grounded, cached = True, cached and found.cached
                     points.append(found.point)
                 else:
-                    points.append(self._exact_point("swipe", end_))
+                    points.append(exact_point("swipe", end_, self.device.size))
             p1, p2 = points
             if frame is None:
                 frame = self._frame_for_record()
@@ -366,19 +336,9 @@ class Session:
             self._act(verb, {"target": x}, [make(*found.point)], found.frame, found.text, started,
                       calls=found.calls, cached=found.cached)
             return found.point
-        point = self._exact_point(verb, x if y is None else (x, y))
+        point = exact_point(verb, x if y is None else (x, y), self.device.size)
         self._act(verb, {"x": point[0], "y": point[1]}, [make(*point)], self._frame_for_record(), "", started)
         return point
-
-    def _exact_point(self, verb: str, point: Any) -> tuple[int, int]:
-        try:
-            px, py = (int(round(float(v))) for v in point)
-        except (TypeError, ValueError):
-            raise UserError(f"{verb}: expected (x, y) in device pixels or a description, got {point!r}") from None
-        w, h = self.device.size
-        if not (0 <= px < w and 0 <= py < h):
-            raise UserError(f"{verb}({px}, {py}) is off the {w}x{h} screen")
-        return px, py
 
     # -- internals: acting, observing, recording ----------------------------------------------
 
@@ -424,12 +384,6 @@ class Session:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-_DIRECTIONS = {  # finger start and end, as fractions of (width, height)
-    "up": ((0.5, 0.7), (0.5, 0.3)), "down": ((0.5, 0.3), (0.5, 0.7)),
-    "left": ((0.8, 0.5), (0.2, 0.5)), "right": ((0.2, 0.5), (0.8, 0.5)),
-}
-
 
 def _arg(given: Any, point: tuple[int, int]) -> Any:
     return given if isinstance(given, str) else [point[0], point[1]]

@@ -1,4 +1,5 @@
-"""Turning the CLI's `--device` and `--model` strings into objects.
+"""Turning the CLI's `--device` and `--model` strings into objects: a device (`open_device`), a
+model (`load_model`), and a scripted `Session` on both (`connect`).
 
 Device specs: `sim[:animations=off|real]`, `adb[:SERIAL]`, `desktop[:MONITOR]`, `image:PATH[,PATH...]`.
 Model specs: `scripted:FILE.json`, `tiny`, a local checkpoint directory, a Hugging Face id, or
@@ -11,9 +12,13 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .grounding import GroundingCache
+    from .session import Session
 
 DEVICE_HELP = (
     "sim (a SimPhone on loopback; sim:animations=real for Android's transition times), adb[:SERIAL] (a phone), "
@@ -130,6 +135,34 @@ def load_model(spec: str, **options: Any) -> Any:
                             "checkpoint with TransformersModel(BASE, adapter=DIR)")
         return TransformersModel(base, adapter=spec, **options)
     return TransformersModel(spec, **options)
+
+
+def connect(
+    device: Any = "sim",
+    model: Any = None,
+    *,
+    out: str | Path | None = None,
+    cache: bool | str | Path | GroundingCache = True,
+    settle_timeout: float = 2.0,
+    name: str = "script",
+) -> "Session":
+    """A `Session` on `device`, a spec ("sim", "adb[:SERIAL]", "desktop[:N]", "image:PATH") or a
+    connected Device, with `model`, a spec (see `vlagent.load_model`), a Model, or None for
+    exact steps and cached groundings only. Closing the session stops a SimPhone it started.
+
+    cache: True for the user cache ($VLAGENT_CACHE or ~/.cache/vlagent/grounding.json), a path,
+    a GroundingCache, or False for none. out: a folder to record the session as a trajectory.
+    """
+    from .session import Session
+
+    stack = contextlib.ExitStack()
+    try:
+        dev = stack.enter_context(open_device(device)) if isinstance(device, str) else device
+        mdl = load_model(model) if isinstance(model, str) else model
+        return Session(dev, mdl, out=out, cache=cache, settle_timeout=settle_timeout, name=name, closer=stack)
+    except BaseException:
+        stack.close()
+        raise
 
 
 def tiny_model_dir() -> Path:

@@ -17,7 +17,8 @@ to the end. On top of that:
 - a dropped transport is reconnected (`adb connect` for host:port serials) and the command
   retried, within a few seconds; commands that may already have run are not re-run. Then
   `DeviceOffline` says what to check.
-- key names and app names are resolved by adb_keys.py and adb_apps.py.
+- key names and app names are resolved by adb_keys.py and adb_apps.py; what the phone says of
+  its build and screen (size, density, rotation) is parsed by adb_display.py.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..actions import (
 )
 from ..errors import DeviceCommandError, DeviceError, DeviceOffline, ToolArgumentsError, UserError
 from .adb_apps import match_app
+from .adb_display import ORIENTATION_COMMAND, PROPERTIES_COMMAND, frame_turned, read_display, read_rotation
 from .adb_frames import TruncatedFrame, UnparsableFrame, decode_png_frame, decode_raw_frame
 from .adb_keys import SYSTEM_BUTTONS, keycode
 from .adb_text import (
@@ -364,37 +366,16 @@ class AdbDevice:
 
     # -- geometry -----------------------------------------------------------------------------
     def _load_properties(self) -> None:
-        out = self.shell(
-            "getprop ro.product.model; getprop ro.build.version.release; getprop ro.build.version.sdk; "
-            "wm size; wm density; dumpsys display | grep -E 'orientation=|mCurrentOrientation'",
-            check=False,
-        )
-        lines = out.splitlines()
-        self._props = {"ro.product.model": lines[0].strip() if lines else "",
-                       "ro.build.version.release": lines[1].strip() if len(lines) > 1 else ""}
-        sdk = lines[2].strip() if len(lines) > 2 else ""
-        self._sdk = int(sdk) if sdk.isdigit() else 0
-        phys = re.search(r"Physical size: (\d+)x(\d+)", out)
-        if not phys:
-            raise DeviceCommandError(f"cannot read the screen size from `wm size`: {out.strip()[:300]}")
-        self._physical = (int(phys.group(1)), int(phys.group(2)))
-        over = re.search(r"Override size: (\d+)x(\d+)", out)
-        self._override = (int(over.group(1)), int(over.group(2))) if over else None
-        dens = re.search(r"Override density: (\d+)", out) or re.search(r"Physical density: (\d+)", out)
-        self._density = int(dens.group(1)) if dens else 0
-        rot = re.search(r"orientation=(\d)", out)
-        self._rotation = int(rot.group(1)) if rot else 0
+        display = read_display(self.shell(PROPERTIES_COMMAND, check=False))
+        self._props, self._sdk, self._density = display.props, display.sdk, display.density
+        self._physical, self._override, self._rotation = display.physical, display.override, display.rotation
 
     def _note_orientation(self, frame: tuple[int, int]) -> None:
         """A frame whose aspect disagrees with the known rotation means the phone turned."""
-        w, h = self._physical
-        if w == h or not w:
-            return
-        landscape = (frame[0] > frame[1]) != (w > h)
-        if landscape != bool(self._rotation % 2):
-            out = self.shell("dumpsys display | grep orientation=", check=False)
-            rot = re.search(r"orientation=(\d)", out)
-            self._rotation = int(rot.group(1)) if rot else (1 if landscape else 0)
+        landscape = frame_turned(self._physical, self._rotation, frame)
+        if landscape is not None:
+            rotation = read_rotation(self.shell(ORIENTATION_COMMAND, check=False))
+            self._rotation = rotation if rotation is not None else (1 if landscape else 0)
 
     # -- frames -------------------------------------------------------------------------------
     def _decode_raw(self, data: bytes | bytearray) -> Image.Image:

@@ -8,7 +8,7 @@
 import argparse
 import logging
 
-from vlagent.session import connect
+from vlagent import connect
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@ step and the log says "grounding cache hit ... no model call".
 import argparse
 import logging
 
-from vlagent.session import connect
+from vlagent import connect
 
 
 def main(argv=None) -> int:

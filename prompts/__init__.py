@@ -185,6 +185,21 @@ def strip_continuation(text: str) -> str:
     return text[2:] if text.startswith(": ") else text[1:] if text.startswith(":") else text
 
 
+def in_tool_format(text: str, calls: list, tool_format: str) -> str:
+    """A reply as a model of `tool_format` writes it: `text` as it is when it is in that format
+    already (or has no `calls`), else its parsed `calls` written by the format's Qwen-Agent
+    builder (an oracle's Hermes calls become ✿ calls for a Qwen2-VL)."""
+    if _CALL_MARKER[tool_format] in text or not calls:
+        return text
+    schema = _qwen_agent("llm.schema")
+    qa = [schema.Message(role="user", content=[schema.ContentItem(text=".")])]
+    qa += [schema.Message(role="assistant", content=[], function_call=schema.FunctionCall(
+        name=c.name, arguments=json.dumps(c.arguments, ensure_ascii=False))) for c in calls]
+    functions = [{"name": c.name, "description": "", "parameters": {"type": "object"}} for c in calls]
+    rendered = _builder(tool_format).preprocess_fncall_messages(qa, functions, lang="en", parallel_function_calls=False)
+    return "".join(item.text or "" for item in rendered[-1].content)
+
+
 def _assistant_pieces(text: str, tool_format: str) -> list[tuple[str, Any]]:
     """(text, None) and ("", ToolCall) pieces of a raw reply, in order: the words before the
     first call, then each call; what follows the calls (results the model wrote itself when

@@ -1,44 +1,41 @@
 """OpenAIModel: any OpenAI-compatible chat-completions server (vLLM, SGLang, `transformers serve`,
 Ollama, DashScope), spoken to with httpx.
 
-Screenshots are resized here as on the in-process path (`fit_to_model`) and sent as lossless PNG
+Screenshots are resized as on the in-process path (`fit_to_model`) and sent as lossless PNG
 data URLs, so the server's processor has nothing left to resize and the model sees the pixels
 TransformersModel would show it. Tools are written into the prompt in the profile's format
 (`render_messages`; the default, as the Qwen2-VL and Qwen2.5-VL chat templates drop `tools`) or,
 asked for, sent natively (`tools=`); either way the agent parses the returned text. Timeouts, 429
 and 5xx are retried under `vlagent.retry`; everything else raises at once, worded for whoever
 must fix it.
+
+Here: the request and the HTTP exchange. The messages' wire form is `openai_messages`; reading a
+streamed answer and a failed response's message is `openai_replies`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
-import re
 import time
-import weakref
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Literal
 
 import httpx
 
 from ..deadline import AnswerTooSlow, within
-from ..errors import ModelError, ParseError, UserError
-from ..parsing import parse_tool_calls
+from ..errors import ModelError, UserError
 from ..profiles import Profile, get_profile, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
 from ..redaction import redact_logs
 from ..retry import MAX_RETRY_AFTER, RETRYABLE_STATUS, is_transient, retry_after, retrying
-from ..vision import fit_to_model
+from .openai_messages import DataURLs, native_messages, wire_message, with_calls
+from .openai_replies import read_stream, server_message
 from .stopping import cut_at_stop
 from .base import (
     DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema,
 )
 
 API_KEY_ENV_VARS = ("VLAGENT_API_KEY", "OPENAI_API_KEY", "DASHSCOPE_API_KEY")
-_CALL_BLOCK = re.compile(r"\s*<tool_call>.*?</tool_call>\s*", re.DOTALL)
-_IMAGE_CACHE_SIZE = 16  # the loop sends the last few screenshots again every step
 
 
 class _ServerFailed(ModelError):
@@ -89,7 +86,7 @@ class OpenAIModel:
         self.retry = dict(retry or {})  # overrides for vlagent.retry.retrying (attempts, initial, ...)
         self._transport = transport
         self._client: httpx.Client | None = None
-        self._images: dict[int, tuple[weakref.ref, str]] = {}
+        self._images = DataURLs()
         self.description = f"openai:{model or '?'}@{self.base_url}"
 
     def __repr__(self) -> str:
@@ -141,7 +138,7 @@ class OpenAIModel:
         except _ToolsRejected:
             self.native_tools = False
             message, usage = ask(False)
-        text = _with_calls(message.get("content"), message.get("tool_calls"))
+        text = with_calls(message.get("content"), message.get("tool_calls"))
         text, _ = cut_at_stop(text, options.get("stop", self.profile.stop))
         if sent.get("continue_final_message"):
             text = strip_continuation(text)
@@ -153,7 +150,7 @@ class OpenAIModel:
               options: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
         t = time.perf_counter()
         chat = self._chat(messages, tools, native)
-        wire = [self._wire(m) for m in chat]
+        wire = [wire_message(m, self._image_url) for m in chat]
         timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t
         body: dict[str, Any] = {
             "model": self._model_id(), "messages": wire,
@@ -191,64 +188,12 @@ class OpenAIModel:
 
     def _chat(self, messages: list[Message], tools: list[ToolSchema] | None, native: bool) -> list[Message]:
         if native:
-            return self._native_messages(messages)
+            return native_messages(messages)
         return render_messages(messages, tools, self.profile.tool_format) if tools else messages
 
-    def _native_messages(self, messages: list[Message]) -> list[Message]:
-        """Calls answered by the tool messages right after them become `tool_calls` paired by
-        `tool_call_id` (OpenAI refuses a `tool` message without one); other tool results (no
-        call to answer: parse errors) go as user turns, as they are."""
-        out: list[Message] = []
-        ids: list[str] = []
-        for i, msg in enumerate(messages):
-            if msg["role"] == "assistant" and (calls := _answered_calls(messages, i)):
-                ids = [f"call_{i}_{k}" for k in range(len(calls))]
-                rest = _CALL_BLOCK.sub("\n", _text(msg["content"])).strip()
-                out.append({"role": "assistant", "content": rest or None, "tool_calls": [
-                    {"id": id_, "type": "function", "function": {
-                        "name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
-                    for id_, c in zip(ids, calls)]})
-            elif msg["role"] == "tool" and ids:
-                out.append({"role": "tool", "tool_call_id": ids.pop(0), "content": _text(msg["content"])})
-            elif msg["role"] == "tool":
-                out.append({"role": "user", "content": msg["content"]})
-            else:
-                ids = []
-                out.append(msg)
-        return out
-
-    def _wire(self, msg: Message) -> dict[str, Any]:
-        out = {k: msg[k] for k in ("role", "content", "tool_call_id", "tool_calls") if k in msg}
-        if isinstance(msg.get("content"), list):
-            parts = []
-            for part in msg["content"]:
-                if part.get("type") == "image":
-                    image = part["image"]  # a PIL image, or already a URL / data URL
-                    parts.append({"type": "image_url", "image_url": {
-                        "url": image if isinstance(image, str) else self._image_url(image)}})
-                elif part.get("type") in ("text", "image_url"):
-                    parts.append(part)
-                else:
-                    raise UserError(f"OpenAIModel cannot send a message part of type {part.get('type')!r}")
-            # Text-only turns go as one string: some servers' templates accept nothing else.
-            text_only = all(p["type"] == "text" for p in parts)
-            out["content"] = "".join(p["text"] for p in parts) if text_only else parts
-        return out
-
     def _image_url(self, image: Any) -> str:
-        cached = self._images.get(id(image))
-        if cached is not None and cached[0]() is image:
-            return cached[1]
-        fitted, buf = fit_to_model(image, self.min_pixels, self.max_pixels), io.BytesIO()
-        if self.image_format == "jpeg":
-            fitted.save(buf, "JPEG", quality=90)
-        else:  # zlib level 1: ~2x faster than Pillow's default 6 on screenshots, hardly bigger
-            fitted.save(buf, "PNG", compress_level=1)
-        url = f"data:image/{self.image_format};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
-        if len(self._images) >= _IMAGE_CACHE_SIZE:
-            self._images.pop(next(iter(self._images)))
-        self._images[id(image)] = (weakref.ref(image), url)
-        return url
+        return self._images.url(image, min_pixels=self.min_pixels, max_pixels=self.max_pixels,
+                                image_format=self.image_format)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -275,7 +220,7 @@ class OpenAIModel:
                            f"{asked:.0f} s before the next request (more than vlagent waits, "
                            f"{MAX_RETRY_AFTER:.0f} s); try again later") from None
             raise kind(f"{what}: the server answered {e.response.status_code} "
-                             f"({_server_message(e.response)}), also on retrying") from None
+                             f"({server_message(e.response)}), also on retrying") from None
         except httpx.ConnectError as e:
             raise ModelError(f"cannot connect to the model server at {self.base_url} ({e}); check that "
                              "the server is running and that the host and port are right") from None
@@ -301,7 +246,7 @@ class OpenAIModel:
                 plain = "application/json" in response.headers.get("content-type", "")
                 if body.get("stream") and not plain:
                     lines = within(response.iter_lines(), self.deadline, response.request, started)
-                    return self._read_stream(lines, options.get("stream_callback"), timings, sent)
+                    return read_stream(lines, options.get("stream_callback"), timings, sent, self.base_url)
                 raw = b"".join(within(response.iter_bytes(), self.deadline, response.request, started))
             try:
                 data = json.loads(raw)
@@ -317,7 +262,7 @@ class OpenAIModel:
         return self._with_retries(attempt, f"POST {self.base_url}/v1/chat/completions")
 
     def _raise_for_status(self, response: httpx.Response, native: bool) -> None:
-        status, message = response.status_code, _server_message(response)
+        status, message = response.status_code, server_message(response)
         if status in RETRYABLE_STATUS or status >= 500:
             response.raise_for_status()  # vlagent.retry decides from the status
         about_tools = status == 400 and native and "tool" in message.lower()
@@ -338,54 +283,6 @@ class OpenAIModel:
                             f"({message}); the models it lists at /v1/models: {served}")
         hint = "; the server refuses native tools: pass native_tools=False" if about_tools else ""
         raise ModelError(f"the model server at {self.base_url} answered {status}: {message}{hint}")
-
-    def _read_stream(self, lines: Iterable[str], callback: Callable[[str], Any] | None,
-                     timings: dict[str, float], sent: float) -> tuple[dict[str, Any], dict[str, Any]]:
-        text: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
-        usage: dict[str, Any] = {}
-        done, finish = False, None
-        try:
-            for line in lines:
-                data = line[5:].strip() if line.startswith("data:") else None
-                if data == "[DONE]":
-                    done = True
-                elif data:
-                    try:
-                        event = json.loads(data)
-                    except ValueError:
-                        raise ModelError(f"{self.base_url} streamed a non-JSON event: {data[:300]!r}") from None
-                    if event.get("error"):  # `transformers serve` reports a failed generation so
-                        raise ModelError(f"the model server at {self.base_url} failed mid-answer: "
-                                         f"{_error_text(event['error'])}")
-                    usage = event.get("usage") or usage
-                    for choice in event.get("choices") or []:
-                        delta = choice.get("delta") or {}
-                        if delta.get("content") or delta.get("tool_calls"):
-                            timings.setdefault("first_token", time.perf_counter() - sent)
-                        if delta.get("content"):
-                            text.append(delta["content"])
-                            if callback is not None:
-                                callback(delta["content"])
-                        for tc in delta.get("tool_calls") or []:
-                            slot = calls.setdefault(tc.get("index", len(calls)), {"name": "", "arguments": ""})
-                            fn = tc.get("function") or {}
-                            slot["name"] = slot["name"] or fn.get("name") or ""
-                            slot["arguments"] += fn.get("arguments") or ""
-                        finish = choice.get("finish_reason") or finish
-                        done = done or bool(finish)
-        except httpx.HTTPError as e:
-            if not (text or calls):
-                raise  # nothing shown yet: the retry policy may try again without repeating text
-            raise ModelError(f"the answer stream from {self.base_url} was cut after {len(''.join(text))} "
-                             f"characters ({type(e).__name__}: {e}); not retried, to not repeat text") from None
-        if not done:
-            raise ModelError(f"the answer stream from {self.base_url} ended before the answer did "
-                             f"(no finish_reason, no [DONE]) after {len(''.join(text))} characters")
-        content, tool_calls = "".join(text), [{"function": calls[i]} for i in sorted(calls)]
-        if tool_calls and callback is not None:  # what was printed is then what is returned
-            callback(_with_calls(content, tool_calls)[len(content):])
-        return {"content": content, "tool_calls": tool_calls, "finish_reason": finish}, usage
 
     # -- models ----------------------------------------------------------------------------
 
@@ -411,57 +308,3 @@ class OpenAIModel:
             self.description = f"openai:{self.model}@{self.base_url}"
         return self.model
 
-
-def _answered_calls(messages: list[Message], index: int) -> list[Any]:
-    """The Hermes calls in assistant message `index` when the tool messages right after it answer
-    them one by one (same names, no images); otherwise [] and the turn goes back as plain text."""
-    text, results = _text(messages[index]["content"]), []
-    for msg in messages[index + 1:]:
-        if msg["role"] != "tool":
-            break
-        results.append(msg)
-    if "<tool_call>" not in text or any(
-            p.get("type") != "text" for r in results if isinstance(r["content"], list) for p in r["content"]):
-        return []
-    try:
-        calls = parse_tool_calls(text)
-    except ParseError:
-        return []
-    return calls if [c.name for c in calls] == [r.get("name") for r in results] else []
-
-
-def _with_calls(content: str | None, tool_calls: list[dict[str, Any]] | None) -> str:
-    """Native tool calls written back as Hermes text, after the content, so one parser reads them."""
-    text = content or ""
-    for call in tool_calls or []:
-        fn = call.get("function") or call
-        raw = fn.get("arguments")
-        try:
-            value = json.loads(raw.strip() or "{}") if isinstance(raw, str) else raw or {}
-            args = json.dumps(value, ensure_ascii=False)
-        except ValueError:
-            args = raw  # kept as sent: the parser repairs it or tells the model what is wrong
-        name = json.dumps(fn.get("name") or "", ensure_ascii=False)
-        text += ("\n" if text and not text.endswith("\n") else "")
-        text += f'<tool_call>\n{{"name": {name}, "arguments": {args}}}\n</tool_call>'
-    return text
-
-
-def _text(content: Any) -> str:
-    return content if isinstance(content, str) else "".join(
-        p.get("text", "") for p in content or [] if p.get("type") == "text")
-
-
-def _error_text(error: Any) -> str:
-    return str(error.get("message") or json.dumps(error)) if isinstance(error, dict) else str(error)
-
-
-def _server_message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    if isinstance(data, dict) and any(data.get(k) for k in ("error", "detail", "message")):
-        value = next(data[k] for k in ("error", "detail", "message") if data.get(k))
-        return json.dumps(value)[:500] if isinstance(value, list) else _error_text(value)
-    return json.dumps(data)[:500]

@@ -83,9 +83,9 @@ class Encoder:
         """(prompt, target, images): the prompt exactly as `generate` renders it; the target as
         the profile continues it with the reply, up to and with the end of the turn."""
         messages, images = self.messages(sample)
-        prompt, _, _ = self.model._prompt(messages, sample["tools"])
-        full, _, continued = self.model._prompt([*messages, {"role": "assistant", "content": sample["target"]}],
-                                                sample["tools"])
+        prompt, _, _ = self.model.prompt(messages, sample["tools"])
+        full, _, continued = self.model.prompt([*messages, {"role": "assistant", "content": sample["target"]}],
+                                               sample["tools"])
         if not continued or not full.startswith(prompt):
             raise UserError(f"sample {sample['id']}: profile {self.model.profile.name} does not render its reply "
                             "as a continuation of its prompt; export the runs again with this model's --profile")
@@ -96,8 +96,7 @@ class Encoder:
 
         prompt, target, images = self.texts(sample)
         model = self.model
-        inputs = (model._fast_inputs(prompt, images) if model.fast_preprocess else None) or \
-            model._processor_inputs(prompt, images)
+        inputs = model.inputs(prompt, images)
         grid = inputs.get("image_grid_thw")
         patch = getattr(model.processor.image_processor, "patch_size", 14)
         for im, g in zip(images, grid if grid is not None else []):

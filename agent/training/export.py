@@ -23,6 +23,7 @@ prompt, images and target) are dropped.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,7 @@ def check_profile(run: Run, profile: Profile) -> None:
 def model_image(frame: Image.Image, model_size: tuple[int, int], profile: Profile) -> Image.Image:
     """`frame` as the in-process model saw it: `fit_to_model` (the processor's resize) when the
     profile's pixel budget gives the recorded size, else the same resize straight to it."""
-    import torch  # noqa: F401  (fit_to_model resizes as the processor does only with torch loaded)
+    importlib.import_module("torch")  # fit_to_model resizes as the processor does only with torch loaded
 
     from ..vision import as_rgb, fit_to_model, image_array, resize_like_processor
 
@@ -132,6 +133,7 @@ def step_conversations(run: Run, profile: Profile, stats: ExportStats) -> Iterat
     from ..conversation import Conversation
     from ..coords import Screen
     from ..guards import Secrets, is_black
+    from ..prompts import in_tool_format
     from ..run_config import RunConfig
     from ..ui_tools import UI_TOOL_NAMES, ui_tool_schema
 
@@ -157,28 +159,11 @@ def step_conversations(run: Run, profile: Profile, stats: ExportStats) -> Iterat
             stats.skip(stats.steps_skipped, "function-tool calls (their schemas are not recorded)")
         else:
             screen = Screen(image_size=frame.size, device_size=tuple(step.device_size), model_size=current.size)
-            history = [s.model_copy(update={"model_output": in_profile_format(s.model_output, s.calls, fmt)})
+            history = [s.model_copy(update={"model_output": in_tool_format(s.model_output, s.calls, fmt)})
                        for s in traj.steps[:step.index]]
             messages = conversation.messages(history, current, screen)
             yield step, messages, [ui_tool_schema(ui_tool, screen, system)]
         conversation.see(step.index, current)
-
-
-def in_profile_format(text: str, calls: list, tool_format: str) -> str:
-    """A reply as a model of `tool_format` writes it: as recorded when it is in that format
-    already, else its parsed calls written by the format's Qwen-Agent builder (an oracle's Hermes
-    calls become ✿ calls for a Qwen2-VL)."""
-    from ..prompts import _CALL_MARKER, _builder, _qwen_agent
-
-    if _CALL_MARKER[tool_format] in text or not calls:
-        return text
-    schema = _qwen_agent("llm.schema")
-    qa = [schema.Message(role="user", content=[schema.ContentItem(text=".")])]
-    qa += [schema.Message(role="assistant", content=[], function_call=schema.FunctionCall(
-        name=c.name, arguments=json.dumps(c.arguments, ensure_ascii=False))) for c in calls]
-    functions = [{"name": c.name, "description": "", "parameters": {"type": "object"}} for c in calls]
-    rendered = _builder(tool_format).preprocess_fncall_messages(qa, functions, lang="en", parallel_function_calls=False)
-    return "".join(item.text or "" for item in rendered[-1].content)
 
 
 def completion_text(messages: list, tools: list, target: str, profile: Profile) -> tuple[list, str] | None:
@@ -246,6 +231,8 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
         raise UserError(f"--out {out} is not empty; choose a new directory for the dataset")
     if not 0 <= validation < 1:
         raise UserError(f"--validation {validation}: give the share of (task, seed) groups held out, from 0 to 0.9")
+    from ..prompts import in_tool_format
+
     run_dirs = find_runs(runs)
     chosen = get_profile(profile) if profile else None
     images_dir = out / "images"
@@ -273,7 +260,7 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
             split = split_of(run.group, validation)
             written: dict[int, str] = {}
             for step, messages, tools in step_conversations(run, chosen, stats):
-                target = in_profile_format(step.model_output, step.calls, chosen.tool_format)
+                target = in_tool_format(step.model_output, step.calls, chosen.tool_format)
                 rendered = completion_text(messages, tools, target, chosen)
                 if rendered is None:
                     stats.skip(stats.steps_skipped, "target not one assistant turn")

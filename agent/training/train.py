@@ -99,8 +99,10 @@ def load_model(cfg: TrainConfig, cuda: bool) -> Any:
     import torch
     import transformers
 
-    config, source, local_only = model._load_config()
+    from ..models.checkpoint import load_config
     from ..profiles import profile_for_model_type
+
+    config, source, local_only = load_config(model.model_name)
 
     model.processor = transformers.AutoProcessor.from_pretrained(source, local_files_only=local_only)
     if not cfg.profile:

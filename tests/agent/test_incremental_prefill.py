@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from score_keeping import keep_scores
 
 from vlagent.conversation import Conversation
 from vlagent.coords import Screen
 from vlagent.guards import Secrets
+from vlagent.models.incremental_prefill import IncrementalPrefill
 from vlagent.models.transformers_model import TransformersModel
 from vlagent.calls import CallRecord, ResultRecord
 from vlagent.trajectory import Step
@@ -43,17 +45,7 @@ def model(request: pytest.FixtureRequest, tiny_model_path: Path, tmp_path_factor
 
     path = tiny_model_path if request.param == "qwen2-vl" else tiny_checkpoint(
         tmp_path_factory.mktemp("tiny-qwen25-vl"), "qwen2.5-vl")
-    model = TransformersModel(path, max_new_tokens=NEW_TOKENS).load()
-    real_generate = model.hf_model.generate
-
-    def generate_keeping_scores(**kwargs):
-        out = real_generate(**kwargs, output_scores=True, return_dict_in_generate=True)
-        model.last_scores = np.stack([s[0].float().numpy() for s in out.scores])
-        model.last_kwargs = kwargs
-        return out.sequences
-
-    model.hf_model.generate = generate_keeping_scores
-    return model
+    return keep_scores(TransformersModel(path, max_new_tokens=NEW_TOKENS).load())
 
 
 def screenshot(seed: int) -> Image.Image:
@@ -89,7 +81,7 @@ def run_both_ways(model: TransformersModel, *, roll: int = 2, stop: tuple[str, .
 
 
 def test_greedy_tokens_and_logits_are_those_of_a_full_prefill(model: TransformersModel) -> None:
-    model._prompt_cache = None  # a fresh run
+    model._prefill = IncrementalPrefill()  # a fresh run
     steps = run_both_ways(model)
     for index, (plain, plain_scores, cached, cached_scores) in enumerate(steps):
         assert cached.text == plain.text, index
@@ -107,7 +99,7 @@ def test_greedy_tokens_and_logits_are_those_of_a_full_prefill(model: Transformer
 
 
 def test_each_screenshot_goes_through_the_vision_tower_once(model: TransformersModel) -> None:
-    model._prompt_cache = None
+    model._prefill = IncrementalPrefill()
     seen: list[int] = []
     visual = model.hf_model.model.visual
     handle = visual.register_forward_hook(lambda m, args, out: seen.append(int(args[0].shape[0])))
@@ -120,13 +112,13 @@ def test_each_screenshot_goes_through_the_vision_tower_once(model: TransformersM
     # screen kept across the rolls at steps 3 and 5 comes from the vision cache.
     cached_calls = seen[1::2]
     assert cached_calls == [per_image] * STEPS, seen
-    assert model._vision_cache.reused == 2
+    assert model._prefill.vision.reused == 2
 
 
 def test_a_reply_cut_at_a_stop_string_still_reuses_the_prompt(model: TransformersModel) -> None:
     """The reply generated past the stop string is in the cache but not in the next prompt:
     the common prefix ends where they part."""
-    model._prompt_cache = None
+    model._prefill = IncrementalPrefill()
     steps = run_both_ways(model, stop=("a", "e"))
     for plain, _, cached, _ in steps:
         assert cached.text == plain.text and "a" not in cached.text and "e" not in cached.text
@@ -135,7 +127,7 @@ def test_a_reply_cut_at_a_stop_string_still_reuses_the_prompt(model: Transformer
 
 def test_an_image_drawn_on_in_place_is_not_taken_for_the_one_cached(model: TransformersModel) -> None:
     """Same Image object, new pixels: its key changes, so nothing from the image on is reused."""
-    model._prompt_cache = None
+    model._prefill = IncrementalPrefill()
     image = screenshot(1)
     messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "Next?"}]}]
     model.generate(messages, max_new_tokens=2)
@@ -193,7 +185,7 @@ def test_a_screenshot_generate_encoded_is_not_encoded_again(model: TransformersM
     """The first call's images go through generate's own vision pass, whose output is kept: a
     later prompt that shows the image after a change (nothing of it reusable from the key/value
     cache) takes the embeddings from there, with the logits of a full prefill."""
-    model._prompt_cache = None
+    model._prefill = IncrementalPrefill()
     image = screenshot(3)
 
     def ask(system: str, cache: bool = True):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from score_keeping import keep_scores
 
 from vlagent.models.transformers_model import TransformersModel
 
@@ -42,17 +43,7 @@ def reuse_whatever_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def model(tiny_model_path: Path) -> TransformersModel:
-    model = TransformersModel(tiny_model_path, max_new_tokens=12).load()
-    real_generate = model.hf_model.generate
-
-    def generate_keeping_scores(**kwargs):
-        out = real_generate(**kwargs, output_scores=True, return_dict_in_generate=True)
-        model.last_scores = np.stack([s[0].float().numpy() for s in out.scores])
-        model.last_kwargs = kwargs
-        return out.sequences
-
-    model.hf_model.generate = generate_keeping_scores
-    return model
+    return keep_scores(TransformersModel(tiny_model_path, max_new_tokens=12).load())
 
 
 def screen(seed: int, size: tuple[int, int] = (280, 560)) -> Image.Image:
@@ -131,7 +122,7 @@ def test_the_cache_is_started_once_and_reused_across_steps(tiny_model_path: Path
         assert usage["cached_tokens"] + usage["prefill_tokens"] == usage["prompt_tokens"]
     assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 3)
     # kept for the next call: the last prompt and its reply but the reply's last token, never fed
-    kept = model._prompt_cache
+    kept = model._prefill.prompt
     assert kept.cache.get_seq_length() == completion.usage["prompt_tokens"] + completion.usage["completion_tokens"] - 1
     assert len(kept.keys) == kept.cache.get_seq_length() + 1
 
@@ -203,22 +194,22 @@ def test_freed_memory_is_handed_back_only_after_rss_crept_up(tiny_model_path: Pa
     (glibc malloc_trim) runs when RSS at the end of a call is RELEASE_SLACK above the lowest
     end-of-call level; a call that still ends above the band right after a release means the
     working set grew, and its level becomes the floor."""
-    from vlagent.models import transformers_model as tm
+    from vlagent.models import memory_release
 
-    slack = tm.RELEASE_SLACK
+    slack = memory_release.RELEASE_SLACK
     trims: list[int] = []
     levels = [100, 110, 100 + slack + 1, 105, 120, 100 + slack + 5, 100 + slack + 10, 100 + slack + 20]
     rss = iter(levels)
-    monkeypatch.setattr(tm, "_malloc_trim", lambda: trims.append)
-    monkeypatch.setattr(tm, "_rss_bytes", lambda: next(rss))
+    monkeypatch.setattr(memory_release, "_malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(memory_release, "_rss_bytes", lambda: next(rss))
     model = TransformersModel(tiny_model_path, max_new_tokens=1)
     for _ in levels[:5]:  # floor 100; 110 inside; over the band: release; 105, 120 inside again
-        model._release_freed_memory()
-    assert trims == [0] and model._rss_floor == 100
-    model._release_freed_memory()  # over the band again: release
-    model._release_freed_memory()  # still over it after the release: the new floor
-    model._release_freed_memory()  # inside the band of the new floor
-    assert trims == [0, 0] and model.memory_releases == 2 and model._rss_floor == 100 + slack + 10
+        model._memory.after_call()
+    assert trims == [0] and model._memory.floor == 100
+    model._memory.after_call()  # over the band again: release
+    model._memory.after_call()  # still over it after the release: the new floor
+    model._memory.after_call()  # inside the band of the new floor
+    assert trims == [0, 0] and model.memory_releases == 2 and model._memory.floor == 100 + slack + 10
 
     off = TransformersModel(tiny_model_path, release_memory=False)
     assert off.release_memory is False

@@ -18,7 +18,8 @@ from vlagent import actions as A
 from vlagent.errors import UserError, VLAgentError
 from vlagent.models.scripted import ScriptedModel
 from vlagent import AssertionFailed, GroundingFailed, QueryFailed, WaitTimeout
-from vlagent.session import Session, connect
+from vlagent.session import Session
+from vlagent.specs import connect
 from vlagent.testing import ImageDevice
 from vlagent.trajectory import Trajectory
 
