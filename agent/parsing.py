@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import json5
 
 from .calls import ToolCall
 from .errors import ParseError
@@ -235,6 +234,8 @@ def loads_lenient(source: str) -> Any:
         pass
     if len(source) > _MAX_JSON5_CHARS:
         raise ValueError(f"invalid JSON over {_MAX_JSON5_CHARS} characters long")
+    import json5  # only for what strict JSON refused: `import vlagent` stays cheap (issue #20)
+
     try:
         return json5.loads(source)
     except Exception as exc:  # json5 raises ValueError, RecursionError, ... on odd input

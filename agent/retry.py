@@ -10,11 +10,8 @@ that long, and an answer that asks for more than MAX_RETRY_AFTER seconds is not 
 
 from __future__ import annotations
 
-import email.utils
 import time
-from typing import Callable
-
-import tenacity
+from typing import TYPE_CHECKING, Callable
 
 from .errors import PolicyViolation, RecoverableError, UserAbort, UserError
 
@@ -23,6 +20,9 @@ NEVER_RETRIED: tuple[type[BaseException], ...] = (
 )
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer is told no, not waited for
+
+if TYPE_CHECKING:
+    import tenacity
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -50,6 +50,8 @@ def retry_after(exc: BaseException | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only for an HTTP-date Retry-After
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -74,6 +76,8 @@ def retrying(
     initial / maximum: the exponential backoff's first and longest wait (initial=0: no wait);
     retry_if: what is worth another attempt (never what NEVER_RETRIED lists);
     before_sleep: run before each new attempt (a reconnect)."""
+    import tenacity  # here, not at import: `import vlagent` stays cheap (issue #20)
+
     # exponential + random jitter spelled so tenacity 8 and 9 read it the same way
     backoff = tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(0, initial)
 
