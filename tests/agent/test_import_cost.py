@@ -27,7 +27,7 @@ from vlagent.devices import AdbDevice
 # Each is imported on first use, where it is needed, never by the imports above.
 DEFERRED = (
     "torch", "transformers", "numpy", "httpx", "jsonschema", "jinja2", "asyncio", "qwen_agent",
-    "adbutils", "pyautogui", "mss",
+    "adbutils", "pyautogui", "mss", "tenacity", "json5", "email.utils",
 )
 CPU_BOUND_S = 0.3
 
