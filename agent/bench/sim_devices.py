@@ -12,7 +12,7 @@ from ..errors import UserError
 
 class SimPhones:
     """A fresh SimPhone per episode, seeded by it, connected to the adb server in use.
-    animations: the phones' transitions, "off" or "real" (devices/sim/animation.py)."""
+    animations: the phones' transitions, "off" or "real" (devices/sim/phone/animation.py)."""
 
     def __init__(self, size: tuple[int, int] = (1080, 2400), *, animations: str = "off", **device_options: Any):
         self.size = size

@@ -9,7 +9,7 @@ import pytest
 
 from vlagent import PolicyViolation, ToolCall, tool
 from vlagent import actions as A
-from vlagent.devices.sim.phone import Phone
+from vlagent.devices.sim import Phone
 from vlagent.policy import Policy, app_matches, classify
 from vlagent.risks import Assessment, Risk
 from vlagent.screen_risks import GuardContext

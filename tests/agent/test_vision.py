@@ -31,7 +31,7 @@ def processor(tiny_model_path: Path):
 
 @pytest.fixture(scope="module")
 def phone_screenshot() -> Image.Image:
-    from vlagent.devices.sim.phone import Phone
+    from vlagent.devices.sim import Phone
 
     return Phone().screenshot()  # 1080x2400, flat UI colours, text, icons
 

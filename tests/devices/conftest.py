@@ -78,6 +78,19 @@ def shared_sim(adb_client):
     stop()
 
 
+@pytest.fixture
+def sim_shell(adb, shared_sim):
+    """(run, serial): run(*argv) is `adb shell ARGV` on the module's shared SimPhone, freshly reset
+    (`cmd simphone reset`: seeded data, the launcher in front)."""
+    serial = shared_sim.serial
+
+    def run(*argv: str):
+        return adb("shell", *argv, serial=serial)
+
+    assert run("cmd", "simphone", "reset").returncode == 0
+    return run, serial
+
+
 # --- helpers (methods of the `adb` fixture: tests/ is not a package, conftest is not importable)
 
 

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageChops
 
 from vlagent.devices.sim import SimPhoneServer, connect_adb, disconnect_adb
-from vlagent.devices.sim.shell import DeviceState, Shell
+from vlagent.devices.sim.shell.device_state import DeviceState
+from vlagent.devices.sim.shell.interpreter import Shell
 
 adb_only = pytest.mark.adb
 

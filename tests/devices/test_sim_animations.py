@@ -13,7 +13,7 @@ from PIL import Image, ImageChops
 from vlagent import Agent, ScriptedModel, Trajectory
 from vlagent.devices import AdbDevice
 from vlagent.devices.sim import SimPhoneServer, connect_adb, disconnect_adb
-from vlagent.devices.sim.phone import Phone
+from vlagent.devices.sim import Phone
 from vlagent.guards import thumbnail
 from vlagent.settle import difference
 

@@ -3,7 +3,7 @@ shapes, exit codes and stdout/stderr split, through the real adb binary (shell v
 streams and the exit status apart) and adbutils, with each command's effect read back from
 `cmd simphone state`. The expected shapes come from AOSP and toybox sources, named per test.
 
-One SimPhone serves the whole module; every test starts from `cmd simphone reset`.
+One SimPhone serves the whole module; every test starts from `cmd simphone reset` (sim_shell, conftest.py).
 """
 
 from __future__ import annotations
@@ -19,18 +19,6 @@ pytestmark = pytest.mark.adb
 DISPLAY_ID = "4619827259835644672"
 
 
-@pytest.fixture
-def phone(adb, shared_sim):
-    """(run, serial): run(*argv) is `adb shell ARGV` on a freshly reset shared SimPhone."""
-    serial = shared_sim.serial
-
-    def run(*argv: str):
-        return adb("shell", *argv, serial=serial)
-
-    assert run("cmd", "simphone", "reset").returncode == 0
-    return run, serial
-
-
 def _ok(out) -> str:
     assert out.returncode == 0 and out.stderr == b"", out
     return out.stdout.decode()
@@ -44,8 +32,8 @@ def _fails(out, status: int) -> str:
 # --- am: VIEW intents, the task list -----------------------------------------------------------
 
 
-def test_view_intent_loads_the_url_in_the_browser(adb, adb_client, phone):
-    run, serial = phone
+def test_view_intent_loads_the_url_in_the_browser(adb, adb_client, sim_shell):
+    run, serial = sim_shell
     # ActivityManagerShellCommand prints Intent.toShortString; Uri.toSafeString hides a web URL's path
     assert _ok(run("am", "start", "-a", "android.intent.action.VIEW", "-d", "https://example.com")) == \
         "Starting: Intent { act=android.intent.action.VIEW dat=https://example.com/... }\n"
@@ -59,8 +47,8 @@ def test_view_intent_loads_the_url_in_the_browser(adb, adb_client, phone):
     assert 'text="No internet"' in adb.ui(serial)
 
 
-def test_am_stack_list_and_remove(adb, phone):
-    run, serial = phone
+def test_am_stack_list_and_remove(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("am", "start", "-n", "com.android.settings/.Settings"))
     listing = _ok(run("am", "stack", "list"))
     # ActivityTaskManager.RootTaskInfo.toString, front first, one blank line after each (println)
@@ -81,8 +69,8 @@ def test_am_stack_list_and_remove(adb, phone):
     assert out.stdout == b"" and "java.lang.NumberFormatException: For input string: \"abc\"" in _fails(out, 255)
 
 
-def test_dumpsys_activity_recents_is_the_recents_dump(phone):
-    run, _ = phone
+def test_dumpsys_activity_recents_is_the_recents_dump(sim_shell):
+    run, _ = sim_shell
     for component in ("com.android.contacts/.activities.PeopleActivity", "com.android.deskclock/.DeskClock"):
         _ok(run("am", "start", "-n", component))
         _ok(run("input", "keyevent", "KEYCODE_HOME"))
@@ -98,8 +86,8 @@ def test_dumpsys_activity_recents_is_the_recents_dump(phone):
 # --- display, input, window, power -------------------------------------------------------------
 
 
-def test_dumpsys_input_viewport_and_window_rotation(adb_client, phone):
-    run, serial = phone
+def test_dumpsys_input_viewport_and_window_rotation(adb_client, sim_shell):
+    run, serial = sim_shell
     # frameworks/native DisplayViewport::toString: frames as [l, t, r, b], not Java's Rect(l, t - r, b)
     viewport = ("Viewport INTERNAL: displayId=0, uniqueId=local:4619827259835644672, port=0, orientation={r}, "
                 "logicalFrame=[0, 0, {w}, {h}], physicalFrame=[0, 0, {w}, {h}], deviceSize=[{w}, {h}], "
@@ -122,8 +110,8 @@ def _power(run) -> tuple[str, str, str]:
             re.search(r"^Display Power: state=(\w+)$", dump, re.M).group(1))
 
 
-def test_power_keys_sleep_and_wake_the_screen(adb, adb_client, phone):
-    run, serial = phone
+def test_power_keys_sleep_and_wake_the_screen(adb, adb_client, sim_shell):
+    run, serial = sim_shell
     d = adb_client.device(serial)
     assert _power(run) == ("Awake", "true", "ON") and d.is_screen_on()
     _ok(run("input", "keyevent", "KEYCODE_POWER"))
@@ -141,8 +129,8 @@ def test_power_keys_sleep_and_wake_the_screen(adb, adb_client, phone):
     assert _power(run) == ("Awake", "true", "ON") and adb.state(serial)["screen_on"] is True
 
 
-def test_surfaceflinger_display_id_is_what_screencap_takes(adb, adb_client, phone):
-    run, serial = phone
+def test_surfaceflinger_display_id_is_what_screencap_takes(adb, adb_client, sim_shell):
+    run, serial = sim_shell
     # SurfaceFlinger::dumpDisplayIdentificationData: the physical display id, HWC id, port, EDID name
     assert re.fullmatch(r"Display (\d+) \(HWC display 0\): port=0 pnpId=\w+ displayName=\"[^\"]+\"\n",
                         _ok(run("dumpsys", "SurfaceFlinger", "--display-id"))).group(1) == DISPLAY_ID
@@ -158,8 +146,8 @@ def test_surfaceflinger_display_id_is_what_screencap_takes(adb, adb_client, phon
 # --- pm --------------------------------------------------------------------------------------------
 
 
-def test_pm_list_packages_filters(adb_client, phone):
-    run, serial = phone
+def test_pm_list_packages_filters(adb_client, sim_shell):
+    run, serial = sim_shell
     # PackageManagerShellCommand.runListPackages: -3 third-party, -s system, -e enabled, -d disabled
     assert _ok(run("pm", "list", "packages", "-3")) == "package:com.android.adbkeyboard\npackage:com.simphone.notes\n"
     system = _ok(run("pm", "list", "packages", "-s")).splitlines()
@@ -173,8 +161,8 @@ def test_pm_list_packages_filters(adb_client, phone):
     assert adb_client.device(serial).list_packages(["-3"]) == ["com.android.adbkeyboard", "com.simphone.notes"]
 
 
-def test_resolve_activity_brief(phone):
-    run, _ = phone
+def test_resolve_activity_brief(sim_shell):
+    run, _ = sim_shell
     # printResolveInfo with --brief: the ResolveInfo line, then ComponentName.flattenToShortString
     assert _ok(run("cmd", "package", "resolve-activity", "--brief", "com.android.settings")) == \
         "priority=0 preferredOrder=0 match=0x108000 specificIndex=-1 isDefault=false\ncom.android.settings/.Settings\n"
@@ -183,8 +171,8 @@ def test_resolve_activity_brief(phone):
     assert _ok(run("pm", "resolve-activity", "--brief", "com.nope")) == "No activity found\n"
 
 
-def test_pm_grant_and_revoke(adb, phone):
-    run, serial = phone
+def test_pm_grant_and_revoke(adb, sim_shell):
+    run, serial = sim_shell
     camera = "android.permission.CAMERA"
     assert _ok(run("pm", "grant", "com.android.chrome", camera)) == ""
     assert adb.state(serial)["permissions"] == {"com.android.chrome": [camera]}
@@ -208,8 +196,8 @@ def test_pm_grant_and_revoke(adb, phone):
 # --- settings ---------------------------------------------------------------------------------------
 
 
-def test_settings_defaults_and_list(phone):
-    run, _ = phone
+def test_settings_defaults_and_list(sim_shell):
+    run, _ = sim_shell
     assert _ok(run("settings", "get", "system", "screen_brightness_mode")) == "0\n"
     _ok(run("settings", "put", "system", "screen_brightness", "200"))
     listing = _ok(run("settings", "list", "system")).splitlines()
@@ -224,8 +212,8 @@ def test_settings_defaults_and_list(phone):
 # --- network, processes, files, logs ---------------------------------------------------------------
 
 
-def test_ifconfig_and_ip_follow_wifi(adb, adb_client, phone):
-    run, serial = phone
+def test_ifconfig_and_ip_follow_wifi(adb, adb_client, sim_shell):
+    run, serial = sim_shell
     down = _ok(run("ifconfig", "wlan0"))
     # toybox ifconfig: no inet line and no UP flag while the interface is down
     assert down.startswith("wlan0     Link encap:UNSPEC  \n") and "inet addr:" not in down
@@ -246,8 +234,8 @@ def test_ifconfig_and_ip_follow_wifi(adb, adb_client, phone):
     assert _fails(run("ip", "addr", "show", "dev", "eth0"), 1) == "Device \"eth0\" does not exist.\n"
 
 
-def test_head(adb, phone):
-    run, serial = phone
+def test_head(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("echo 'one\ntwo\nthree' > /sdcard/h.txt"))
     assert _ok(run("head", "-n", "2", "/sdcard/h.txt")) == "one\ntwo\n"
     assert _ok(run("head", "-1", "/sdcard/h.txt")) == "one\n"
@@ -258,8 +246,8 @@ def test_head(adb, phone):
     assert _fails(out, 1) == "head: /sdcard/none: No such file or directory\n"
 
 
-def test_pkill_cannot_kill_an_app_from_the_shell(adb, phone):
-    run, serial = phone
+def test_pkill_cannot_kill_an_app_from_the_shell(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("am", "start", "-n", "com.android.settings/.Settings"))
     pid = _ok(run("pidof", "com.android.settings")).strip()
     # toybox pkill: kill(2) fails with EPERM for another uid's process: `pkill: SIG->PID: reason`, status 1
@@ -270,8 +258,8 @@ def test_pkill_cannot_kill_an_app_from_the_shell(adb, phone):
     assert out.returncode == 1 and out.stdout == out.stderr == b""
 
 
-def test_logcat_dump_clear_and_tail(adb, phone):
-    run, serial = phone
+def test_logcat_dump_clear_and_tail(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("logcat", "-c"))
     assert _ok(run("logcat", "-d")) == "" and adb.state(serial)["logcat_lines"] == 0
     _ok(run("am", "start", "-n", "com.android.settings/.Settings"))

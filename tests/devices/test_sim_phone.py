@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from vlagent.devices.sim.phone import KEYCODES, Phone
+from vlagent.devices.sim import Phone
+from vlagent.devices.sim.phone.keys import KEYCODES
 
 SETTINGS = "com.android.settings"
 
@@ -465,7 +466,7 @@ def test_on_screen_keyboard_keys_type(phone: Phone) -> None:
     w, h = phone.size
     img = phone.screenshot()
     # the keyboard is drawn but not dumped (it is the IME's window): find the 'q' key by its row geometry
-    from vlagent.devices.sim.ui import Frame
+    from vlagent.devices.sim.phone.ui import Frame
     f = Frame(w, h, phone.density, False)
     kb_h = min(f.dp(260), int(h * 0.45))
     top = h - f.nav_h - kb_h
@@ -489,9 +490,9 @@ def test_other_screen_sizes(size: tuple[int, int, int]) -> None:
 
 
 def test_password_fields_are_masked_in_the_dump() -> None:
-    from vlagent.devices.sim import widgets
+    from vlagent.devices.sim.phone import widgets
     from vlagent.devices.sim.apps.base import Activity
-    from vlagent.devices.sim.ui import Frame, dump
+    from vlagent.devices.sim.phone.ui import Frame, dump
 
     act = Activity(host=None)
     act.fields["pin"] = "hunter2"

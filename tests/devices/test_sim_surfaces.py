@@ -23,19 +23,6 @@ MESSAGES = "com.google.android.apps.messaging"
 APK = "SimPhone APK\npackage=com.example.flashlight\nlabel=Flashlight\nversionName=2.1\n"
 
 
-@pytest.fixture
-def phone(adb, shared_sim):
-    """(run, serial): run(*argv) is `adb shell ARGV` on a freshly reset shared SimPhone."""
-    serial = shared_sim.serial
-
-    def run(*argv: str):
-        return adb("shell", *argv, serial=serial)
-
-    assert run("cmd", "simphone", "reset").returncode == 0
-    assert run("input", "keyevent", "KEYCODE_HOME").returncode == 0
-    return run, serial
-
-
 def _ok(out) -> str:
     assert out.returncode == 0 and out.stderr == b"", out
     return out.stdout.decode()
@@ -49,8 +36,8 @@ def _tap(adb, run, serial, **match) -> None:
 # --- notifications -----------------------------------------------------------------------------
 
 
-def test_a_posted_notification_shows_in_the_status_bar_heads_up_and_state(adb, phone):
-    run, serial = phone
+def test_a_posted_notification_shows_in_the_status_bar_heads_up_and_state(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("cmd", "simphone", "notify", MESSAGES, "'Ada Lovelace'", "'Lunch at noon?'"))
     state = adb.state(serial)
     key = f"0|{MESSAGES}|1|null|10121"   # StatusBarNotification.key: user|pkg|id|tag|uid
@@ -63,8 +50,8 @@ def test_a_posted_notification_shows_in_the_status_bar_heads_up_and_state(adb, p
     assert "notify [--tag TAG] [--id N] [--uri URI] PACKAGE TITLE" in _ok(run("cmd", "simphone", "help"))
 
 
-def test_dumpsys_notification_lists_records_in_notificationrecords_shape(phone):
-    run, _ = phone
+def test_dumpsys_notification_lists_records_in_notificationrecords_shape(sim_shell):
+    run, _ = sim_shell
     _ok(run("cmd", "simphone", "notify", MESSAGES, "Bank", "'code 123456'"))
     _ok(run("cmd", "notification", "post", "-t", "Hello", "mytag", "'from the shell'"))   # silent, as on a phone
     out = _ok(run("dumpsys", "notification", "--noredact"))
@@ -82,8 +69,8 @@ def test_dumpsys_notification_lists_records_in_notificationrecords_shape(phone):
     assert "android.text=String [length=11]" in redacted and "code 123456" not in redacted
 
 
-def test_the_shade_opens_from_the_status_bar_and_a_tap_opens_the_posting_app(adb, phone):
-    run, serial = phone
+def test_the_shade_opens_from_the_status_bar_and_a_tap_opens_the_posting_app(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("cmd", "simphone", "notify", MESSAGES, "Ada", "hello"))
     _ok(run("cmd", "statusbar", "expand-notifications"))   # StatusBarShellCommand: silent
     assert adb.state(serial)["shade_open"]
@@ -96,8 +83,8 @@ def test_the_shade_opens_from_the_status_bar_and_a_tap_opens_the_posting_app(adb
     assert state["foreground"]["package"] == MESSAGES and state["notifications"] == [] and not state["shade_open"]
 
 
-def test_a_notification_with_a_uri_sends_it_from_the_posting_app(adb, phone):
-    run, serial = phone
+def test_a_notification_with_a_uri_sends_it_from_the_posting_app(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("cmd", "simphone", "notify", "--uri", "https://example.com/", "com.android.chrome", "Page", "open"))
     _ok(run("input", "keyevent", "KEYCODE_NOTIFICATION"))
     _tap(adb, run, serial, text="Page")
@@ -114,8 +101,8 @@ def _push_apk(adb, serial, tmp_path, text: str = APK, name: str = "flashlight.ap
     return f"/sdcard/Download/{name}"
 
 
-def test_pm_install_installs_a_pushed_apk_which_is_then_listed_and_launchable(adb, phone, tmp_path):
-    run, serial = phone
+def test_pm_install_installs_a_pushed_apk_which_is_then_listed_and_launchable(adb, sim_shell, tmp_path):
+    run, serial = sim_shell
     path = _push_apk(adb, serial, tmp_path)
     assert _ok(run("pm", "install", path)) == "Success\n"   # PackageManagerShellCommand.runInstall
     assert "package:com.example.flashlight\n" in _ok(run("pm", "list", "packages", "-3"))
@@ -128,8 +115,8 @@ def test_pm_install_installs_a_pushed_apk_which_is_then_listed_and_launchable(ad
     assert _ok(run("pm", "list", "packages", "flashlight")) == ""
 
 
-def test_pm_install_failures_answer_as_android_does(adb, phone, tmp_path):
-    run, serial = phone
+def test_pm_install_failures_answer_as_android_does(adb, sim_shell, tmp_path):
+    run, serial = sim_shell
     missing = run("pm", "install", "/sdcard/Download/none.apk")
     assert missing.returncode == 255 and b"java.lang.IllegalArgumentException: Error: Can't open file: " \
         b"/sdcard/Download/none.apk" in missing.stderr
@@ -140,8 +127,8 @@ def test_pm_install_failures_answer_as_android_does(adb, phone, tmp_path):
     assert run("pm", "uninstall", "com.android.settings").stdout == b"Failure [DELETE_FAILED_INTERNAL_ERROR]\n"
 
 
-def test_a_view_intent_for_an_apk_asks_before_installing(adb, phone, tmp_path):
-    run, serial = phone
+def test_a_view_intent_for_an_apk_asks_before_installing(adb, sim_shell, tmp_path):
+    run, serial = sim_shell
     path = _push_apk(adb, serial, tmp_path)
     out = _ok(run("am", "start", "-a", "android.intent.action.VIEW", "-d", f"file://{path}", "-t",
                   "application/vnd.android.package-archive"))
@@ -156,8 +143,8 @@ def test_a_view_intent_for_an_apk_asks_before_installing(adb, phone, tmp_path):
     assert adb.state(serial)["foreground"]["package"] == "com.example.flashlight"
 
 
-def test_an_apk_from_an_app_without_install_access_is_blocked_until_settings_allows_it(adb, phone, tmp_path):
-    run, serial = phone
+def test_an_apk_from_an_app_without_install_access_is_blocked_until_settings_allows_it(adb, sim_shell, tmp_path):
+    run, serial = sim_shell
     path = _push_apk(adb, serial, tmp_path)
     assert _ok(run("appops", "get", "com.android.chrome", "REQUEST_INSTALL_PACKAGES")) == "No operations.\n"
     _ok(run("cmd", "simphone", "notify", "--uri", f"file://{path}", "com.android.chrome", "flashlight.apk",
@@ -179,8 +166,8 @@ def test_an_apk_from_an_app_without_install_access_is_blocked_until_settings_all
 # --- browser address bar -----------------------------------------------------------------------
 
 
-def test_the_address_bar_takes_a_typed_url(adb, phone):
-    run, serial = phone
+def test_the_address_bar_takes_a_typed_url(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("cmd", "simphone", "page", "https://fair.example.org/day", "'Room B-204 today.'"))
     _ok(run("am", "start", "-n", "com.android.chrome/com.google.android.apps.chrome.Main"))
     _tap(adb, run, serial, **{"resource-id": "com.android.chrome:id/url_bar"})
@@ -198,8 +185,8 @@ def test_the_address_bar_takes_a_typed_url(adb, phone):
 # --- dialer ------------------------------------------------------------------------------------
 
 
-def test_dial_and_call_intents_and_the_telephony_registry(adb, phone):
-    run, serial = phone
+def test_dial_and_call_intents_and_the_telephony_registry(adb, sim_shell):
+    run, serial = sim_shell
     # Uri.toSafeString hides a tel: number's digits
     assert _ok(run("am", "start", "-a", "android.intent.action.DIAL", "-d", "tel:555-0134")) == \
         "Starting: Intent { act=android.intent.action.DIAL dat=tel:xxx-xxxx }\n"
@@ -222,8 +209,8 @@ def test_dial_and_call_intents_and_the_telephony_registry(adb, phone):
 # --- settings ----------------------------------------------------------------------------------
 
 
-def test_new_settings_keys_get_and_put(adb, phone):
-    run, serial = phone
+def test_new_settings_keys_get_and_put(adb, sim_shell):
+    run, serial = sim_shell
     # SettingsProvider: location_mode 3 = LOCATION_MODE_ON; adb is on, so developer options are too
     assert _ok(run("settings", "get", "secure", "location_mode")) == "3\n"
     for ns, key in (("global", "mobile_data"), ("global", "adb_enabled"), ("global", "development_settings_enabled")):
@@ -237,8 +224,8 @@ def test_new_settings_keys_get_and_put(adb, phone):
     assert bad.returncode == 255 and bad.stderr == b"Error: Mode maybe is not valid\n"
 
 
-def test_vpn_asks_for_the_connection_request_and_shows_a_key(adb, phone):
-    run, serial = phone
+def test_vpn_asks_for_the_connection_request_and_shows_a_key(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("am", "start", "-n", "com.android.settings/.Settings"))
     _tap(adb, run, serial, text="Network & internet")
     _tap(adb, run, serial, text="VPN")
@@ -250,8 +237,8 @@ def test_vpn_asks_for_the_connection_request_and_shows_a_key(adb, phone):
     assert 'content-desc="VPN on, Battery 100 percent."' in adb.ui(serial)
 
 
-def test_developer_options_appear_after_seven_build_number_taps(adb, phone):
-    run, serial = phone
+def test_developer_options_appear_after_seven_build_number_taps(adb, sim_shell):
+    run, serial = sim_shell
     _ok(run("settings", "put", "global", "development_settings_enabled", "0"))
     _ok(run("am", "start", "-n", "com.android.settings/.Settings"))
     _ok(run("input", "swipe", "540", "2000", "540", "300"))

@@ -27,4 +27,4 @@ def registry() -> dict[str, App]:
     return {a.package: a for a in apps}
 
 
-__all__ = ["Activity", "App", "registry"]
+__all__ = ["App", "registry"]

@@ -1,15 +1,16 @@
 """What every SimPhone activity is: a screen that builds its view tree from state.
 
 An activity keeps only screen-local state (form drafts in `fields`, scroll offsets in `scroll`,
-which field has focus); records live in the phone's `World`. `host` is the Phone, which offers
-apps a small navigation API: `push`, `finish`, `replace`, `start`, `launch`, `dialog`, `clock`.
+which field has focus); records live in the phone's `World`. `host` is the Phone: apps navigate
+through its tasks (`host.tasks.push`, `finish`, `replace`, `launch`, `dialog`; phone/tasks.py) and
+call `host.start`, `host.clock` and the like.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..ui import Frame, View
+from ..phone.ui import Frame, View
 
 
 class Activity:
@@ -71,7 +72,7 @@ class Activity:
         self.reveal = True
 
     def finish(self) -> None:
-        self.host.finish(self)
+        self.host.tasks.finish(self)
 
     def info(self) -> dict:
         """Extra screen state that success checks may want (shown in Phone.state())."""

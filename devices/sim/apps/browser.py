@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .. import ui, widgets as w
-from ..glyphs import glyph
-from ..ui import Frame, View
+from ..phone import ui, widgets as w
+from ..phone.glyphs import glyph
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 

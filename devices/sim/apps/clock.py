@@ -3,8 +3,8 @@ and a label. Saved alarms are {"id", "hour", "minute", "label", "enabled"} in Wo
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..ui import Frame, View
+from ..phone import ui, widgets as w
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 
@@ -30,7 +30,7 @@ class DeskClock(Activity):
             lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No alarms", align="center", color=th.muted))
             y += f.dp(64)
         lst.finish(y + f.dp(88))
-        fab = w.fab(f, "plus", "Add alarm", lambda: self.host.push(AlarmEditor(self.host, None)), rid=RID + "fab")
+        fab = w.fab(f, "plus", "Add alarm", lambda: self.host.tasks.push(AlarmEditor(self.host, None)), rid=RID + "fab")
         return [lst, bar, fab]
 
     def _card(self, f: Frame, a: dict, y: int) -> View:
@@ -40,7 +40,7 @@ class DeskClock(Activity):
         time_text = f"{a['hour']:02d}:{a['minute']:02d}"
         card = View((l, y, r, y + h), cls=ui.FRAME, rid=RID + "alarm_item",
                     paint=lambda c, v: c.rect(v.bounds, fill=th.surface, radius=f.dp(24)))
-        edit = lambda aid=a["id"]: self.host.push(AlarmEditor(self.host, aid))
+        edit = lambda aid=a["id"]: self.host.tasks.push(AlarmEditor(self.host, aid))
         card.add(w.label(f, (l + f.dp(20), y + f.dp(12), r - f.dp(120), y + f.dp(64)), time_text, size=40,
                          color=th.text if a["enabled"] else th.muted, rid=RID + "digital_clock", on_tap=edit,
                          desc=f"Alarm {time_text}"))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..glyphs import glyph
-from ..ui import Frame, View
+from ..phone import ui, widgets as w
+from ..phone.glyphs import glyph
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 
@@ -23,7 +23,8 @@ class PeopleActivity(Activity):
         lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "contact_list", fill=th.bg)
         y = top
         for c in self.world.contacts:
-            row = w.nav_row(f, y, c["name"], None, lambda cid=c["id"]: self.host.push(ContactDetail(self.host, cid)),
+            row = w.nav_row(f, y, c["name"], None,
+                            lambda cid=c["id"]: self.host.tasks.push(ContactDetail(self.host, cid)),
                             avatar_name=c["name"], rid=RID + "contact_row", height=64)
             lst.add(row)
             y = row.bounds[3]
@@ -31,7 +32,7 @@ class PeopleActivity(Activity):
             lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No contacts", align="center", color=th.muted))
             y += f.dp(64)
         lst.finish(y + f.dp(88))  # room under the last row so the FAB never hides it
-        fab = w.fab(f, "plus", "Create contact", lambda: self.host.push(ContactEditor(self.host, None)),
+        fab = w.fab(f, "plus", "Create contact", lambda: self.host.tasks.push(ContactEditor(self.host, None)),
                     rid=RID + "floating_action_button")
         return [lst, bar, fab]
 
@@ -54,7 +55,7 @@ class ContactDetail(Activity):
         th = f.theme
         actions = [w.bar_action(f, icon="trash", desc="Delete", on_tap=self._confirm_delete, rid=RID + "menu_delete"),
                    w.bar_action(f, icon="edit", desc="Edit contact", rid=RID + "menu_edit",
-                                on_tap=lambda: self.host.push(ContactEditor(self.host, self.contact_id)))]
+                                on_tap=lambda: self.host.tasks.push(ContactEditor(self.host, self.contact_id)))]
         bar = w.app_bar(f, "", on_up=self.finish, actions=actions)
         top = bar.bounds[3]
         body = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "detail", cls=ui.SCROLL_VIEW, fill=th.bg)
@@ -84,14 +85,14 @@ class ContactDetail(Activity):
         from .messages import Conversation
         c = self.world.contact(self.contact_id)
         if c is not None:
-            self.host.launch("com.google.android.apps.messaging", lambda host: Conversation(host, c["name"]))
+            self.host.tasks.launch("com.google.android.apps.messaging", lambda host: Conversation(host, c["name"]))
 
     def _confirm_delete(self) -> None:
         def answer(button: str) -> None:
             if button == "Delete":
                 self.world.contacts[:] = [c for c in self.world.contacts if c["id"] != self.contact_id]
                 self.finish()
-        self.host.dialog("Delete this contact?", "It will be removed from this device.", ["Cancel", "Delete"],
+        self.host.tasks.dialog("Delete this contact?", "It will be removed from this device.", ["Cancel", "Delete"],
                          answer, package=PACKAGE)
 
 
@@ -142,7 +143,7 @@ class ContactEditor(Activity):
         name = name or phone or email
         if self.contact_id is None:
             c = self.world.add_contact(name, phone, email)
-            self.host.replace(self, ContactDetail(self.host, c["id"]))
+            self.host.tasks.replace(self, ContactDetail(self.host, c["id"]))
             return
         c = self.world.contact(self.contact_id)
         if c is not None:

@@ -1,13 +1,13 @@
 """Phone (the dialer): a keypad whose call button places a call, and the in-call screen whose
 End call button hangs up. No audio: a call is a state (`world.call`, what TelephonyRegistry's
 mCallState reports) and an entry in the call log (`world.calls`). DIAL and CALL intents reach it
-through Phone.dial / Phone.call (surfaces.py)."""
+through phone.surfaces.dial / call (phone/surfaces.py)."""
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..glyphs import glyph
-from ..ui import Canvas, Frame, View
+from ..phone import ui, widgets as w
+from ..phone.glyphs import glyph
+from ..phone.ui import Canvas, Frame, View
 from . import App
 from .base import Activity
 
@@ -50,7 +50,7 @@ class DialerMain(Activity):
 
     def _call(self) -> None:
         if any(ch.isdigit() for ch in self.fields.get("digits", "")):
-            self.host.call(self.fields.pop("digits"))
+            self.host.surfaces.call(self.fields.pop("digits"))
 
     def build(self, f: Frame) -> list[View]:
         th = f.theme
@@ -98,7 +98,7 @@ class InCall(Activity):
                 w.label(f, (0, top + f.dp(56), f.w, top + f.dp(88)), status, size=16, align="center",
                         color=f.theme.muted, rid=RID + "contactgrid_status_text"),
                 _round_button(f, f.w // 2, f.bottom - f.dp(72), _RED, "phone", "End call", RID + "incall_end_call",
-                              self.host.end_call)]
+                              self.host.surfaces.end_call)]
 
 
 APP = App("Phone", PACKAGE, DialerMain, "phone", _GREEN, (".main.impl.MainActivity", ".DialtactsActivity",

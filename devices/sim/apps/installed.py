@@ -3,8 +3,8 @@ launchable (`am start`, monkey, the installer's Open button) and visibly there, 
 
 from __future__ import annotations
 
-from .. import widgets as w
-from ..ui import Frame, View
+from ..phone import widgets as w
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 

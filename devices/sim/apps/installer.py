@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from .. import system_ui, ui
-from ..ui import Frame, View
+from ..phone import system_ui, ui
+from ..phone.ui import Frame, View
 from .base import Activity
 
 PACKAGE = "com.android.packageinstaller"
@@ -59,7 +59,7 @@ class PackageInstaller(Activity):
             return "parse_error"
         if self.done:
             return "installed"
-        return "confirm" if self.host.install_allowed(self.source) else "blocked"
+        return "confirm" if self.host.surfaces.install_allowed(self.source) else "blocked"
 
     def info(self) -> dict:
         return {"installer": {"step": self.step(), "package": self.apk and self.apk["package"],
@@ -72,9 +72,9 @@ class PackageInstaller(Activity):
         step = self.step()
         if step == "blocked" and button == "Settings":
             from .settings import unknown_sources_page
-            self.host.push(unknown_sources_page(self.host, self.source))
+            self.host.tasks.push(unknown_sources_page(self.host, self.source))
         elif step == "confirm" and button == "Install":
-            self.host.install_package(self.apk, self.source)
+            self.host.surfaces.install_package(self.apk, self.source)
             self.done = True
         elif step == "installed" and button == "Open":
             self.finish()

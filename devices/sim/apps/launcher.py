@@ -13,9 +13,10 @@ import random
 
 from PIL import Image, ImageOps
 
-from .. import ui, widgets as w
-from ..glyphs import glyph
-from ..ui import Canvas, Frame, View
+from ..phone import ui, widgets as w
+from ..phone.glyphs import glyph
+from ..phone.text import ellipsize, line_height
+from ..phone.ui import Canvas, Frame, View
 from . import registry
 from .base import Activity
 
@@ -49,14 +50,14 @@ def wallpaper(width: int, height: int, dark: bool) -> Image.Image:
 def app_icon(f: Frame, app, cx: int, top: int, cell_w: int, on_tap, label_colour) -> View:
     size = f.dp(56)
     px = f.dp(12)
-    h = size + f.dp(8) + ui.line_height(px)
+    h = size + f.dp(8) + line_height(px)
 
     def paint(c: Canvas, v: View) -> None:
         cx, top = (v.bounds[0] + v.bounds[2]) // 2, v.bounds[1]
         cy = top + size // 2
         c.circle(cx, cy, size // 2, fill=app.colour)
         glyph(c, app.icon, cx, cy, f.dp(30), (255, 255, 255), app.colour)
-        c.text(cx, top + size + f.dp(8), ui.ellipsize(app.label, px, cell_w - f.dp(4)), px, label_colour, "ma")
+        c.text(cx, top + size + f.dp(8), ellipsize(app.label, px, cell_w - f.dp(4)), px, label_colour, "ma")
 
     return View((cx - cell_w // 2, top, cx + cell_w // 2, top + h), cls=ui.TEXT_VIEW, text=app.label,
                 desc=app.label, rid=RID + "icon", clickable=True, long_clickable=True, focusable=True,

@@ -6,8 +6,9 @@ contact's full name when the To field named a contact (or its number), else exac
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..ui import Canvas, Frame, View
+from ..phone import ui, widgets as w
+from ..phone.text import text_width, wrap
+from ..phone.ui import Canvas, Frame, View
 from . import App
 from .base import Activity
 
@@ -36,7 +37,7 @@ class ConversationList(Activity):
         for m in convs:
             peer = peer_of(m)
             snippet = ("You: " if m["from"] == "me" else "") + m["text"]
-            row = w.nav_row(f, y, peer, snippet, lambda p=peer: self.host.push(Conversation(self.host, p)),
+            row = w.nav_row(f, y, peer, snippet, lambda p=peer: self.host.tasks.push(Conversation(self.host, p)),
                             avatar_name=peer, rid=RID + "conversation_row", height=80)
             lst.add(row)
             y = row.bounds[3]
@@ -44,7 +45,7 @@ class ConversationList(Activity):
             lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No conversations yet", align="center", color=th.muted))
             y += f.dp(64)
         lst.finish(y + f.dp(88))
-        fab = w.fab(f, "chat", "Start chat", lambda: self.host.push(Conversation(self.host, None)),
+        fab = w.fab(f, "chat", "Start chat", lambda: self.host.tasks.push(Conversation(self.host, None)),
                     rid=RID + "start_chat_fab", text="Start chat")
         return [lst, bar, fab]
 
@@ -126,7 +127,7 @@ class Conversation(Activity):
             if peer_of(m) != self.peer:
                 continue
             mine = m["from"] == "me"
-            text_w = min(max_w - f.dp(32), max(ui.text_width(line, px) for line in ui.wrap(m["text"], px, max_w - f.dp(32))))
+            text_w = min(max_w - f.dp(32), max(text_width(line, px) for line in wrap(m["text"], px, max_w - f.dp(32))))
             para = w.paragraph(f, 0, 0, max_w - f.dp(32), m["text"], size=16, rid=RID + "message_text",
                                color=th.on_container if mine else th.text)
             bw = text_w + f.dp(32)

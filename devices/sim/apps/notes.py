@@ -6,8 +6,8 @@ BACK or the up arrow leaves the editor without saving, like a form.
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..ui import Frame, View
+from ..phone import ui, widgets as w
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 
@@ -33,7 +33,8 @@ class NotesList(Activity):
             lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No notes yet", align="center", color=th.muted))
             y += f.dp(64)
         lst.finish(y + f.dp(88))
-        fab = w.fab(f, "plus", "New note", lambda: self.host.push(NoteEditor(self.host, None)), rid=RID + "new_note")
+        fab = w.fab(f, "plus", "New note", lambda: self.host.tasks.push(NoteEditor(self.host, None)),
+                    rid=RID + "new_note")
         return [lst, bar, fab]
 
     def _card(self, f: Frame, n: dict, y: int) -> View:
@@ -46,7 +47,7 @@ class NotesList(Activity):
         bottom = max(body.bounds[3], y + f.dp(44)) + f.dp(12)
         card = View((l, y, r, bottom), cls=ui.FRAME, rid=RID + "note_card", clickable=True, focusable=True,
                     paint=lambda c, v: c.rect(v.bounds, fill=th.surface, outline=th.divider, radius=f.dp(16)),
-                    on_tap=lambda nid=n["id"]: self.host.push(NoteEditor(self.host, nid)))
+                    on_tap=lambda nid=n["id"]: self.host.tasks.push(NoteEditor(self.host, nid)))
         return card.add(title, body)
 
 

@@ -11,8 +11,9 @@ stay hidden until About phone > Build number is tapped 7 times (with a countdown
 
 from __future__ import annotations
 
-from .. import ui, widgets as w
-from ..ui import Frame, View
+from ..phone import ui, widgets as w
+from ..phone.text import text_width
+from ..phone.ui import Frame, View
 from . import App
 from .base import Activity
 
@@ -67,7 +68,8 @@ class SettingsHome(Activity):
         lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "recycler_view", fill=th.bg)
         y = top
         for page, title, summary, icon in _pages(self.world):
-            row = w.nav_row(f, y, title, summary, lambda p=page, t=title: self.host.push(SubSettings(self.host, p, t)),
+            row = w.nav_row(f, y, title, summary,
+                            lambda p=page, t=title: self.host.tasks.push(SubSettings(self.host, p, t)),
                             icon=icon, icon_bg=_ICON_BG[page], rid=RID + "dashboard_tile")
             lst.add(row)
             y = row.bounds[3]
@@ -89,7 +91,7 @@ class SubSettings(Activity):
         return {"page": self.page, "app": self.arg, "toast": self.toast}
 
     def _open(self, page: str, title: str, arg: str | None = None) -> None:
-        self.host.push(SubSettings(self.host, page, title, arg))
+        self.host.tasks.push(SubSettings(self.host, page, title, arg))
 
     def build(self, f: Frame) -> list[View]:
         th = f.theme
@@ -102,7 +104,7 @@ class SubSettings(Activity):
             y = row.bounds[3]
         lst.finish(y + f.dp(16))
         if self.toast:   # Android's Toast: a pill near the bottom, not touchable
-            tw = ui.text_width(self.toast, f.dp(14)) + f.dp(32)
+            tw = text_width(self.toast, f.dp(14)) + f.dp(32)
             b = ((f.w - tw) // 2, f.bottom - f.dp(96), (f.w + tw) // 2, f.bottom - f.dp(56))
             toast = w.label(f, b, self.toast, size=14, align="center", color=(255, 255, 255), rid="android:id/message")
             return [lst, bar, w.fill(b, (60, 60, 60), radius=f.dp(20)), toast]
@@ -131,7 +133,7 @@ class SubSettings(Activity):
             if wd.vpn:
                 wd.vpn = False
             else:   # an app's VPN asks first (com.android.vpndialogs' ConfirmDialog)
-                self.host.dialog("Connection request", VPN_TEXT, ["Cancel", "OK"],
+                self.host.tasks.dialog("Connection request", VPN_TEXT, ["Cancel", "OK"],
                                  lambda b: b == "OK" and setattr(wd, "vpn", True), package="com.android.vpndialogs")
         yield w.switch_row(f, y, VPN_NAME, "Connected" if wd.vpn else "Disconnected", wd.vpn, toggle,
                            rid=RID + "vpn_switch")
@@ -218,7 +220,7 @@ class SubSettings(Activity):
             if wd.usb_debugging:
                 wd.usb_debugging = False
             else:
-                self.host.dialog("Allow USB debugging?", USB_DEBUGGING_TEXT, ["Cancel", "OK"],
+                self.host.tasks.dialog("Allow USB debugging?", USB_DEBUGGING_TEXT, ["Cancel", "OK"],
                                  lambda b: b == "OK" and setattr(wd, "usb_debugging", True), package=PACKAGE)
 
         def master() -> None:
