@@ -122,6 +122,19 @@ class Stream:
         return owed
 
     # called by the service thread
+    @property
+    def peer_closed(self) -> bool:
+        return self._peer_closed or self.conn.dead
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Block up to `timeout` s until the peer closes the stream (or the connection dies);
+        True if it has. A long-running service (logcat, screenrecord) polls this as adbd's
+        child polls for its SIGHUP."""
+        with self._cond:
+            if not self.peer_closed:
+                self._cond.wait(max(0.0, timeout))
+            return self.peer_closed
+
     def read_exact(self, n: int) -> bytes:
         with self._cond:
             while len(self._inbox) < n:

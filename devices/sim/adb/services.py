@@ -4,6 +4,9 @@ each answering as a production (user) build of Android 13/14 does:
 - `shell:CMD` (v1: stdout and stderr merged, no exit status) and `shell,v2,...:CMD` (the shell
   protocol: packets of id, length, data for stdout 1, stderr 2 and exit status 3);
 - `exec:CMD`: raw, no pty, so binary output such as `screencap` passes intact;
+  a command runs for a `StreamSession`: its output goes out when it ends or when it flushes
+  (a following logcat), and it learns that the client closed the stream (Ctrl-C in `adb
+  shell`), as a process under adbd gets SIGHUP: screenrecord then finishes its file;
 - `sync:`: file transfer (sync.py);
 - `framebuffer:`: the legacy screenshot, adbd's framebuffer_service: it runs `screencap` and
   rewrites its header as DDMS raw image version 2;
@@ -17,9 +20,10 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
+from ..shell.command import Session
 from ..shell.device_state import DeviceState
 from ..shell.interpreter import Shell, ShellResult
-from .protocol import Stream
+from .protocol import Stream, StreamClosed
 from .reverse import ReverseListeners
 from .sync import serve_sync
 
@@ -40,7 +44,7 @@ def handler_for(service: str, state: DeviceState,
         v2 = "v2" in options
         return lambda s: _shell(s, state, cmd, v2)
     if service.startswith("exec:"):
-        return lambda s: _write_output(s, Shell(state).run(service[5:]))
+        return lambda s: _exec(s, state, service[5:])
     if service.startswith("sync:"):
         return lambda s: serve_sync(s, state)
     if service.startswith("framebuffer:"):
@@ -56,9 +60,69 @@ def handler_for(service: str, state: DeviceState,
     return None
 
 
+class StreamSession(Session):
+    """A command line's client at the other end of an ADB stream (shell/command.py's Session):
+    output is held until `flush()` (a command's end, or a streaming command's each step), then
+    written raw or, with the shell protocol, as stdout/stderr packets; the client hung up once
+    it closed the stream."""
+
+    live = True
+
+    def __init__(self, stream: Stream, v2: bool):
+        self.stream, self.v2 = stream, v2
+        self._pending: list[tuple[int, bytes]] = []
+
+    def write(self, fd: int, data: bytes) -> None:
+        if data:
+            self._pending.append((fd, data))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending or self.stream.peer_closed:
+            return   # a hung-up client's output goes nowhere (the command sees hung_up())
+        try:
+            if self.v2:
+                self.stream.write(b"".join(_v2(fd, data) for fd, data in pending))
+            else:
+                for _fd, data in pending:  # chunk by chunk: a frame is not copied again
+                    self.stream.write(data)
+        except StreamClosed:
+            pass
+
+    def hung_up(self) -> bool:
+        return self.stream.peer_closed
+
+    def read(self, n: int) -> bytes | None:
+        """Raw, the stream's bytes are stdin; with the shell protocol, stdin packets (id 0) until
+        a close-stdin one (id 3)."""
+        try:
+            if not self.v2:
+                return self.stream.read_exact(n)
+            data = bytearray()
+            while len(data) < n:
+                packet_id, length = struct.unpack("<BI", self.stream.read_exact(5))
+                payload = self.stream.read_exact(length)
+                if packet_id == 0:
+                    data += payload
+                elif packet_id == 3:
+                    return None
+            return bytes(data[:n])
+        except StreamClosed:
+            return None
+
+    def wait(self, seconds: float) -> bool:
+        return self.stream.wait_closed(seconds)
+
+
 def _write_output(stream: Stream, result: ShellResult) -> None:
     for _fd, data in result.chunks:  # chunk by chunk: a frame is not copied again
         stream.write(data)
+
+
+def _exec(stream: Stream, state: DeviceState, cmd: str) -> None:
+    session = StreamSession(stream, v2=False)
+    Shell(state, session=session).run(cmd)
+    session.flush()
 
 
 def _shell(stream: Stream, state: DeviceState, cmd: str, v2: bool) -> None:
@@ -69,16 +133,11 @@ def _shell(stream: Stream, state: DeviceState, cmd: str, v2: bool) -> None:
         else:
             stream.write(message)
         return
-    result = Shell(state).run(cmd)
-    if not v2:
-        _write_output(stream, result)
-        return
-    out = bytearray()
-    for fd, data in result.chunks:
-        if data:
-            out += _v2(fd, data)
-    out += _v2(3, bytes([result.status & 0xFF]))
-    stream.write(bytes(out))
+    session = StreamSession(stream, v2)
+    result = Shell(state, session=session).run(cmd)
+    if v2:
+        session.write(3, bytes([result.status & 0xFF]))
+    session.flush()
 
 
 def _reconnect(stream: Stream, state: DeviceState) -> None:

@@ -16,6 +16,7 @@ class App:
     icon: str                         # glyph name for launcher icons
     colour: tuple[int, int, int]
     activities: tuple[str, ...]       # activity names `am start -n` accepts
+    launcher: bool = True             # has a MAIN/LAUNCHER activity: the launcher shows its icon
 
 
 def registry() -> dict[str, App]:

@@ -1,5 +1,6 @@
 """Apps installed from SimPhone APKs (installer.py): one plain screen each, so an installed app is
-launchable (`am start`, monkey, the installer's Open button) and visibly there, but does nothing."""
+launchable (`am start`, monkey, the installer's Open button, its launcher icon when its manifest
+has a MAIN/LAUNCHER activity) and visibly there, but does nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class InstalledMain(Activity):
         return [bar, text]
 
 
-def installed_app(package: str, label: str) -> App:
+def installed_app(package: str, label: str, launcher: bool = True) -> App:
     # A class per package: App.root.name and Activity.package are read from the class.
     root = type("InstalledMain", (InstalledMain,), {"package": package, "label": label})
-    return App(label, package, root, "apps", (0, 137, 123), (".Main",))
+    return App(label, package, root, "apps", (0, 137, 123), (".Main",), launcher)

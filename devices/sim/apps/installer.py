@@ -1,9 +1,13 @@
 """The package installer (PackageInstallerActivity's dialogs) and what a SimPhone APK is.
 
-SimPhone runs no Android code, so its APKs are small text files: the first line is `SimPhone APK`,
-then `key=value` lines: `package=` (required, a Java-style package name), `label=` (the app's
-name, default the package), `versionName=` (default 1.0). Anything else is not an APK (the
-installer's parse error; `pm install` says INSTALL_PARSE_FAILED_NOT_APK).
+SimPhone runs no Android code, so its APKs are small: either a text file whose first line is
+`SimPhone APK`, then `key=value` lines: `package=` (required, a Java-style package name),
+`label=` (the app's name, default the package), `versionName=` (default 1.0); or a zip (what
+`adb install` is usually given) holding an AndroidManifest.xml in plain-text XML:
+`<manifest package=... android:versionName=...><application android:label=...>` with an
+`<activity>` whose intent filter has MAIN and LAUNCHER for a launcher icon (a text APK always
+has one). Anything else is not an APK (the installer's parse error; `pm install` says
+INSTALL_PARSE_FAILED_NOT_APK).
 
 Opening one (a VIEW intent, `am start -d file://PATH -t application/vnd.android.package-archive`,
 or tapping a notification that carries such a URI) starts the installer's task. When the
@@ -15,7 +19,10 @@ source, as on Android (it holds INSTALL_PACKAGES).
 
 from __future__ import annotations
 
+import io
 import re
+import xml.etree.ElementTree as ET
+import zipfile
 
 from ..phone import system_ui, ui
 from ..phone.ui import Frame, View
@@ -30,8 +37,35 @@ BLOCKED_TEXT = ("For your security, your phone currently isn't allowed to instal
                 "You can change this in Settings.")
 
 
+_ANDROID = "{http://schemas.android.com/apk/res/android}"
+
+
+def is_zip(data: bytes) -> bool:
+    return zipfile.is_zipfile(io.BytesIO(data))
+
+
+def _parse_zip(data: bytes) -> dict | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            manifest = ET.fromstring(z.read("AndroidManifest.xml"))
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, ValueError):
+        return None
+    package = manifest.get("package", "").strip()
+    if manifest.tag != "manifest" or not _PACKAGE_NAME.fullmatch(package):
+        return None
+    application = manifest.find("application")
+    label = (application.get(_ANDROID + "label", "") if application is not None else "").strip()
+    launcher = any({a.get(_ANDROID + "name") for a in f.iter("action")} >= {"android.intent.action.MAIN"} and
+                   "android.intent.category.LAUNCHER" in {c.get(_ANDROID + "name") for c in f.iter("category")}
+                   for f in manifest.iter("intent-filter"))
+    return {"package": package, "label": label or package,
+            "version": manifest.get(_ANDROID + "versionName", "").strip() or "1.0", "launcher": launcher}
+
+
 def parse_apk(data: bytes) -> dict | None:
-    """{package, label, version} from a SimPhone APK's bytes, or None when it is not one."""
+    """{package, label, version, launcher} from a SimPhone APK's bytes, or None when it is not one."""
+    if is_zip(data):
+        return _parse_zip(data)
     lines = data.decode("utf-8", "replace").splitlines()
     if not lines or lines[0].strip() != APK_MAGIC:
         return None
@@ -40,7 +74,7 @@ def parse_apk(data: bytes) -> dict | None:
     if not _PACKAGE_NAME.fullmatch(package):
         return None
     return {"package": package, "label": fields.get("label", "").strip() or package,
-            "version": fields.get("versionName", "").strip() or "1.0"}
+            "version": fields.get("versionName", "").strip() or "1.0", "launcher": True}
 
 
 class PackageInstaller(Activity):

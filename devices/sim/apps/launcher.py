@@ -1,6 +1,8 @@
 """Launcher: a home screen of app icons over a wallpaper, and an app drawer (swipe up) with search.
 
-The home screen keeps the apps in registry order, one after another. A task that must make an
+The home screen keeps the apps in registry order, one after another, then the apps installed
+since (adb install, pm install, the package installer) that have a launcher activity, in the
+order they came. A task that must make an
 agent look at the screen sets `settings put secure simphone_launcher_layout SEED`: the icons are
 then scattered over a grid of HOME_SLOTS cells, the arrangement drawn from SEED (a fresh phone
 has no such setting, so every other task sees the usual layout).
@@ -17,7 +19,6 @@ from ..phone import ui, widgets as w
 from ..phone.glyphs import glyph
 from ..phone.text import ellipsize, line_height
 from ..phone.ui import Canvas, Frame, View
-from . import registry
 from .base import Activity
 
 PACKAGE = "com.android.launcher3"
@@ -98,8 +99,12 @@ class Launcher(Activity):
                   paint=lambda c, v: c.image.paste(wallpaper(f.w, f.h, f.theme.dark), (-c.ox, -c.oy)))
         return [bg, *(self._drawer(f) if self.drawer else self._home(f))]
 
+    def _apps(self) -> list:
+        """The launchable apps: the phone's own, then those installed with a launcher activity."""
+        return [a for a in self.host.apps_by_package.values() if a.launcher]
+
     def _home(self, f: Frame) -> list[View]:
-        apps = list(registry().values())
+        apps = self._apps()
         cols = 7 if f.landscape else 4
         margin = f.dp(16)
         cell_w = (f.w - 2 * margin) // cols
@@ -133,7 +138,7 @@ class Launcher(Activity):
     def _drawer(self, f: Frame) -> list[View]:
         th = f.theme
         query = self.fields.get("search", "")
-        apps = sorted(registry().values(), key=lambda a: a.label.casefold())
+        apps = sorted(self._apps(), key=lambda a: a.label.casefold())
         shown = [a for a in apps if query.strip().casefold() in a.label.casefold()]
         panel = View((0, f.top, f.w, f.h), cls=ui.FRAME, rid=RID + "apps_view", on_swipe=self._drawer_swipe,
                      paint=lambda c, v: c.rect((0, f.top, f.w, f.h + f.dp(28)), fill=th.bg, radius=f.dp(28)))

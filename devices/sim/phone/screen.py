@@ -15,6 +15,18 @@ from .input import ADB_IME
 from .ui import Frame, View
 
 
+# Tasks of system packages that are no launcher app (label, glyph, colour): the package installer's.
+_SYSTEM_TASKS = {"com.android.packageinstaller": ("Package installer", "apps", (26, 115, 232))}
+
+
+def _task_card(apps: dict, package: str) -> tuple[str, str, tuple]:
+    """(label, glyph, colour) of an overview card: the app's, else the system package's."""
+    app = apps.get(package)
+    if app is not None:
+        return app.label, app.icon, app.colour
+    return _SYSTEM_TASKS.get(package, (package, "apps", (95, 99, 104)))
+
+
 class Screen:
     """Window composition and its cache (`version` moves on with every state change)."""
 
@@ -53,7 +65,7 @@ class Screen:
         f = self.frame()
         wins: list[View] = []
         if tasks.overview:
-            recents = [(p, apps[p].label, apps[p].icon, apps[p].colour) for p in reversed(tasks.background)]
+            recents = [(p, *_task_card(apps, p)) for p in reversed(tasks.background)]
             wins.append(system_ui.recents(f, recents, tasks.open_task, tasks.clear_tasks, tasks.go_home,
                                           tasks.recents_scroll))
             wins.append(system_ui.status_bar(f, clock, phone.world, True, apps))

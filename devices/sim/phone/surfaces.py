@@ -33,7 +33,8 @@ class Surfaces:
     def reset(self) -> None:
         self.heads_up: tuple[str, float] | None = None   # (key, monotonic deadline)
         for entry in self.phone.world.installed:          # none on a fresh World; kept for symmetry
-            self.phone.apps_by_package[entry["package"]] = installed_app(entry["package"], entry["label"])
+            self.phone.apps_by_package[entry["package"]] = installed_app(entry["package"], entry["label"],
+                                                                         entry.get("launcher", True))
 
     # ------------------------------------------------------------------ notifications
 
@@ -161,10 +162,11 @@ class Surfaces:
         w = self.phone.world
         old = next((e for e in w.installed if e["package"] == apk["package"]), None)
         uid = old["uid"] if old else _INSTALLED_UID + len(w.installed)
+        launcher = apk.get("launcher", True)
         entry = {"package": apk["package"], "label": apk["label"], "version": apk["version"],
-                 "installer": installer or "com.android.shell", "uid": uid}
+                 "installer": installer or "com.android.shell", "uid": uid, "launcher": launcher}
         w.installed[:] = [e for e in w.installed if e["package"] != apk["package"]] + [entry]
-        self.phone.apps_by_package[apk["package"]] = installed_app(apk["package"], apk["label"])
+        self.phone.apps_by_package[apk["package"]] = installed_app(apk["package"], apk["label"], launcher)
         self.phone.changed()
         return dict(entry)
 

@@ -13,7 +13,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .command import SH, Command, Io, ShellExit, Sink, UsageError
+from .command import SH, Command, Io, Session, ShellExit, Sink, UsageError
 from .commands import COMMANDS
 from .device_state import DeviceState
 from .parser import Group, Pipeline, Redirection, ShellSyntaxError, parse
@@ -42,10 +42,13 @@ class ShellResult:
 
 
 class Shell:
-    """Runs one `sh -c` command line against a DeviceState."""
+    """Runs one `sh -c` command line against a DeviceState, for `session`'s client (command.py;
+    default: detached, the output collected in the ShellResult)."""
 
-    def __init__(self, state: DeviceState, commands: dict[str, Command] | None = None):
+    def __init__(self, state: DeviceState, commands: dict[str, Command] | None = None,
+                 session: Session | None = None):
         self.state = state
+        self.session = Session() if session is None else session
         self.commands = COMMANDS if commands is None else commands
         self.fs = state.fs
         self.phone = state.phone
@@ -56,7 +59,11 @@ class Shell:
 
     def run(self, command: str) -> ShellResult:
         chunks: list[tuple[int, bytes]] = []
-        io_ = Io(b"", Sink(lambda b: chunks.append((1, b))), Sink(lambda b: chunks.append((2, b))))
+        session = self.session
+        if session.live:   # the output goes to the client; the result keeps only the status
+            io_ = Io(b"", Sink(lambda b: session.write(1, b), True), Sink(lambda b: session.write(2, b), True))
+        else:
+            io_ = Io(b"", Sink(lambda b: chunks.append((1, b))), Sink(lambda b: chunks.append((2, b))))
         try:
             program = parse(command)
         except ShellSyntaxError as e:
@@ -293,6 +300,10 @@ class Shell:
 
     # -- commands
     def _exec(self, argv: list[str], io_: Io) -> int:
+        if argv[0] == "exec":   # `exec CMD`: the command replaces the shell, so nothing runs after it
+            if len(argv) == 1:
+                return 0
+            raise ShellExit(self._exec(argv[1:], io_))
         name = argv[0]
         fn = self.commands.get(posixpath.basename(name) if name.startswith("/system/bin/") else name)
         if fn is None:

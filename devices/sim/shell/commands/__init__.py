@@ -13,14 +13,17 @@ lists them). A Shell runs this table unless it is given another.
     logcat.py           the log buffer and logcat
     surfaces.py         appops, and the notification, status bar, dialer and installer commands
                         and intents (cmd notification, cmd statusbar, am start -a VIEW/DIAL/CALL)
+    screenrecord.py     screenrecord: the screen as a real H.264 MP4 (PyAV), until the limit or a hang-up
 """
 
 from __future__ import annotations
 
 from ..command import Command
-from . import android_apps, android_system, coreutils, dumpsys, logcat, net, pm, processes, settings, surfaces
+from . import (android_apps, android_system, coreutils, dumpsys, logcat, net, pm, processes, screenrecord, settings,
+               surfaces)
 
-MODULES = (coreutils, android_system, android_apps, dumpsys, pm, settings, net, processes, logcat, surfaces)
+MODULES = (coreutils, android_system, android_apps, dumpsys, pm, settings, net, processes, logcat, surfaces,
+           screenrecord)
 
 
 def _join(modules) -> dict[str, Command]:

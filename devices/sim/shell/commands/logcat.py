@@ -5,8 +5,12 @@ What SimPhone's services log: boot's first lines, ActivityTaskManager's START fo
 PowerManagerService's sleep and wake-up, PackageManager's permission changes. The buffer lives in
 DeviceState (a list of lines, oldest first); `cmd simphone reset` gives a fresh boot's buffer.
 
-Without -d (or -t) a real logcat keeps streaming until the client hangs up; SimPhone's commands run
-to completion, so it prints what the buffer has and exits 0, as `logcat -d` does.
+Without -d, -t or -c it prints the buffer (the last N lines with -T N), then follows: new lines go
+to the client as services log them, until the client hangs up (`adb logcat` or `adb shell logcat`
+stopped with Ctrl-C: the stream closes, the shell session's `wait` says so), as logcat.cpp's
+reader loop does. SimPhone's pipes and command substitutions run one stage after another, so a
+logcat whose stdout is not the client itself (`logcat | grep X`, `$(logcat)`, `> file`) prints
+the buffer and exits, as `logcat -d` does, rather than blocking forever.
 """
 
 from __future__ import annotations
@@ -79,19 +83,23 @@ def _filter(specs: list[str]):
 _USAGE = ("Usage: logcat [options] [filterspecs]\n\nGeneral options:\n  -b, --buffer=<buffer>  main system crash "
           "events all default\n  -c, --clear  Clear the log and exit\n  -d  Dump the log and then exit\n"
           "  -t <count>  Print only the most recent <count> lines (implies -d)\n"
+          "  -T <count>  Print only the most recent <count> lines (does not imply -d)\n"
           "  -v, --format=<format>  brief tag raw time threadtime\n  -s  Set default filter to silent\n")
+
+
+FOLLOW_POLL_S = 0.1   # how often a following logcat looks for new lines
 
 
 @COMMANDS.add("logcat")
 def _logcat(sh, args, io_):
     fmt, buffers, tail, specs = "threadtime", set(), None, []
-    clear = False
+    clear = dump = False
     it = iter(args)
     for a in it:
         if a in ("-c", "--clear"):
             clear = True
         elif a in ("-d", "--dump"):
-            pass
+            dump = True
         elif a in ("-v", "--format") or a.startswith("--format="):
             fmt = a.split("=", 1)[1] if "=" in a else next(it, "threadtime")
         elif a in ("-b", "--buffer") or a.startswith("--buffer="):
@@ -101,6 +109,7 @@ def _logcat(sh, args, io_):
             if not value.isdigit():
                 raise UsageError(f"logcat: -{a[1]} \"{value}\" not a number or time\n" + _USAGE, 1)
             tail = int(value)
+            dump = dump or a[1] == "t"   # -t implies -d; -T prints its tail, then follows
         elif a == "-s":
             specs.append("*:S")
         elif a in ("-h", "--help"):
@@ -121,13 +130,34 @@ def _logcat(sh, args, io_):
     picked = [ln for ln in lines if ln[0] in buffers and shows(ln[5], ln[4])]
     if tail is not None:
         picked = picked[-tail:] if tail else []
-    begun = set()
-    for ln in picked:
+    begun: set[str] = set()
+    _print(io_, picked, fmt, begun)
+    if dump or not (io_.live and sh.session.live):
+        return 0
+    _follow(sh, io_, lines, buffers, shows, fmt, begun)
+    return 0
+
+
+def _print(io_, lines: list[tuple], fmt: str, begun: set[str]) -> None:
+    for ln in lines:
         if ln[0] not in begun:
             begun.add(ln[0])
             io_.out(f"--------- beginning of {ln[0]}\n")
         io_.out(_format(ln, fmt))
-    return 0
+
+
+def _follow(sh, io_, lines: list[tuple], buffers: set[str], shows, fmt: str, begun: set[str]) -> None:
+    """New lines as they come, until the client hangs up."""
+    session = sh.session
+    seen = len(lines)
+    session.flush()
+    while not session.wait(FOLLOW_POLL_S):
+        now = _buffer(sh.state)
+        if now is not lines or len(now) < seen:   # cleared (logcat -c) or a fresh boot's buffer
+            lines, seen = now, 0
+        fresh, seen = lines[seen:], len(lines)
+        _print(io_, [ln for ln in fresh if ln[0] in buffers and shows(ln[5], ln[4])], fmt, begun)
+        session.flush()
 
 
 def line_count(state) -> int:

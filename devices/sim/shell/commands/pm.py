@@ -4,12 +4,17 @@ PermissionManagerServiceImpl do on Android 14. The packages' data is in phone/pa
 DeviceState, so `cmd simphone reset` forgets them as a fresh install would.
 
 `pm install PATH` installs a SimPhone APK (apps/installer.py says what one is) that adb pushed to
-the phone; `pm uninstall` removes an app installed so (the others are part of the system image).
+the phone; `pm install -S SIZE` reads the APK from stdin: what `adb install` does (it opens
+`exec:cmd package 'install' -S SIZE` on a phone that advertises `cmd` and streams the file; a
+streamed install is silent, no installer confirmation). `pm uninstall` removes an app installed
+so (the others are part of the system image).
 """
 
 from __future__ import annotations
 
-from ...apps.installer import parse_apk
+import random
+
+from ...apps.installer import is_zip, parse_apk
 from ...phone.packages import DEVELOPMENT, INSTALL_TIME, RUNTIME, apk_path, package_info, resolve_component
 from ..command import CommandTable, UsageError
 
@@ -116,15 +121,49 @@ def _resolve_activity(sh, args: list[str], io_) -> int:
     return 0
 
 
+def _streamed(sh, size: str, io_) -> int:
+    """`pm install -S SIZE`: the APK from stdin into a session's base.apk, then committed."""
+    if not size.isdigit():
+        raise UsageError(f"\nException occurred while executing 'install':\njava.lang.NumberFormatException: "
+                         f"For input string: \"{size}\"", 255)
+    n = int(size)
+    data = io_.stdin[:n] if len(io_.stdin) >= n else sh.session.read(n)
+    where = f"/data/app/vmdl{random.Random(data).randrange(10**8, 10**9)}.tmp/base.apk"
+    apk = parse_apk(data) if data else None
+    if apk is None:
+        if data and is_zip(data):
+            io_.out(f"Failure [INSTALL_PARSE_FAILED_UNEXPECTED_EXCEPTION: Failed to parse {where}]\n")
+        else:
+            io_.out(f"Failure [INSTALL_PARSE_FAILED_NOT_APK: Failed to parse {where}: "
+                    f"Failed to load asset path {where}]\n")
+        return 1
+    return _commit(sh, apk, io_)
+
+
+def _commit(sh, apk: dict, io_) -> int:
+    if apk["package"] in sh.phone.packages() and package_info(apk["package"], sh.phone)[1]:
+        io_.out(f"Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Package {apk['package']} signatures do not match "
+                "previously installed version; ignoring!]\n")
+        return 1
+    sh.phone.surfaces.install_package(apk, None)
+    io_.out("Success\n")
+    return 0
+
+
 def _install(sh, args: list[str], io_) -> int:
-    """`pm install [-r] [-g] ... PATH` (PackageManagerShellCommand.runInstall with a file)."""
+    """`pm install [-r] [-g] ... PATH` (PackageManagerShellCommand.runInstall with a file) or
+    `pm install -S SIZE` (the APK on stdin, as adb streams it)."""
     it = iter(args)
-    paths = []
+    paths, size = [], None
     for a in it:
-        if a in ("-i", "--user", "--install-location", "-p", "-S", "--originating-uri", "--referrer"):
+        if a == "-S":
+            size = next(it, "")
+        elif a in ("-i", "--user", "--install-location", "-p", "--originating-uri", "--referrer"):
             next(it, None)
         elif not a.startswith("-"):
             paths.append(a)
+    if not paths and size is not None:
+        return _streamed(sh, size, io_)
     if not paths:
         io_.err("Error: must either specify a package size or an APK file\n")
         return 1
@@ -138,13 +177,7 @@ def _install(sh, args: list[str], io_) -> int:
         io_.out(f"Failure [INSTALL_PARSE_FAILED_NOT_APK: Failed parse during installPackageLI: {paths[0]} "
                 "(at Binary XML file line #-1): Failed to parse the manifest]\n")
         return 1
-    if apk["package"] in sh.phone.packages() and package_info(apk["package"], sh.phone)[1]:
-        io_.out(f"Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Package {apk['package']} signatures do not match "
-                "previously installed version; ignoring!]\n")
-        return 1
-    sh.phone.surfaces.install_package(apk, None)
-    io_.out("Success\n")
-    return 0
+    return _commit(sh, apk, io_)
 
 
 _PM_USAGE = ("Package manager (package) commands:\n  help\n  path [--user USER_ID] PACKAGE\n"
