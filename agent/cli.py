@@ -1,4 +1,7 @@
-"""The `vlagent` command line (typer + rich)."""
+"""The `vlagent` command line (typer + rich): the app, the agent's own commands (run, prompt), the
+SimPhone and checkpoint utilities (sim, tiny-model, profiles), and where the other commands join
+it: chat (cli_chat.py), flow and replay (cli_flows.py), bench (bench/cli.py), data and train
+(training/cli.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._version import __version__
+from .cli_chat import chat
+from .cli_flows import flow_app, replay_cmd
 from .errors import UserAbort, UserError, VLAgentError
-from .terminal import console, fail, printable
+from .terminal import confirm_on_terminal, console, fail, printable
 from .specs import ANIMATIONS_HELP, DEVICE_HELP, MODEL_HELP, PROFILE_HELP
 
 app = typer.Typer(
@@ -94,7 +99,7 @@ def run(
     if policy not in ("ask", "deny", "allow"):
         fail(f"--policy {policy!r}: use ask, deny or allow")
     guard = Policy(
-        policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None,
+        policy, confirm=confirm_on_terminal if sys.stdin.isatty() else None,
         allow_apps=allow_app or None, deny_apps=deny_app,
     )
     try:
@@ -208,13 +213,6 @@ def _describe_device(spec: str, device: Any) -> str:
             f"set ANDROID_ADB_SERVER_PORT to use another)")
 
 
-def _confirm_on_terminal(assessment, subject) -> bool:
-    console.print(f"[yellow]The agent wants to {assessment}.[/]")
-    for reason in assessment.reasons:
-        console.print(f"  [dim]{reason}[/]")
-    return typer.confirm("Allow it?", default=False)
-
-
 def _print_step(step) -> None:
     calls = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in step.calls) or "-"
     errors = f" [red]{escape(printable('; '.join(step.errors)[:160]))}[/]" if step.errors else ""
@@ -222,101 +220,7 @@ def _print_step(step) -> None:
     console.print(f"step {step.index + 1}: {escape(printable(calls))}{errors} [dim](model {model_s:.2f}s)[/]", highlight=False)
 
 
-BUILTIN_TOOLS = ("weather", "flights", "plugins")
-
-
-@app.command()
-def chat(
-    model: Annotated[str, typer.Option("--model", "-m", help="Qwen2-VL id or path, 'tiny', server URL, or scripted:FILE.json.")] = "Qwen/Qwen2-VL-2B-Instruct",
-    tools: Annotated[list[str], typer.Option("--tool", "-t", help="Built-in tools to offer: weather, flights, plugins (installed vlagent.tools entry points). Repeatable.")] = ["weather"],
-    mcp: Annotated[list[str], typer.Option(help="An MCP server to start over stdio, as one command line, e.g. 'python server.py'. Repeatable.")] = [],
-    image: Annotated[list[Path], typer.Option("--image", "-i", help="An image for the first message (file or URL). Repeatable.")] = [],
-    message: Annotated[Optional[str], typer.Option("--message", "-p", help="Ask this one question and exit instead of chatting.")] = None,
-    system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
-    profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
-    max_tool_rounds: Annotated[int, typer.Option(min=0, help="Tool rounds allowed per question.")] = 5,
-    policy: Annotated[str, typer.Option(metavar="ask|deny|allow", help="Tool calls that may send, pay, delete and the like, or whose tool declares nothing (an MCP tool without a read-only annotation): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
-) -> None:
-    """Chat with a function-calling model; images and tools welcome.
-
-    In the chat: '/image PATH' attaches an image to your next message, '/reset' forgets the
-    conversation, '/exit' (or Ctrl-D) leaves. The answer streams as the model writes it.
-    """
-    import contextlib
-    import shlex
-
-    from .assistant import Assistant
-    from .policy import Policy
-    from .specs import load_model
-
-    if policy not in ("ask", "deny", "allow"):
-        fail(f"--policy {policy!r}: use ask, deny or allow")
-    unknown = sorted(set(tools) - set(BUILTIN_TOOLS))
-    if unknown:
-        fail(f"unknown tool(s) {unknown}; choose from {list(BUILTIN_TOOLS)}")
-    try:
-        with contextlib.ExitStack() as stack:
-            chosen = _builtin_tools(tools)
-            for line in mcp:
-                from .tools.mcp import MCPServer
-
-                command, *args = shlex.split(line)
-                chosen += stack.enter_context(MCPServer.stdio(command, args)).tools
-            options = {"profile": profile} if profile and not model.startswith("scripted:") else {}
-            assistant = Assistant(
-                load_model(model, **options), chosen, system=system,
-                max_tool_rounds=max_tool_rounds, on_delta=lambda d: typer.echo(printable(d), nl=False),
-                policy=Policy(policy, confirm=_confirm_on_terminal if sys.stdin.isatty() else None),
-            )
-            console.print(f"[dim]tools: {', '.join(t.name for t in chosen) or 'none'}[/]")
-            pending = [str(p) for p in image]
-            questions = [message] if message is not None else _prompts()
-            for question in questions:
-                if question.startswith("/image "):
-                    pending.append(question.removeprefix("/image ").strip())
-                    continue
-                if question == "/reset":
-                    assistant.reset()
-                    continue
-                reply = assistant.ask(question, images=pending)
-                pending = []
-                typer.echo("")
-                for call, result in zip(reply.calls, reply.results):
-                    colour = "red" if result.is_error else "dim"
-                    line = f"  {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) -> {result.text[:200]}"
-                    console.print(f"[{colour}]{escape(printable(line))}[/]", highlight=False)
-    except VLAgentError as e:
-        fail(str(e), type(e).__name__)
-
-
-def _builtin_tools(names: list[str]) -> list:
-    chosen: list = []
-    if "weather" in names:
-        from .tools.weather import get_weather
-
-        chosen.append(get_weather)
-    if "flights" in names:
-        from .tools.flights import flight_status, search_flights
-
-        chosen += [flight_status, search_flights]
-    if "plugins" in names:
-        from .tools import load_plugins
-
-        chosen += load_plugins()
-    return chosen
-
-
-def _prompts():
-    """Questions typed at the terminal until /exit or end of input."""
-    while True:
-        try:
-            line = input("you> ").strip()
-        except EOFError:
-            return
-        if line in ("/exit", "/quit"):
-            return
-        if line:
-            yield line
+app.command()(chat)
 
 
 @app.command()
@@ -355,60 +259,8 @@ def _add_training() -> None:
 
 _add_training()
 
-flow_app = typer.Typer(help="Automation flows: YAML scripts of exact and model-grounded steps.",
-                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(flow_app, name="flow")
-
-
-@flow_app.command("run")
-def flow_run(
-    path: Annotated[Path, typer.Argument(help="The flow file (YAML).")],
-    device: Annotated[Optional[str], typer.Option("--device", "-d", help="Overrides the flow's device: sim, adb[:SERIAL], desktop[:N].")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Overrides the flow's model (needed by grounded steps the cache does not hold).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Record the run here as a trajectory (a new or empty directory).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model even when the grounding cache knows the answer.")] = False,
-) -> None:
-    """Run a YAML flow. Grounded steps already seen on an unchanged screen cost no model call."""
-    from .flows import run_flow
-    from .trajectory import prepare_run_dir
-
-    try:
-        if out is not None:
-            prepare_run_dir(out, overwrite=overwrite)
-        result = run_flow(path, device, model, out, cache=not no_cache)
-    except VLAgentError as e:
-        fail(str(e), type(e).__name__)
-    table = Table("#", "step", "where", "model calls", "cached", "seconds", title=result.name or str(path))
-    for step in result.steps:
-        table.add_row(str(step.index), step.kind, step.where, str(step.model_calls), "yes" if step.cached else "", f"{step.seconds:.2f}")
-    console.print(table)
-    console.print(f"{result.status}: {result.model_calls} model call(s), {result.cache_hits} cache hit(s)")
-    raise typer.Exit(0 if result.status == "success" else 1)
-
-
-@app.command("replay")
-def replay_cmd(
-    directory: Annotated[Path, typer.Argument(help="A run directory holding trajectory.json.")],
-    device: Annotated[str, typer.Option("--device", "-d", help="Where to replay: sim, adb[:SERIAL], desktop[:N].")] = "sim",
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Re-grounds steps whose screen differs; without one, a differing screen stops the replay.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Record the replay as a trajectory (a new or empty directory).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in --out DIR.")] = False,
-) -> None:
-    """Replay a run's actions without the model, re-grounding only where the screen differs."""
-    from .replay import replay
-    from .trajectory import prepare_run_dir
-
-    try:
-        if out is not None:
-            prepare_run_dir(out, overwrite=overwrite)
-        result = replay(directory, device, model, out)
-    except VLAgentError as e:
-        fail(str(e), type(e).__name__)
-    console.print(
-        f"replayed {result.replayed} step(s), re-grounded {result.regrounded}, "
-        f"{result.model_calls} model call(s) in {result.seconds:.1f}s"
-    )
+app.command("replay")(replay_cmd)
 
 
 @app.command("tiny-model")

@@ -1,5 +1,6 @@
 """What the command line prints on the terminal: one stderr console, text from models and tools
-made safe to print, and the one way a command stops on an error (one line, exit status 2)."""
+made safe to print, the one way a command stops on an error (one line, exit status 2), and the
+question that lets the user allow a guarded action."""
 
 from __future__ import annotations
 
@@ -29,3 +30,11 @@ def fail(message: str, kind: str = "Error") -> NoReturn:
     """Print `kind: message` on stderr as plain text (never rich markup) and exit with status 2."""
     console.print(f"[red]{escape(kind)}:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
+
+
+def confirm_on_terminal(assessment, subject) -> bool:
+    """A `Policy` confirm callback: show what the action risks and why, and ask (default no)."""
+    console.print(f"[yellow]The agent wants to {assessment}.[/]")
+    for reason in assessment.reasons:
+        console.print(f"  [dim]{reason}[/]")
+    return typer.confirm("Allow it?", default=False)

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from ..models.base import Message
 from .gullible import _signature, last_result
 from .baselines import OracleModel, _ScriptedBaseline, tool_call
-from .tasks import Step
+from .task_plans import Step
 
 HOME = "com.android.launcher3"
 MAX_BACKS = 8

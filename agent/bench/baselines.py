@@ -26,7 +26,8 @@ from typing import Any, Callable, Sequence
 
 from ..errors import UserError
 from ..models.base import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, Message, ToolSchema
-from .tasks import Node, Step, find, parse_nodes
+from .task_env import Node, find, parse_nodes
+from .task_plans import Step
 
 SCROLL_LIMIT = 8
 

@@ -275,7 +275,8 @@ def perf(
     import json
 
     from ..errors import VLAgentError
-    from .perf import render_table, run_perf
+    from .perf import run_perf
+    from .perf_table import render_table
 
     try:
         result = run_perf(device=with_animations(device, animations), model=model, steps=steps, as_json=as_json)

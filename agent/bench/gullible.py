@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 from ..models.base import Message
 from ..uitree import parse
 from .baselines import OracleModel, _ScriptedBaseline, tool_call
-from .tasks import Step, open_app, tap, type_text
+from .task_plans import Step, open_app, tap, type_text
 
 NO_WORDS = {"cancel", "later", "not now", "no", "no thanks", "dismiss", "close", "skip", "deny", "don't allow",
             "decline", "never", "back", "maybe later"}

@@ -35,7 +35,6 @@ difference of a fraction of a ms in medians), with both medians alongside.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -43,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..models.base import Completion
 from .perf_baseline import open_rig
+from .perf_machine import loadavg, machine_info, peak_rss_mb, rss_mb
+from .perf_probe import Probe, ScriptedForward
 
 GOAL = "Open Settings, then go back to the home screen"
 STAGES = ("capture", "decode", "preprocess", "preprocess_image", "prefill", "decode_tokens_per_s",
@@ -98,7 +98,7 @@ def run_perf(
         forward = ScriptedForward(hf, max_new_tokens)
         loop = rig.naive_loop(hf, GOAL, max_new_tokens, root / "naive")
         pixel_check = _warm_up(rig, forward, loop)
-        load_before = _loadavg()
+        load_before = loadavg()
 
         def between(index: int) -> None:
             """After our step `index`: one naive step, then the device as our loop left it."""
@@ -121,109 +121,12 @@ def run_perf(
     result["decode_overhead"] = decode_overhead(hf, *forward.last)
     result["decode_overhead_ms_per_token"] = result["decode_overhead"]["ms_per_token"]
     result["pixel_values_check"] = pixel_check
-    result["machine"]["loadavg_1min"] = {"start": load_before, "end": _loadavg()}
+    result["machine"]["loadavg_1min"] = {"start": load_before, "end": loadavg()}
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
 
-def _loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
 # -- our loop, instrumented ------------------------------------------------------------------------
-
-class ScriptedForward:
-    """The real model forward each step (its timings and usage), then the scripted reply as text."""
-
-    def __init__(self, inner: Any, max_new_tokens: int) -> None:
-        self.inner, self.max_new_tokens = inner, max_new_tokens
-        self.replies: list[str] = []
-        self.last: tuple[list, list | None] = ([], None)  # the last step's messages and tools
-        self.coordinate_system = inner.coordinate_system
-        self.min_pixels, self.max_pixels = inner.min_pixels, inner.max_pixels
-        self.description = getattr(inner, "description", type(inner).__name__)
-
-    def prepare_image(self, image: Any) -> None:
-        self.inner.prepare_image(image)
-
-    def generate(self, messages: list, tools: list | None = None, **options: Any) -> Completion:
-        n = self.max_new_tokens
-        self.last = (messages, tools)
-        done = self.inner.generate(messages, tools, max_new_tokens=n, min_new_tokens=n, stop=[])
-        return Completion(text=self.replies.pop(0) if self.replies else "", usage=done.usage,
-                          timings=done.timings)
-
-
-class _Probe:
-    """Times a device's calls in place (instance attributes shadow its methods) until restore()."""
-
-    def __init__(self, device: Any) -> None:
-        self.device = device
-        self.image_seconds = 0.0  # fit_to_model (loop) + pixel_values (model): the image path
-        self.captures: list[tuple[float, float]] = []  # (seconds, of which in the transport)
-        self.io_outside_settle = 0.0
-        self._acted = False
-        self._transfer = 0.0
-        screenshot, execute, run = device.screenshot, device.execute, getattr(device, "_run", None)
-
-        def timed_screenshot(*a: Any, **k: Any) -> Any:
-            self._transfer, start = 0.0, time.perf_counter()
-            image = screenshot(*a, **k)
-            took = time.perf_counter() - start
-            self.captures.append((took, min(self._transfer, took)))
-            if not self._acted:  # after the step's action, captures belong to settle
-                self.io_outside_settle += took
-            return image
-
-        def timed_execute(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return execute(*a, **k)
-            finally:
-                self._acted = True
-                self.io_outside_settle += time.perf_counter() - start
-
-        def timed_run(service: bytes, *a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return run(service, *a, **k)
-            finally:
-                if service.startswith(b"exec:screencap"):
-                    self._transfer += time.perf_counter() - start
-
-        device.screenshot, device.execute = timed_screenshot, timed_execute
-        if run is not None:
-            device._run = timed_run
-
-        # The image path: the loop's fit_to_model and the model's vision.pixel_values, looked up
-        # as module globals at call time, so they are timed by rebinding them until restore().
-        from .. import loop, vision
-
-        self._globals = [(loop, "fit_to_model", loop.fit_to_model), (vision, "pixel_values", vision.pixel_values)]
-        for module, name, function in self._globals:
-            setattr(module, name, self._timed(function))
-
-    def _timed(self, function: Any) -> Any:
-        def timed(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return function(*a, **k)
-            finally:
-                self.image_seconds += time.perf_counter() - start
-        return timed
-
-    def next_step(self) -> None:
-        self._acted, self.io_outside_settle, self.image_seconds = False, 0.0, 0.0
-
-    def restore(self) -> None:
-        for name in ("screenshot", "execute", "_run"):
-            self.device.__dict__.pop(name, None)
-        for module, name, function in self._globals:
-            setattr(module, name, function)
-
 
 def _run_ours(rig: Any, model: ScriptedForward, n: int, out: Path, samples: "_Samples",
               between: Any = None) -> None:
@@ -231,7 +134,7 @@ def _run_ours(rig: Any, model: ScriptedForward, n: int, out: Path, samples: "_Sa
 
     rig.reset()
     model.replies = rig.replies(n, model)
-    probe = _Probe(rig.device)
+    probe = Probe(rig.device)
     mark = [time.perf_counter()]
 
     def on_step(step: Any) -> None:
@@ -335,19 +238,6 @@ class _Samples:
         return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
-def rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
 def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: str, warmup: int,
             root: Path) -> dict[str, Any]:
     import numpy as np
@@ -374,7 +264,7 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
         },
         "rss": {"warmup_steps": warmup, "slope_kb_per_step": round(slope * 1024, 2),
                 "start_mb": round(rss[0], 1) if rss else None, "end_mb": round(rss[-1], 1) if rss else None,
-                "peak_mb": round(max([_peak_rss_mb(), *ours.rss, *naive.rss]), 1),
+                "peak_mb": round(max([peak_rss_mb(), *ours.rss, *naive.rss]), 1),
                 # every k-th sample, at most ~50 of them: enough to see a plateau or a leak
                 "series_mb": [round(v, 1) for v in ours.rss[::max(1, len(ours.rss) // 50)]]},
         "prefix_cache": {"enabled": bool(getattr(hf, "prefix_cache", False)),
@@ -448,18 +338,6 @@ def _targets(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def machine_info() -> dict[str, Any]:
-    import platform
-
-    import torch
-    import transformers
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
-            "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__}
-
-
 def _load_model(spec: str, **options: Any) -> Any:
     from ..specs import load_model
 
@@ -471,53 +349,4 @@ def _load_model(spec: str, **options: Any) -> Any:
     return load_model(spec, **options).load()
 
 
-# -- output ----------------------------------------------------------------------------------------
-
-def render_table(result: dict[str, Any]) -> Any:
-    """A rich Table of the result: stages (p50/p95, ours and naive, naive/ours) and the targets."""
-    from rich.table import Table
-
-    table = Table(title=f"vlagent bench perf: {result['device']}, {result['model']}",
-                  caption=_caption(result))
-    for name, justify in (("stage", "left"), ("ours p50", "right"), ("ours p95", "right"),
-                          ("naive p50", "right"), ("naive p95", "right"), ("naive/ours", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for stage in STAGES:
-        o, b = result["stages"][stage]["ours"], result["stages"][stage]["baseline"]
-        unit = " tok/s" if stage == "decode_tokens_per_s" else ""
-        ratio = "" if not (o and b and o["p50"]) or unit else f"{b['p50'] / o['p50']:.1f}x"
-        table.add_row(stage + (" (ms)" if not unit else ""), *(_fmt(v, k) for v in (o, b) for k in ("p50", "p95")),
-                      ratio)
-    table.add_section()
-    for name, t in result["targets"].items():
-        value = t["value"]
-        shown = "n/a" if value is None else (f"{value:.1f}x" if name in RATIOS else f"{value:.1f}")
-        verdict = {True: "[green]met[/green]", False: "[red]missed[/red]", None: "?"}[t["met"]]
-        table.add_row(t["what"], shown, "", f"target {t['target']}", "", verdict)
-    check = result.get("pixel_values_check") or {}
-    if check.get("fast_path"):
-        diff = check.get("max_abs_diff")
-        table.add_row("pixel values vs the processor's, max |diff|", "n/a" if diff is None else f"{diff:g}",
-                      "", "target 0 (<= 1e-6)", "", "[green]met[/green]" if diff is not None and diff <= 1e-6
-                      else "[red]missed[/red]")
-    return table
-
-
-def _fmt(values: dict[str, float] | None, key: str) -> str:
-    if not values:
-        return "-"
-    v = values[key]
-    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:,.0f}"
-
-
-def _caption(result: dict[str, Any]) -> str:
-    m, r = result["machine"], result["rss"]
-    gpu = m["gpu"] or "no GPU"
-    return (f"{result['steps']['ours']} steps ours / {result['steps']['baseline']} naive; "
-            f"{m['cpus']} CPUs, {gpu}; RSS peak {r['peak_mb']} MB, slope {r['slope_kb_per_step']} KB/step; "
-            f"prompt cache {result['prefix_cache']['builds']} start(s), {result['prefix_cache']['hits']} hits; "
-            f"prefilled/prompt tokens from step 3 p50 {result['prefill_ratio']['p50_from_step_3']}; "
-            f"decode overhead {result.get('decode_overhead_ms_per_token')} ms/token")
-
-
-__all__ = ["run_perf", "render_table", "STAGES", "TARGETS"]
+__all__ = ["run_perf", "STAGES", "TARGETS"]

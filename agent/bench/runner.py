@@ -52,7 +52,8 @@ from ..atomic import write_atomic
 from ..errors import DeviceError, ModelError, UserAbort, UserError
 from ..trajectory import Trajectory
 from .baselines import ModelPool
-from .tasks import Env, Task, TaskInstance, select
+from .task_env import Env
+from .tasks import Task, TaskInstance, select
 
 SCHEMA_VERSION = 1
 Outcome = Literal["success", "failure", "infra"]

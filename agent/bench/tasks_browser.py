@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .tasks import Task, answer_matches, finish, open_app, seek
+from .task_checks import answer_matches
+from .task_plans import finish, open_app, seek
+from .tasks import Task
 
 TOWNS = ["Alderford", "Brightwater", "Coldharbour", "Dunmore", "Eastwick", "Fairhaven", "Glenrock", "Hollowmere"]
 FILLER = [

@@ -5,7 +5,9 @@ into the address bar and go."""
 from __future__ import annotations
 
 from ..devices.adb_text import shell_quote
-from .tasks import Task, answer_matches, fail, finish, open_app, press, tap, type_text
+from .task_checks import answer_matches, fail
+from .task_plans import finish, open_app, press, tap, type_text
+from .tasks import Task
 from .tasks_browser import TOWNS, find_in_page, page
 
 

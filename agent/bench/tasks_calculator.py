@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .tasks import Task, answer_matches, fail, find, finish, ok, open_app, tap
+from .task_checks import answer_matches, fail, ok
+from .task_env import find
+from .task_plans import finish, open_app, tap
+from .tasks import Task
 
 KEY_IDS = {**{str(d): f"digit_{d}" for d in range(10)}, "+": "op_add", "−": "op_sub", "×": "op_mul",
            "÷": "op_div", "(": "lparen", ")": "rparen", ".": "dec_point", "=": "eq"}

@@ -3,9 +3,10 @@ made in setup through the Clock app itself (SimPhone's shell has no command for 
 
 from __future__ import annotations
 
-from .tasks import (
-    Env, Task, answer_matches, fail, find, finish, new_records, ok, only_added, open_app, seek, tap, type_text,
-)
+from .task_checks import answer_matches, fail, new_records, ok, only_added
+from .task_env import Env, find
+from .task_plans import finish, open_app, seek, tap, type_text
+from .tasks import Task
 
 PACKAGE = "com.android.deskclock"
 LABELS = ["Gym", "Pills", "Standup", "Call mom", "Bus", "Laundry", "Yoga", "Pick up kids", "Water plants"]

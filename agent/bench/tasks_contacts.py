@@ -3,10 +3,10 @@ that never meet the phone's own, so a new contact cannot collide with an old one
 
 from __future__ import annotations
 
-from .tasks import (
-    Env, Task, answer_matches, digits, fail, find, finish, new_records, ok, only_added, open_app, tap,
-    type_text,
-)
+from .task_checks import answer_matches, digits, fail, new_records, ok, only_added
+from .task_env import Env, find
+from .task_plans import finish, open_app, tap, type_text
+from .tasks import Task
 
 FIRST = ["Aiden", "Beatriz", "Carmen", "Dmitri", "Esme", "Felix", "Gita", "Hugo", "Isla", "Jamal", "Keiko",
          "Liam", "Maya", "Nico", "Olga", "Pablo", "Ravi", "Sofia", "Tomas", "Uma", "Viktor", "Wanda", "Yara"]

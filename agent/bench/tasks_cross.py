@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .tasks import Task, digits, fail, finish, ok, only_added, open_app, tap, type_text
+from .task_checks import digits, fail, ok, only_added
+from .task_plans import finish, open_app, tap, type_text
+from .tasks import Task
 from .tasks_browser import page
 from .tasks_calculator import key_steps, shown
 from .tasks_contacts import open_contact

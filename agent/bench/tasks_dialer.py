@@ -3,7 +3,9 @@ and the call state (`call`, what `dumpsys telephony.registry` reports as mCallSt
 
 from __future__ import annotations
 
-from .tasks import Task, digits, fail, finish, ok, only_added, open_app, tap
+from .task_checks import digits, fail, ok, only_added
+from .task_plans import finish, open_app, tap
+from .tasks import Task
 
 _KEY_IDS = dict(zip("0123456789", ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
 

@@ -6,7 +6,10 @@ REQUEST_INSTALL_PACKAGES app-op) decides whether Android's "For your security...
 from __future__ import annotations
 
 from ..devices.adb_text import shell_quote
-from .tasks import Env, Task, button, fail, finish, ok, press, tap
+from .task_checks import fail, ok
+from .task_env import Env
+from .task_plans import button, finish, press, tap
+from .tasks import Task
 from .tasks_notifications import notify
 
 BROWSER = "com.android.chrome"

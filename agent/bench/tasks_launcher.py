@@ -8,7 +8,9 @@ oracle runs, scored on seeds it never saw.
 
 from __future__ import annotations
 
-from .tasks import Task, fail, finish, ok, tap
+from .task_checks import fail, ok
+from .task_plans import finish, tap
+from .tasks import Task
 
 # label -> package, the apps on the home screen
 APPS = {

@@ -3,7 +3,10 @@ seeded phone holds three incoming messages from three of its contacts."""
 
 from __future__ import annotations
 
-from .tasks import Task, answer_matches, digits, fail, find, finish, ok, only_added, open_app, tap, type_text
+from .task_checks import answer_matches, digits, fail, ok, only_added
+from .task_env import find
+from .task_plans import finish, open_app, tap, type_text
+from .tasks import Task
 from .tasks_contacts import new_number
 
 PLACES = ["the station", "the library", "gate 12", "the north entrance", "Cafe Luna", "the parking lot"]

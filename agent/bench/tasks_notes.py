@@ -3,10 +3,10 @@ in setup through the Notes app."""
 
 from __future__ import annotations
 
-from .tasks import (
-    Env, Task, answer_matches, fail, find, finish, new_records, ok, only_added, open_app, press, seek, tap,
-    type_text,
-)
+from .task_checks import answer_matches, fail, new_records, ok, only_added
+from .task_env import Env, find
+from .task_plans import finish, open_app, press, seek, tap, type_text
+from .tasks import Task
 
 PACKAGE = "com.simphone.notes"
 TOPICS = ["Trip to Lisbon", "Book club", "Garden plan", "Birthday ideas", "Recipe swap", "Bike repair",

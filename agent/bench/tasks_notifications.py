@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 from ..devices.adb_text import shell_quote
-from .tasks import Env, Task, answer_matches, fail, finish, ok, press, tap
+from .task_checks import answer_matches, fail, ok
+from .task_env import Env
+from .task_plans import finish, press, tap
+from .tasks import Task
 
 # (app label, package, title, text) of the notifications a seed picks from
 SENDERS = [("Messages", "com.google.android.apps.messaging"), ("Clock", "com.android.deskclock"),

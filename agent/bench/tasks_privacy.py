@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import random
 
-from .tasks import Env, Task, fail, finish, ok, open_app, tap
+from .task_checks import fail, ok
+from .task_env import Env
+from .task_plans import finish, open_app, tap
+from .tasks import Task
 from .tasks_settings import _ON_OFF, _Toggle
 
 BROWSER = "com.android.chrome"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from .tasks import Env, Task, button, fail, finish, ok, open_app, slide, tap
+from .task_checks import fail, ok
+from .task_env import Env
+from .task_plans import button, finish, open_app, slide, tap
+from .tasks import Task
 
 _ON_OFF = {True: "on", False: "off"}
 

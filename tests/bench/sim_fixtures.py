@@ -74,6 +74,21 @@ def run(out: Path, **kwargs: Any):
     return run_suite(out, **kwargs)
 
 
+def run_until_interrupted(out: Path, after: int = 2, **kwargs: Any) -> list[str]:
+    """`run`, stopped as Ctrl-C would stop it: a KeyboardInterrupt raised when its `after`-th episode
+    finishes. Returns the task ids of the episodes that finished, in order."""
+    seen: list[str] = []
+
+    def stop(result) -> None:
+        seen.append(result.task_id)
+        if len(seen) == after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(out, on_episode=stop, **kwargs)
+    return seen
+
+
 def outcomes(result) -> dict[str, str]:
     return {r.task_id: r.outcome for r in result.results}
 

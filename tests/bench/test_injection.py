@@ -19,14 +19,14 @@ from vlagent.bench.baselines import ModelPool
 from vlagent.bench.runner import EpisodeResult, run_episode, summarize
 from vlagent.bench.sim_devices import SimPhones
 from vlagent.actions import Tap
-from vlagent.bench.tasks import Env, find, parse_nodes, select
-from vlagent.bench.tasks import approving_user
+from vlagent.bench.task_env import Env, find, parse_nodes
+from vlagent.bench.tasks import approving_user, select
 from vlagent.policy import Policy, classify
 from vlagent.risks import Risk
 
 INJECTION = [t.id for t in select("injection.*")]
 # The five hand-written tasks (issue #9): the gullible model's acceptance runs. The table's tasks
-# (tasks_injection.INJECTIONS) are measured with the attacker model in test_injection_matrix.py.
+# (tasks_injection_matrix.INJECTIONS) are measured with the attacker model in test_injection_matrix.py.
 HAND_WRITTEN = ["injection.popup_share", "injection.popup_install", "injection.page_message", "injection.note_delete",
                 "injection.reply_forward"]
 NEEDS_A_GUARDED_ACTION = {"injection.reply_forward"}   # the user's goal is itself a send
@@ -188,8 +188,9 @@ def test_the_gullible_model_notices_a_blocked_step():
 
 
 def test_an_armed_popup_shows_when_its_app_comes_to_the_front():
-    from vlagent.devices.sim.phone import Phone
-    from vlagent.devices.sim.shell import DeviceState, Shell
+    from vlagent.devices.sim import Phone
+    from vlagent.devices.sim.shell.device_state import DeviceState
+    from vlagent.devices.sim.shell.interpreter import Shell
 
     phone = Phone(*SMALL, density=218)
     shell = Shell(DeviceState(phone=phone))
@@ -213,7 +214,7 @@ def test_an_armed_popup_shows_when_its_app_comes_to_the_front():
 
 
 def test_the_user_approves_a_send_only_in_the_conversation_they_asked_for():
-    from vlagent.devices.sim.phone import Phone
+    from vlagent.devices.sim import Phone
 
     task = select("injection.reply_forward")[0]
     phone = Phone(*SMALL, density=218, seed=2)

@@ -13,9 +13,11 @@ import json
 import pytest
 
 from sim_fixtures import adb_env, run
+from vlagent.bench.injection_attacks import ATTACK_GOALS, CHANNELS
+from vlagent.bench.injection_checks import leaked, removed_records
 from vlagent.bench.runner import EpisodeResult, summarize
 from vlagent.bench.tasks import select
-from vlagent.bench.tasks_injection import ATTACK_GOALS, CHANNELS, INJECTIONS, leaked, removed_records
+from vlagent.bench.tasks_injection_matrix import INJECTIONS
 from vlagent.policy import Policy
 
 INJECTION = [t.id for t in select("injection.*")]
@@ -137,7 +139,7 @@ def test_the_table_covers_every_channel_and_goal_a_third_in_chinese():
 
 
 def _phone_state(seed: int) -> dict:
-    from vlagent.devices.sim.phone import Phone
+    from vlagent.devices.sim import Phone
 
     return Phone(560, 1232, density=218, seed=seed).state()
 

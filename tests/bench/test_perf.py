@@ -116,7 +116,8 @@ def test_both_loops_left_their_records(result: dict) -> None:
 def test_render_table_shows_every_stage_and_target(result: dict) -> None:
     from rich.console import Console
 
-    from vlagent.bench.perf import STAGES, render_table
+    from vlagent.bench.perf import STAGES
+    from vlagent.bench.perf_table import render_table
 
     console = Console(record=True, width=200)
     console.print(render_table(result))

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from sim_fixtures import SMALL, adb_env, finished_episodes, run
+from sim_fixtures import SMALL, adb_env, finished_episodes, run, run_until_interrupted
 
 pytestmark = [pytest.mark.adb, pytest.mark.slow]
 
@@ -64,15 +64,7 @@ def test_a_suite_on_a_ray_cluster_matches_one_job_and_resumes(cluster, tmp_path)
     with adb_env():
         one = run(tmp_path / "j1", models=["oracle"], tasks=",".join(TASKS), seed=5)
         out = tmp_path / "ray"
-        seen = []
-
-        def stop_after_two(result):
-            seen.append(result.task_id)
-            if len(seen) == 2:
-                raise KeyboardInterrupt
-
-        with pytest.raises(KeyboardInterrupt):
-            run(out, models=["oracle"], tasks=",".join(TASKS), seed=5, jobs=2, ray=cluster, on_episode=stop_after_two)
+        run_until_interrupted(out, models=["oracle"], tasks=",".join(TASKS), seed=5, jobs=2, ray=cluster)
         first = finished_episodes(out)
         assert 2 <= first < len(TASKS)
         from typer.testing import CliRunner

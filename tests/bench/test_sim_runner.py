@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from sim_fixtures import SMALL, adb_server, finished_episodes, outcomes, run  # noqa: F401  (a fixture)
+from sim_fixtures import (  # noqa: F401  (adb_server is a fixture)
+    SMALL, adb_server, finished_episodes, outcomes, run, run_until_interrupted,
+)
 from vlagent.bench.baselines import OracleModel, RandomModel, tool_call
 from vlagent.bench.runner import EpisodeContext
 from vlagent.models.base import Completion
@@ -31,15 +33,7 @@ def test_random_policy_is_seeded():
 
 def test_interrupted_run_resumes_with_the_missing_episodes(adb_server, tmp_path):
     out = tmp_path / "run"
-    seen = []
-
-    def stop_after_two(result):
-        seen.append(result.task_id)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(out, models=["oracle"], tasks=",".join(CHEAP), jobs=1, on_episode=stop_after_two)
+    seen = run_until_interrupted(out, models=["oracle"], tasks=",".join(CHEAP), jobs=1)
     assert finished_episodes(out) == 2
     partial = json.loads((out / "results.json").read_text())
     assert [e["task_id"] for e in partial["episodes"]] == seen and partial["planned"] == len(CHEAP)

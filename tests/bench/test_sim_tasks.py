@@ -8,9 +8,9 @@ import json
 import pytest
 
 from sim_fixtures import SMALL, adb_env
-from vlagent.bench.tasks import (
-    RECORD_KEYS, SETTINGS_KEYS, Env, TaskInstance, all_tasks, answer_matches, parse_nodes, find, select,
-)
+from vlagent.bench.task_checks import answer_matches
+from vlagent.bench.task_env import Env, find, parse_nodes
+from vlagent.bench.tasks import RECORD_KEYS, SETTINGS_KEYS, TaskInstance, all_tasks, select
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,11 @@ without the layout setting (every other task) keeps the usual home screen."""
 
 from __future__ import annotations
 
-from vlagent.bench.tasks import parse_nodes, select
+from vlagent.bench.task_env import parse_nodes
+from vlagent.bench.tasks import select
 from vlagent.devices.sim.apps import registry
 from vlagent.devices.sim.apps.launcher import LAYOUT_SETTING, home_slots
-from vlagent.devices.sim.phone import Phone
+from vlagent.devices.sim import Phone
 
 
 def icon_centres(phone: Phone) -> dict[str, tuple[int, int]]:
