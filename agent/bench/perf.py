@@ -25,7 +25,9 @@ RSS is sampled after each of our steps: growth is the last sample minus the one 
 steps, slope the least-squares fit over the same window.
 
 Per step of ours (`per_step`): prompt tokens, `prefill_ratio` (prompt tokens prefilled / prompt
-tokens: what the last call's reused cache left to compute), prefill ms and decode tokens/s.
+tokens: what the last call's reused cache left to compute), prefill ms, decode tokens/s and the
+framework overhead; `overhead_trend` compares that overhead late in the run with steps 3-7 (run
+45 steps to see step 40 against step 5).
 `decode_overhead_ms_per_token`: after the run, the last step's messages are answered again by
 our `generate` (stop strings on) and the same inputs by a bare `model.generate`, in turn
 (DECODE_REPEATS times each, DECODE_TOKENS tokens); it is the difference of their best decode
@@ -157,6 +159,7 @@ def _run_ours(rig: Any, model: ScriptedForward, n: int, out: Path, samples: "_Sa
             "step": step.index + 1, "prompt_tokens": prompt,
             "prefill_ratio": round(step.usage.get("prefill_tokens", prompt) / prompt, 4) if prompt else None,
             "prefill_ms": round(t.get("model_prefill", 0.0) * 1000, 2),
+            "overhead_ms": round(overhead * 1000, 2),
             "decode_tokens_per_s": round(t.get("model_tokens_per_s", 0.0), 1)})
         for took, transfer in probe.captures:
             samples.add("capture", took)
@@ -273,6 +276,7 @@ def _result(ours: _Samples, naive: _Samples, hf: Any, model_spec: str, device: s
                          "cached_tokens_p50": float(np.median(ours.cached_tokens)) if ours.cached_tokens else 0},
         "per_step": ours.per_step,
         "prefill_ratio": _prefill_ratio(ours.per_step),
+        "overhead_trend": _overhead_trend(ours.per_step),
         "errors": {"ours": ours.errors},
         "memory_releases": getattr(hf, "memory_releases", 0),
         "prompt_tokens": {"ours": ours.percentiles("prompt_tokens"), "baseline": naive.percentiles("prompt_tokens")},
@@ -291,6 +295,23 @@ def _prefill_ratio(per_step: list[dict[str, Any]]) -> dict[str, Any]:
     later = [s["prefill_ratio"] for s in per_step[2:] if s["prefill_ratio"] is not None]
     return {"p50_from_step_3": round(float(np.median(later)), 4) if later else None,
             "max_from_step_3": max(later) if later else None}
+
+
+TREND_WINDOW = 5  # steps per end of the run whose median framework overhead is compared
+
+
+def _overhead_trend(per_step: list[dict[str, Any]]) -> dict[str, Any]:
+    """Does the framework's own time per step grow as a run goes on? The median overhead of steps
+    3-7 (`early`: past the first calls' lazy work) and of the last TREND_WINDOW steps (`late`), and
+    late / early; None for runs too short to have both apart (fewer than 12 steps)."""
+    import numpy as np
+
+    if len(per_step) < 2 + 2 * TREND_WINDOW:
+        return {"early_ms": None, "late_ms": None, "ratio": None}
+    early = float(np.median([s["overhead_ms"] for s in per_step[2:2 + TREND_WINDOW]]))
+    late = float(np.median([s["overhead_ms"] for s in per_step[-TREND_WINDOW:]]))
+    return {"early_ms": round(early, 2), "late_ms": round(late, 2), "steps": [3, len(per_step)],
+            "ratio": round(late / early, 3) if early > 0 else None}
 
 
 def decode_overhead(hf: Any, messages: list, tools: list | None, tokens: int = DECODE_TOKENS,

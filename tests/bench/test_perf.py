@@ -81,6 +81,19 @@ def test_each_step_says_how_much_of_its_prompt_was_prefilled(result: dict) -> No
     assert result["prefill_ratio"]["max_from_step_3"] == max(ratios[2:])
     for s in steps:
         assert s["prompt_tokens"] > 0 and s["prefill_ms"] > 0 and s["decode_tokens_per_s"] > 0
+        assert s["overhead_ms"] > 0
+
+
+def test_the_overhead_trend_compares_the_runs_late_steps_with_steps_3_to_7() -> None:
+    from statistics import median
+
+    from vlagent.bench.perf import _overhead_trend
+
+    steps = [{"overhead_ms": ms} for ms in [90, 1, 10, 11, 12, 13, 14, 30, 9, 2, 15, 16, 17, 18, 40]]
+    trend = _overhead_trend(steps)
+    assert trend["early_ms"] == median([10, 11, 12, 13, 14]) and trend["late_ms"] == median([15, 16, 17, 18, 40])
+    assert trend["ratio"] == pytest.approx(17 / 12, abs=1e-3) and trend["steps"] == [3, 15]
+    assert _overhead_trend(steps[:11])["ratio"] is None  # too short to have both ends apart
 
 
 def test_the_decode_overhead_is_ours_minus_a_bare_generate(result: dict) -> None:
