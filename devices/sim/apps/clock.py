@@ -17,19 +17,8 @@ class DeskClock(Activity):
     name = ".DeskClock"
 
     def build(self, f: Frame) -> list[View]:
-        th = f.theme
-        bar = w.app_bar(f, "Alarm", large=True)
-        top = bar.bounds[3]
-        lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "alarm_recycler_view", fill=th.bg)
-        y = top + f.dp(8)
-        for a in self.world.alarms:
-            card = self._card(f, a, y)
-            lst.add(card)
-            y = card.bounds[3] + f.dp(12)
-        if not self.world.alarms:
-            lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No alarms", align="center", color=th.muted))
-            y += f.dp(64)
-        lst.finish(y + f.dp(88))
+        bar, lst = w.list_screen(f, self.scroll, "Alarm", rid=RID + "alarm_recycler_view", items=self.world.alarms,
+                                 row=lambda a, y: self._card(f, a, y), empty="No alarms", pad=8, gap=12)
         fab = w.fab(f, "plus", "Add alarm", lambda: self.host.tasks.push(AlarmEditor(self.host, None)), rid=RID + "fab")
         return [lst, bar, fab]
 

@@ -17,21 +17,12 @@ class PeopleActivity(Activity):
     name = ".activities.PeopleActivity"
 
     def build(self, f: Frame) -> list[View]:
-        th = f.theme
-        bar = w.app_bar(f, "Contacts", large=True)
-        top = bar.bounds[3]
-        lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "contact_list", fill=th.bg)
-        y = top
-        for c in self.world.contacts:
-            row = w.nav_row(f, y, c["name"], None,
-                            lambda cid=c["id"]: self.host.tasks.push(ContactDetail(self.host, cid)),
-                            avatar_name=c["name"], rid=RID + "contact_row", height=64)
-            lst.add(row)
-            y = row.bounds[3]
-        if not self.world.contacts:
-            lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No contacts", align="center", color=th.muted))
-            y += f.dp(64)
-        lst.finish(y + f.dp(88))  # room under the last row so the FAB never hides it
+        def row(c: dict, y: int) -> View:
+            return w.nav_row(f, y, c["name"], None, lambda: self.host.tasks.push(ContactDetail(self.host, c["id"])),
+                             avatar_name=c["name"], rid=RID + "contact_row", height=64)
+
+        bar, lst = w.list_screen(f, self.scroll, "Contacts", rid=RID + "contact_list", items=self.world.contacts,
+                                 row=row, empty="No contacts")
         fab = w.fab(f, "plus", "Create contact", lambda: self.host.tasks.push(ContactEditor(self.host, None)),
                     rid=RID + "floating_action_button")
         return [lst, bar, fab]

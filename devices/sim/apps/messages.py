@@ -25,26 +25,19 @@ class ConversationList(Activity):
     name = ".ui.ConversationListActivity"
 
     def build(self, f: Frame) -> list[View]:
-        th = f.theme
-        bar = w.app_bar(f, "Messages", large=True)
-        top = bar.bounds[3]
         latest: dict[str, dict] = {}
         for m in self.world.messages:   # newest message per peer, newest conversation first
             latest[peer_of(m)] = m
         convs = sorted(latest.values(), key=lambda m: -m["id"])
-        lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "conversation_list", fill=th.bg)
-        y = top
-        for m in convs:
+
+        def row(m: dict, y: int) -> View:
             peer = peer_of(m)
             snippet = ("You: " if m["from"] == "me" else "") + m["text"]
-            row = w.nav_row(f, y, peer, snippet, lambda p=peer: self.host.tasks.push(Conversation(self.host, p)),
-                            avatar_name=peer, rid=RID + "conversation_row", height=80)
-            lst.add(row)
-            y = row.bounds[3]
-        if not convs:
-            lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No conversations yet", align="center", color=th.muted))
-            y += f.dp(64)
-        lst.finish(y + f.dp(88))
+            return w.nav_row(f, y, peer, snippet, lambda: self.host.tasks.push(Conversation(self.host, peer)),
+                             avatar_name=peer, rid=RID + "conversation_row", height=80)
+
+        bar, lst = w.list_screen(f, self.scroll, "Messages", rid=RID + "conversation_list", items=convs, row=row,
+                                 empty="No conversations yet")
         fab = w.fab(f, "chat", "Start chat", lambda: self.host.tasks.push(Conversation(self.host, None)),
                     rid=RID + "start_chat_fab", text="Start chat")
         return [lst, bar, fab]

@@ -20,19 +20,8 @@ class NotesList(Activity):
     name = ".NotesActivity"
 
     def build(self, f: Frame) -> list[View]:
-        th = f.theme
-        bar = w.app_bar(f, "Notes", large=True)
-        top = bar.bounds[3]
-        lst = ui.Scroll((0, top, f.w, f.bottom), self.scroll, "list", rid=RID + "notes_list", fill=th.bg)
-        y = top + f.dp(8)
-        for n in self.world.notes:
-            card = self._card(f, n, y)
-            lst.add(card)
-            y = card.bounds[3] + f.dp(12)
-        if not self.world.notes:
-            lst.add(w.label(f, (0, y, f.w, y + f.dp(64)), "No notes yet", align="center", color=th.muted))
-            y += f.dp(64)
-        lst.finish(y + f.dp(88))
+        bar, lst = w.list_screen(f, self.scroll, "Notes", rid=RID + "notes_list", items=self.world.notes,
+                                 row=lambda n, y: self._card(f, n, y), empty="No notes yet", pad=8, gap=12)
         fab = w.fab(f, "plus", "New note", lambda: self.host.tasks.push(NoteEditor(self.host, None)),
                     rid=RID + "new_note")
         return [lst, bar, fab]

@@ -192,6 +192,27 @@ def nav_row(f: Frame, y: int, title: str, summary: str | None, on_tap: Callable 
     return row
 
 
+def list_screen(f: Frame, scroll: Any, title: str, *, rid: str, items: list, row: Callable[[Any, int], View],
+                empty: str, pad: int = 0, gap: int = 0) -> tuple[View, View]:
+    """An app's home list: the large app bar titled `title` and under it a scrolling list (`rid`)
+    of `row(item, y)` for each item, `gap` dp apart and `pad` dp from the bar, or `empty` centred
+    when there are none; room is left under the last row for a floating action button. Returns
+    (app bar, list)."""
+    bar = app_bar(f, title, large=True)
+    top = bar.bounds[3]
+    lst = ui.Scroll((0, top, f.w, f.bottom), scroll, "list", rid=rid, fill=f.theme.bg)
+    y = top + f.dp(pad)
+    for item in items:
+        view = row(item, y)
+        lst.add(view)
+        y = view.bounds[3] + f.dp(gap)
+    if not items:
+        lst.add(label(f, (0, y, f.w, y + f.dp(64)), empty, align="center", color=f.theme.muted))
+        y += f.dp(64)
+    lst.finish(y + f.dp(88))  # so the floating action button never hides the last row
+    return bar, lst
+
+
 def divider(f: Frame, y: int, inset: int = 0) -> View:
     col = f.theme.divider
     return View((inset, y, f.w - inset, y + max(1, f.dp(1))), in_xml=False,
