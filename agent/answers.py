@@ -37,6 +37,10 @@ QUERY_PROMPT = (
     "Look at the screen and answer: {question}\n"
     'Reply with only a JSON object {{"answer": ...}} whose answer matches this JSON Schema: {schema}'
 )
+VIDEO_QUERY_PROMPT = (
+    "Watch the video of the screen and answer: {question}\n"
+    'Reply with only a JSON object {{"answer": ...}} whose answer matches this JSON Schema: {schema}'
+)
 CHECK_PROMPT = (
     "Look at the screen. Is this true: {condition}\n"
     'Reply with only a JSON object {{"answer": true or false, "reason": "what on the screen shows it"}}.'
@@ -103,10 +107,13 @@ class ScreenModel:
         return Located(grounded.point, frame, grounded.text, False, self.model_calls - before)
 
     def ask(self, kind: str, question: str, schema_key: str, frame: Image.Image, prompt: str,
-            parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any]):
-        """(value, model text, model calls, from cache) for a question about `frame`; a reply
-        that does not parse gets one retry with the error shown, then AnswerMismatch."""
-        key = GroundingCache.answer_key(kind, question, schema_key, screen_digest(frame)) if self.cache else None
+            parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any],
+            video: Any = None):
+        """(value, model text, model calls, from cache) for a question about `frame` (or, given,
+        `video`: a vlagent.video.Video the model watches instead; never cached); a reply that does
+        not parse gets one retry with the error shown, then AnswerMismatch."""
+        key = GroundingCache.answer_key(kind, question, schema_key, screen_digest(frame)) \
+            if self.cache and video is None else None
         if key is not None and (cached := self.cache.get_answer(key)) is not None:
             try:
                 value = load(cached)
@@ -117,9 +124,11 @@ class ScreenModel:
                 log.info("answer cache hit for %r — no model call (the screen is unchanged)", question)
                 return value, "", 0, True
         self.need(kind, question)
-        seen = fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)
-        messages: list[Message] = [{"role": "user", "content": [
-            {"type": "image", "image": seen}, {"type": "text", "text": prompt}]}]
+        if video is not None:
+            shown: dict[str, Any] = {"type": "video", "video": video}
+        else:
+            shown = {"type": "image", "image": fit_to_model(frame, self.model.min_pixels, self.model.max_pixels)}
+        messages: list[Message] = [{"role": "user", "content": [shown, {"type": "text", "text": prompt}]}]
         for attempt in (1, 2):
             reply = self.generate(messages)
             try:

@@ -68,8 +68,13 @@ class Assistant:
             system = f"{system}\n\n{TOOL_RESULTS_NOTE}" if system else TOOL_RESULTS_NOTE
         self.messages: list[Message] = [{"role": "system", "content": system}] if system else []
 
-    def ask(self, text: str, images: Sequence[ImageInput] = ()) -> Reply:
+    def ask(self, text: str, images: Sequence[ImageInput] = (), videos: Sequence[Any] = ()) -> Reply:
+        """One user turn: `text` after `images` and `videos` (`vlagent.video.Video`s, video file
+        paths or lists of frames), answered after as many tool rounds as it takes."""
+        from .video import Video
+
         parts: list[dict[str, Any]] = [{"type": "image", "image": load_image(i)} for i in images]
+        parts += [{"type": "video", "video": v if isinstance(v, Video) else Video(v)} for v in videos]
         parts.append({"type": "text", "text": text})
         self.messages.append({"role": "user", "content": parts})
         schemas = [tool_schema(t) for t in self.tools.values()] or None

@@ -23,16 +23,18 @@ def chat(
     tools: Annotated[list[str], typer.Option("--tool", "-t", help="Built-in tools to offer: weather, flights, plugins (installed vlagent.tools entry points). Repeatable.")] = ["weather"],
     mcp: Annotated[list[str], typer.Option(help="An MCP server to start over stdio, as one command line, e.g. 'python server.py'. Repeatable.")] = [],
     image: Annotated[list[Path], typer.Option("--image", "-i", help="An image for the first message (file or URL). Repeatable.")] = [],
+    video: Annotated[list[Path], typer.Option("--video", help="A video file (MP4, WebM, ...) for the first message. The model sees 2 frames a second of it (4 to 768, an even count), each at 128-768 visual tokens, as Qwen's qwen-vl-utils samples videos; a server model gets the file as a video_url. Repeatable.")] = [],
     message: Annotated[Optional[str], typer.Option("--message", "-p", help="Ask this one question and exit instead of chatting.")] = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     max_tool_rounds: Annotated[int, typer.Option(min=0, help="Tool rounds allowed per question.")] = 5,
     policy: Annotated[str, typer.Option(metavar="ask|deny|allow", help="Tool calls that may send, pay, delete and the like, or whose tool declares nothing (an MCP tool without a read-only annotation): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
 ) -> None:
-    """Chat with a function-calling model; images and tools welcome.
+    """Chat with a function-calling model; images, videos and tools welcome.
 
-    In the chat: '/image PATH' attaches an image to your next message, '/reset' forgets the
-    conversation, '/exit' (or Ctrl-D) leaves. The answer streams as the model writes it.
+    In the chat: '/image PATH' ('/video PATH') attaches an image (a video) to your next message,
+    '/reset' forgets the conversation, '/exit' (or Ctrl-D) leaves. The answer streams as the
+    model writes it.
     """
     import contextlib
     import shlex
@@ -62,16 +64,20 @@ def chat(
             )
             console.print(f"[dim]tools: {', '.join(t.name for t in chosen) or 'none'}[/]")
             pending = [str(p) for p in image]
+            pending_videos = [str(p) for p in video]
             questions = [message] if message is not None else _prompts()
             for question in questions:
                 if question.startswith("/image "):
                     pending.append(question.removeprefix("/image ").strip())
                     continue
+                if question.startswith("/video "):
+                    pending_videos.append(question.removeprefix("/video ").strip())
+                    continue
                 if question == "/reset":
                     assistant.reset()
                     continue
-                reply = assistant.ask(question, images=pending)
-                pending = []
+                reply = assistant.ask(question, images=pending, videos=pending_videos)
+                pending, pending_videos = [], []
                 typer.echo("")
                 for call, result in zip(reply.calls, reply.results):
                     colour = "red" if result.is_error else "dim"

@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 
 from . import actions as A
-from .answers import CHECK_PROMPT, QUERY_PROMPT, AnswerMismatch, Located, ScreenModel, Verdict, answer_of, \
+from .answers import CHECK_PROMPT, QUERY_PROMPT, VIDEO_QUERY_PROMPT, AnswerMismatch, Located, ScreenModel, Verdict, answer_of, \
     answer_schema, dump_answer, verdict_of
 from .errors import (
     AssertionFailed, GroundingFailed, QueryFailed, RecoverableError, UserError, VLAgentError, WaitTimeout,
@@ -178,6 +178,21 @@ class Session:
         time.sleep(seconds)
         self.log.event("wait", f"{seconds:g} s", started)
 
+    def record(self, seconds: float, path: str | Path | None = None) -> Any:
+        """Record the screen for `seconds` (a phone: screenrecord, whole seconds; a desktop: mss
+        frames, 2 a second) into an MP4 (a temporary file unless `path`); a `vlagent.video.Video`
+        of it, for `query(..., video=)` or a model message."""
+        from .video import Video
+
+        recorder = getattr(self.device, "record", None)
+        if recorder is None:
+            raise UserError(f"{type(self.device).__name__} cannot record its screen")
+        started = time.perf_counter()
+        saved = recorder(seconds, path=path)
+        self.log.event("record", f"{seconds:g} s", started)
+        self._acted = True
+        return Video(saved)
+
     def screenshot(self, path: str | Path | None = None) -> Image.Image:
         frame = self._observe()
         if path is not None:
@@ -235,16 +250,23 @@ class Session:
         self.log.event("locate", hint or "example", started, found.calls, False, found.point)
         return found.point
 
-    def query(self, question: str, schema: Any = str) -> Any:
+    def query(self, question: str, schema: Any = str, *, video: Any = None) -> Any:
         """Ask about the screen; the answer is validated by pydantic (`schema` is a type: int,
-        list[str], a BaseModel, ...) or by jsonschema (`schema` is a JSON Schema dict)."""
+        list[str], a BaseModel, ...) or by jsonschema (`schema` is a JSON Schema dict).
+        video: ask about this instead (a `vlagent.video.Video`, an MP4 path or a list of frames,
+        e.g. `session.record(3)`): what happened, not only what is on the screen now."""
+        from . import video as videos
+
         started = time.perf_counter()
         validate, json_schema, schema_key = answer_schema(schema)
         frame = self._observe()
-        prompt = QUERY_PROMPT.format(question=question, schema=json.dumps(json_schema, ensure_ascii=False))
+        template = QUERY_PROMPT if video is None else VIDEO_QUERY_PROMPT
+        prompt = template.format(question=question, schema=json.dumps(json_schema, ensure_ascii=False))
+        clip = video if video is None or isinstance(video, videos.Video) else videos.Video(video)
         value, text, calls, cached = self._ask("query", question, schema_key, frame, prompt,
                                                lambda reply: validate(answer_of(reply, schema is str)),
-                                               dump=lambda v: dump_answer(schema, v), load=validate)
+                                               dump=lambda v: dump_answer(schema, v), load=validate,
+                                               video=clip)
         self._record("query", {"question": question}, frame, [], text,
                      result=json.dumps(dump_answer(schema, value), ensure_ascii=False), started=started)
         self.log.event("query", question, started, calls, cached, value)
@@ -314,11 +336,13 @@ class Session:
                          dump=lambda v: v.model_dump(), load=Verdict.model_validate)
 
     def _ask(self, kind: str, question: str, schema_key: str, frame: Image.Image, prompt: str,
-             parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any]):
+             parse: Callable[[str], Any], *, dump: Callable[[Any], Any], load: Callable[[Any], Any],
+             video: Any = None):
         """(value, model text, model calls, from cache); QueryFailed, with the screen saved, for
         an answer that does not match after a retry."""
         try:
-            return self.screen_model.ask(kind, question, schema_key, frame, prompt, parse, dump=dump, load=load)
+            return self.screen_model.ask(kind, question, schema_key, frame, prompt, parse, dump=dump, load=load,
+                                         video=video)
         except AnswerMismatch as e:
             what = "assertion" if kind == "check" else "query"
             raise self.log.failure(QueryFailed, frame, kind,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from PIL import Image
 
@@ -359,10 +360,24 @@ class AdbDevice:
         return data.decode("utf-8", "replace"), None
 
     def _run(self, service: bytes, *, timeout: float | None, idempotent: bool, what: str, v2: bool = False) -> bytes:
+        return self._connected().run(service, timeout=timeout or self.command_timeout, idempotent=idempotent,
+                                     what=what, v2=v2, reconnect_window=self.reconnect_window)
+
+    def _connected(self) -> AdbTransport:
         if self._transport is None:
             raise DeviceOffline("the AdbDevice is not connected: call connect() or use it as a context manager")
-        return self._transport.run(service, timeout=timeout or self.command_timeout, idempotent=idempotent,
-                                   what=what, v2=v2, reconnect_window=self.reconnect_window)
+        return self._transport
+
+    def pull(self, remote: str, local: str | Path) -> None:
+        """Copy the phone's file `remote` to `local` (adb pull)."""
+        self._connected().pull(remote, str(local))
+
+    def record(self, seconds: float, path: "str | Path | None" = None) -> Path:
+        """Record the screen for `seconds` (whole, 1-180) with `screenrecord`; the MP4's Path
+        (a new temporary file unless `path`), the phone's copy removed."""
+        from .recording import record_phone
+
+        return record_phone(self, seconds, path)
 
     # -- geometry -----------------------------------------------------------------------------
     def _load_properties(self) -> None:

@@ -162,6 +162,15 @@ class AdbTransport:
                 return
             time.sleep(0.1)
 
+    def pull(self, remote: str, local: str) -> None:
+        """Copy the phone's file `remote` to `local` over the sync service (adbutils')."""
+        from ..errors import DeviceCommandError
+
+        try:
+            self.client.device(self.serial).sync.pull(remote, local)
+        except Exception as e:  # noqa: BLE001 - adbutils raises its own errors for a failed sync
+            raise DeviceCommandError(f"pulling {remote} failed: {e}") from None
+
     # -- the device list
     def host_query(self, request: str) -> str:
         """The adb server's answer to a host request (`host-serial:SERIAL:features`)."""

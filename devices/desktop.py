@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -175,6 +176,14 @@ class DesktopDevice:
             _draw_arrow(image, (x - self._region["left"]) * self._scale,
                         (y - self._region["top"]) * self._scale, self._scale)
         return image
+
+    def record(self, seconds: float, path: "str | Path | None" = None, *, fps: float = 2.0) -> Path:
+        """Record the monitor for `seconds` at `fps` frames a second (mss, without the cursor
+        unless draw_cursor); the MP4's Path (a new temporary file unless `path`)."""
+        from .recording import record_frames
+
+        self.connect()
+        return record_frames(self.screenshot, seconds, fps, path)
 
     # -- acting -------------------------------------------------------------------------------
 

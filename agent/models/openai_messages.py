@@ -14,6 +14,7 @@ import io
 import json
 import re
 import weakref
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ParseError, UserError
@@ -51,7 +52,8 @@ def native_messages(messages: list[Message]) -> list[Message]:
 
 def wire_message(msg: Message, image_url: Callable[[Any], str]) -> dict[str, Any]:
     """`msg` as the request body carries it: each PIL image part as an `image_url` part (made by
-    `image_url`), a text-only content as one string."""
+    `image_url`), each video part as a `video_url` part (`video_url`), a text-only content as
+    one string."""
     out = {k: msg[k] for k in ("role", "content", "tool_call_id", "tool_calls") if k in msg}
     if isinstance(msg.get("content"), list):
         parts = []
@@ -60,7 +62,9 @@ def wire_message(msg: Message, image_url: Callable[[Any], str]) -> dict[str, Any
                 image = part["image"]  # a PIL image, or already a URL / data URL
                 parts.append({"type": "image_url", "image_url": {
                     "url": image if isinstance(image, str) else image_url(image)}})
-            elif part.get("type") in ("text", "image_url"):
+            elif part.get("type") == "video":
+                parts.append({"type": "video_url", "video_url": {"url": video_url(part)}})
+            elif part.get("type") in ("text", "image_url", "video_url"):
                 parts.append(part)
             else:
                 raise UserError(f"OpenAIModel cannot send a message part of type {part.get('type')!r}")
@@ -68,6 +72,33 @@ def wire_message(msg: Message, image_url: Callable[[Any], str]) -> dict[str, Any
         text_only = all(p["type"] == "text" for p in parts)
         out["content"] = "".join(p["text"] for p in parts) if text_only else parts
     return out
+
+
+_VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska", ".mov": "video/quicktime",
+                ".avi": "video/x-msvideo"}
+
+
+def video_url(part: dict[str, Any]) -> str:
+    """A video part as vLLM's OpenAI-compatible server takes one: a `video_url` part whose URL is
+    an http(s) URL or a `data:video/...;base64,` URL of the file (vLLM's documented video input;
+    the server samples and sizes the frames itself). A list of frames goes as an MP4 of them at
+    their `sample_fps`."""
+    from .. import video
+    from ..video_io import mp4_bytes
+
+    clip = video.from_part(part)
+    if clip.is_file and clip.source.startswith(("http://", "https://", "data:")):
+        return clip.source
+    if clip.is_file:
+        path = Path(clip.source).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise UserError(f"cannot read video {path}: {e}") from None
+        mime = _VIDEO_TYPES.get(path.suffix.lower(), "video/mp4")
+    else:
+        data, mime = mp4_bytes(clip.source, clip.sample_fps), "video/mp4"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 class DataURLs:

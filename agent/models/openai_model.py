@@ -182,7 +182,8 @@ class OpenAIModel:
             if not isinstance(content, list):
                 return content
             return [f"<image {p['image'].width}x{p['image'].height}>" if p.get("type") == "image"
-                    and hasattr(p["image"], "width") else p for p in content]
+                    and hasattr(p["image"], "width") else f"<video {p.get('video')!r}>"
+                    if p.get("type") == "video" else p for p in content]
 
         return json.dumps([{**m, "content": shown(m.get("content"))} for m in chat], ensure_ascii=False, indent=1)
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import video
 from ..errors import ModelError, UserError
 from ..profiles import PROFILES, Profile, get_profile, profile_for_model_type, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
@@ -190,7 +191,8 @@ class TransformersModel:
             for m in messages if isinstance(m.get("content"), list)
             for part in m["content"] if isinstance(part, dict) and part.get("type") == "image"
         ]
-        inputs = self.inputs(prompt, images).to(self.device)
+        clips = [video.load(video.from_part(part)) for part in video.video_parts(messages)]
+        inputs = self.inputs(prompt, images, clips).to(self.device)
         prompt_ids = inputs["input_ids"]
         preprocess = time.perf_counter() - start
 
@@ -220,7 +222,8 @@ class TransformersModel:
         try:
             with torch.inference_mode():
                 # Looked up (and the suffix's images embedded) on the clock of prefill.
-                if self.prefix_cache:
+                # A video's tokens are one id repeated: the prefix cache could not tell two apart.
+                if self.prefix_cache and not clips:
                     keys, cached_length, capture = self._prefill.start(
                         self.hf_model, inputs, images, gen_kwargs, cache_name=self._cache_name, device=self.device,
                         image_token_id=getattr(self.processor, "image_token_id", None))
@@ -247,6 +250,7 @@ class TransformersModel:
         first = timer.first or end
         decode = end - first
         image_token_id = getattr(self.processor, "image_token_id", None)
+        video_token_id = getattr(self.processor, "video_token_id", None)
         return Completion(
             text=text,
             finish_reason="length" if cut else "stop",
@@ -254,6 +258,7 @@ class TransformersModel:
                 "prompt_tokens": prompt_ids.shape[1],
                 "completion_tokens": len(new_ids),
                 "image_tokens": int((prompt_ids == image_token_id).sum()) if image_token_id is not None else 0,
+                "video_tokens": int((prompt_ids == video_token_id).sum()) if clips and video_token_id is not None else 0,
                 # prompt tokens served from the last call's cache, not prefilled (OpenAI's cached_tokens)
                 "cached_tokens": cached_length,
                 "prefill_tokens": prompt_ids.shape[1] - cached_length,
@@ -268,18 +273,32 @@ class TransformersModel:
 
     # -- preprocessing ------------------------------------------------------------------------
 
-    def inputs(self, prompt: str, images: list[Any]) -> Any:
-        """What `generate` feeds the model for `prompt` (from `prompt()`) and its images: the
-        fast path's inputs where it is on and sure to match, else the processor's."""
-        return (self._fast_inputs(prompt, images) if self.fast_preprocess else None) or self._processor_inputs(
-            prompt, images
+    def inputs(self, prompt: str, images: list[Any], clips: list[video.Clip] = ()) -> Any:
+        """What `generate` feeds the model for `prompt` (from `prompt()`), its images and its
+        videos (`vlagent.video.load`): the fast path's inputs where it is on and sure to match
+        (no videos), else the processor's."""
+        fast = self.fast_preprocess and not clips
+        return (self._fast_inputs(prompt, images) if fast else None) or self._processor_inputs(
+            prompt, images, clips
         )
 
-    def _processor_inputs(self, prompt: str, images: list[Any]) -> Any:
-        """The stock path: the processor resizes, normalises and tokenizes."""
+    def _processor_inputs(self, prompt: str, images: list[Any], clips: list[video.Clip] = ()) -> Any:
+        """The stock path: the processor resizes, normalises and tokenizes. Videos come already
+        sampled and sized (qwen-vl-utils' rules, `vlagent.video`): the processor is told to take
+        every frame as it is, as qwen-vl-utils tells it."""
         size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+        extra: dict[str, Any] = {}
+        if clips:
+            areas = [c.size[0] * c.size[1] for c in clips]
+            extra = {"videos": [c.frames for c in clips], "videos_kwargs": {
+                # one rate for the call (the processor takes one): the first video's
+                "do_sample_frames": False, "fps": clips[0].fps,
+                "size": {"shortest_edge": min(areas), "longest_edge": max(areas)}}}
+            if hasattr(getattr(self.processor, "video_processor", None), "cap_pixels_per_frame"):
+                # the reference's cap, which our sizes already meet (and no warning that it is off)
+                extra["videos_kwargs"]["cap_pixels_per_frame"] = True
         return self.processor(
-            text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}
+            text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}, **extra
         )
 
     def _fast_inputs(self, prompt: str, images: list[Any]) -> Any:

@@ -107,3 +107,22 @@ def find_node(xml: str, **match: str) -> tuple[int, int, int, int]:
 def center(bounds: tuple[int, int, int, int]) -> tuple[int, int]:
     l, t, r, b = bounds
     return (l + r) // 2, (t + b) // 2
+
+
+@pytest.fixture(scope="module")
+def video_tokens(tiny_model_path):
+    """f(video) -> (video tokens the tiny checkpoint's real processor wrote, tokens vlagent.video
+    computed for it)."""
+    from vlagent import video as V
+    from vlagent.models.transformers_model import TransformersModel
+
+    tiny = TransformersModel(tiny_model_path, max_new_tokens=2).load()
+
+    def count(video: "V.Video") -> tuple[int, int]:
+        clip = V.load(video)
+        prompt = tiny.render([{"role": "user", "content": [{"type": "video", "video": video},
+                                                            {"type": "text", "text": "What changed?"}]}])
+        inputs = tiny.inputs(prompt, [], [clip])
+        return int((inputs["input_ids"] == tiny.processor.video_token_id).sum()), clip.tokens
+
+    return count

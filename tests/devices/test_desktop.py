@@ -393,6 +393,23 @@ def test_text_with_more_new_characters_than_spare_keys_is_pasted(device, launch,
 
 # -- monitors and scale -----------------------------------------------------------------------
 
+@pytest.mark.timeout(120)
+def test_a_recording_reaches_the_model_as_many_video_tokens_as_computed(device, launch, tmp_path, video_tokens):
+    from vlagent import video as V
+    from vlagent.video_io import open_video
+
+    launch()
+    started = time.monotonic()
+    path = device.record(1.5, tmp_path / "desk.mp4", fps=4.0)
+    assert 1.2 <= time.monotonic() - started < 10
+    source = open_video(path)
+    assert (source.total_frames, source.fps) == (6, 4.0)
+    first = source.frames([0])[0]
+    assert first.shape == (device.size[1], device.size[0], 3)  # the monitor, at its own size
+    written, computed = video_tokens(V.Video(path, fps=4.0))
+    assert written == computed > 0
+
+
 def test_second_monitor_offsets(x_server, launch, pointer_home):
     if not x_server.multi_monitor:
         pytest.skip("mss does not list RandR 1.5 monitors (needs mss>=10.2 and xrandr)")
