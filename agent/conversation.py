@@ -12,6 +12,7 @@ from PIL import Image
 
 from .models.base import Message
 from .prompts import render
+from .video import Video
 
 if TYPE_CHECKING:
     from .coords import CoordinateSystem, Screen
@@ -26,6 +27,7 @@ SUMMARY_STEPS = 20  # older steps summarised in the prompt, one line each (~75 t
 # system turn, so the step that rolls prefills the rest again.
 ROLL_STEPS = 4
 CURRENT_SCREEN_QUESTION = "This is the current screen. What is the next action?"
+TRANSITION_NOTE = "While your last action took effect, the screen showed this:"
 
 
 class Conversation:
@@ -52,8 +54,9 @@ class Conversation:
         self.secrets = secrets
         self.roll = max(1, roll) if history_images > 1 else 1
         # What each recent step showed the model as its current screen, by step index: its
-        # model-sized screen, or the note that stood in for a black frame.
-        self._seen: dict[int, Image.Image | str] = {}
+        # model-sized screen, or the note that stood in for a black frame, and the video of the
+        # last action's transition shown before it (RunConfig.show_transitions), if any.
+        self._seen: dict[int, tuple[Image.Image | str, Video | None]] = {}
         self._note: str | None = None  # the current turn's note, filed by see()
 
     def window_start(self, step: int) -> int:
@@ -65,20 +68,23 @@ class Conversation:
             return 0
         return step - keep - (step - keep) % self.roll
 
-    def see(self, index: int, image: Image.Image | None) -> None:
+    def see(self, index: int, image: Image.Image | None, transition: Video | None = None) -> None:
         """Step `index` was taken on `image` (None: a black frame, shown as the note the last
-        `messages` call put in its place); screens that fall out of the window are forgotten."""
+        `messages` call put in its place), after `transition`; screens that fall out of the
+        window are forgotten."""
         shown = image if image is not None else self._note
         self._note = None
         if shown is not None and self.history_images > 1:
-            self._seen[index] = shown
+            self._seen[index] = (shown, transition)
         start = self.window_start(index + 1)
         for old in [i for i in self._seen if i < start]:
             del self._seen[old]
 
-    def messages(self, history: list["Step"], current: Image.Image | str, screen: "Screen") -> list[Message]:
+    def messages(self, history: list["Step"], current: Image.Image | str, screen: "Screen",
+                 transition: Video | None = None) -> list[Message]:
         """System prompt, the goal, recent steps in full, older ones as one line each, and the
-        current screen (or, for a black frame, the note that replaces it)."""
+        current screen (or, for a black frame, the note that replaces it), after the video of
+        the last action's `transition` when there is one."""
         template = "desktop_system" if self.ui_tool == "computer_use" else "phone_system"
         system = render(template, units=screen.units(self.system))
         step = history[-1].index + 1 if history else 0
@@ -100,21 +106,24 @@ class Conversation:
         for s in recent:
             past = self._seen.get(s.index)
             if past is not None:  # the step's screen turn exactly as it was then: the prompt only grows
-                messages.append(screen_turn(past))
+                messages.append(screen_turn(*past))
             messages.append({"role": "assistant", "content": s.model_output})
             for r in s.results:
                 messages.append({"role": "tool", "name": r.name, "content": r.content})
         self._note = current if isinstance(current, str) else None
-        messages.append(screen_turn(current))
+        messages.append(screen_turn(current, transition))
         return messages
 
 
-def screen_turn(screen: Image.Image | str) -> Message:
+def screen_turn(screen: Image.Image | str, transition: Video | None = None) -> Message:
     """The user turn that shows a screen and asks for the next action (or the note that stands
-    in for a black frame)."""
+    in for a black frame), after the video of the last action's transition when there is one."""
+    before: list[dict] = [] if transition is None else [
+        {"type": "text", "text": TRANSITION_NOTE}, {"type": "video", "video": transition}]
     if isinstance(screen, str):
-        return {"role": "user", "content": screen}
+        return {"role": "user", "content": [*before, {"type": "text", "text": screen}] if before else screen}
     return {"role": "user", "content": [
+        *before,
         {"type": "image", "image": screen},
         {"type": "text", "text": CURRENT_SCREEN_QUESTION},
     ]}

@@ -37,6 +37,7 @@ from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
 from .trajectory import Step, Trajectory, TrajectoryWriter
 from .ui_tools import UI_TOOL_NAMES, ui_tool_schema
+from .video import Video
 from .vision import fit_to_model
 
 if TYPE_CHECKING:
@@ -250,10 +251,11 @@ class Agent:
                 prepared = job.result() if job is not None else self._prepare(frame)
             if prepared.seen is not None:
                 break
+        transition, run.transition = run.transition, None
         with timed(timings, "preprocess"):
-            screen, messages, schemas = self._compose(run.conversation, run.traj.steps, frame, prepared)
+            screen, messages, schemas = self._compose(run.conversation, run.traj.steps, frame, prepared, transition)
             run.guard_context.see(frame, screen.device_size)  # read when there is no UI tree
-            run.conversation.see(index, prepared.seen)
+            run.conversation.see(index, prepared.seen, transition)
         with timed(timings, "record"):
             # Encoded on the writer's thread during the model call, so the write-ahead before the
             # action finds it done (a step the model fails leaves it behind; resume removes it).
@@ -282,10 +284,24 @@ class Agent:
         return calls
 
     def _settle(self, run: RunState) -> tuple[Image.Image, "Future[Prepared] | None"]:
-        """Wait until the screen stops changing; the next frame is prepared while settle waits for its twin."""
+        """Wait until the screen stops changing; the next frame is prepared while settle waits
+        for its twin. With show_transitions, the frames seen meanwhile become run.transition."""
+        captured: list[Image.Image] | None = [] if self.config.show_transitions else None
+        started = time.monotonic()
         settled, _, job = settle_and_prepare(run.masks.capture, self._prepare, run.preparer,
-                                             timeout=self.config.settle_timeout)
+                                             timeout=self.config.settle_timeout, captured=captured)
+        if captured:
+            run.transition = self._transition(captured, time.monotonic() - started)
         return settled, job
+
+    def _transition(self, frames: list[Image.Image], seconds: float) -> Video | None:
+        """The frames an action's settle captured as a video at the model's size, or None when
+        the screen did not move (a video of one still frame says nothing the screenshot does not)."""
+        prints = [fingerprint(thumbnail(f)) for f in frames]
+        if len(set(prints)) < 2:
+            return None
+        seen = [fit_to_model(f, self.model.min_pixels, self.model.max_pixels) for f in frames]
+        return Video(seen, sample_fps=round(len(frames) / max(seconds, 1e-3), 2))
 
     def _record(self, run: RunState, step: Step) -> None:
         run.inflight = None
@@ -311,8 +327,9 @@ class Agent:
 
     # -- what a step is made of -------------------------------------------------------------
 
-    def _compose(self, conversation: Conversation, history: list[Step], frame: Image.Image, prepared: Prepared):
-        """(screen geometry, messages, tool schemas) for a step that sees `frame`."""
+    def _compose(self, conversation: Conversation, history: list[Step], frame: Image.Image, prepared: Prepared,
+                 transition: Video | None = None):
+        """(screen geometry, messages, tool schemas) for a step that sees `frame` (after `transition`)."""
         seen = prepared.seen
         model_size = seen.size if seen is not None else smart_resize(
             frame.height, frame.width, min_pixels=self.model.min_pixels, max_pixels=self.model.max_pixels)[::-1]
@@ -320,7 +337,7 @@ class Agent:
         schemas = [ui_tool_schema(self.ui_tool, screen, self.system)]
         schemas += [tool_schema(t_) for t_ in self.tools.values()]
         current: Image.Image | str = self._black_frame_note(screen) if seen is None else seen
-        return screen, conversation.messages(history, current, screen), schemas
+        return screen, conversation.messages(history, current, screen, transition), schemas
 
     def _prepare(self, frame: Image.Image) -> Prepared:
         """What the next step needs of a frame before the model: the image at the model's size

@@ -41,3 +41,8 @@ class RunConfig(BaseModel):
         "The same action chosen on an unchanged screen this many times in a row stops the run "
         "(the model is told after the first repeat)."))
     dry_run: bool = Field(False, description="Record the model's plan without acting on the device or calling tools.")
+    show_transitions: bool = Field(False, description=(
+        "Show the model, before each screen, a video of the frames captured while the last "
+        "action took effect (a toast that came and went, an animation), when the screen moved "
+        "at all. For models that read video (the Qwen2-VL family); each costs its video tokens "
+        "and turns off the in-process model's prompt reuse for the step."))

@@ -17,6 +17,7 @@ from .guards import RepeatDetector
 from .screen_risks import GuardContext
 from .secret_masks import SecretMasks
 from .trajectory import Step, Trajectory, TrajectoryWriter
+from .video import Video
 
 
 class RunEnded(Exception):
@@ -47,6 +48,7 @@ class RunState:
     started: float = field(default_factory=time.monotonic)
     observed: tuple[Image.Image, "Future[Prepared] | None"] | None = None  # the settled frame, prepared
     inflight: Step | None = None  # the step whose model reply is being carried out
+    transition: Video | None = None  # the last action's frames, for RunConfig.show_transitions
     tokens: int = 0
     errors_in_a_row: int = 0
 

@@ -38,6 +38,7 @@ def settle_and_prepare(
     timeout: float = 2.0,
     interval: float = 0.1,
     tolerance: float = 1.0,
+    captured: list[Image.Image] | None = None,
 ) -> tuple[Image.Image, bool, "Future[T] | None"]:
     """As `wait_until_stable`, and `prepare(frame)` runs on `executor` while the next frame is
     awaited: when two frames match exactly (as thumbnails), the first of the pair is returned with
@@ -46,7 +47,10 @@ def settle_and_prepare(
     prepared after.
 
     Returns (frame, whether it settled, the Future of prepare(frame), or None without prepare).
+    captured: a list every frame captured is appended to, in order (what happened meanwhile).
     """
+    if captured is not None:
+        capture = _keeping(capture, captured)
     deadline = time.monotonic() + timeout
     frame = capture()
     job = _start(executor, prepare, frame)
@@ -72,6 +76,15 @@ def settle_and_prepare(
             job.cancel()  # the screen moved on; a preparation not yet started is not needed
         frame, previous = candidate, current
         job = _start(executor, prepare, frame)
+
+
+def _keeping(capture: Callable[[], Image.Image], into: list[Image.Image]) -> Callable[[], Image.Image]:
+    def kept() -> Image.Image:
+        frame = capture()
+        into.append(frame)
+        return frame
+
+    return kept
 
 
 def difference(a: Image.Image, b: Image.Image) -> float:
