@@ -205,8 +205,18 @@ def _screen_size(nodes: list[Node]) -> tuple[int, int]:
 
 
 def _relative(point: tuple[int, int], size: tuple[int, int]) -> list[float]:
-    """Device pixel -> relative-1000, aimed at the pixel's middle so the loop's floor() lands on it."""
-    return [round((point[0] + 0.5) * 1000 / size[0], 3), round((point[1] + 0.5) * 1000 / size[1], 3)]
+    """Device pixel -> relative-1000, aimed at the pixel's middle so the loop's floor() lands on it,
+    with the fewest decimals that still land on that pixel (whole numbers on a phone-sized screen:
+    what a model trained on these calls has to write is then short and regular)."""
+    return [_shortest((p + 0.5) * 1000 / n, p, n) for p, n in zip(point, size)]
+
+
+def _shortest(value: float, pixel: int, size: int) -> float:
+    for digits in range(3):
+        short = round(value, digits) if digits else round(value)
+        if min(size - 1, int(short / 1000 * size)) == pixel:
+            return short
+    return round(value, 3)
 
 
 def _scroll_down(nodes: list[Node], size: tuple[int, int]) -> str | None:
