@@ -12,9 +12,9 @@ from PIL import Image
 
 from .models.base import Message
 from .prompts import render
-from .video import Video
 
 if TYPE_CHECKING:
+    from .video import Video
     from .coords import CoordinateSystem, Screen
     from .guards import Secrets
     from .trajectory import Step

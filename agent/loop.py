@@ -37,10 +37,10 @@ from .settle import settle_and_prepare
 from .tools.base import Tool, tool_schema
 from .trajectory import Step, Trajectory, TrajectoryWriter
 from .ui_tools import UI_TOOL_NAMES, ui_tool_schema
-from .video import Video
 from .vision import fit_to_model
 
 if TYPE_CHECKING:
+    from .video import Video
     from .policy import Policy
 
 BLACK_FRAME_MESSAGE = (
@@ -297,6 +297,8 @@ class Agent:
     def _transition(self, frames: list[Image.Image], seconds: float) -> Video | None:
         """The frames an action's settle captured as a video at the model's size, or None when
         the screen did not move (a video of one still frame says nothing the screenshot does not)."""
+        from .video import Video  # only with show_transitions: `import vlagent` stays cheap
+
         prints = [fingerprint(thumbnail(f)) for f in frames]
         if len(set(prints)) < 2:
             return None

@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from PIL import Image
 
@@ -17,7 +17,9 @@ from .guards import RepeatDetector
 from .screen_risks import GuardContext
 from .secret_masks import SecretMasks
 from .trajectory import Step, Trajectory, TrajectoryWriter
-from .video import Video
+
+if TYPE_CHECKING:
+    from .video import Video
 
 
 class RunEnded(Exception):

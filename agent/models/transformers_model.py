@@ -20,9 +20,8 @@ import contextlib
 import inspect
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import video
 from ..errors import ModelError, UserError
 from ..profiles import PROFILES, Profile, get_profile, profile_for_model_type, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
@@ -31,6 +30,9 @@ from .fast_inputs import FastInputs
 from .incremental_prefill import IncrementalPrefill
 from .memory_release import HeapReleaser
 from .stopping import cut_at_stop, stop_strings_criteria
+
+if TYPE_CHECKING:
+    from ..video import Clip
 from .base import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
@@ -191,6 +193,8 @@ class TransformersModel:
             for m in messages if isinstance(m.get("content"), list)
             for part in m["content"] if isinstance(part, dict) and part.get("type") == "image"
         ]
+        from .. import video  # here: `import vlagent` stays cheap (issue #20)
+
         clips = [video.load(video.from_part(part)) for part in video.video_parts(messages)]
         inputs = self.inputs(prompt, images, clips).to(self.device)
         prompt_ids = inputs["input_ids"]
@@ -273,7 +277,7 @@ class TransformersModel:
 
     # -- preprocessing ------------------------------------------------------------------------
 
-    def inputs(self, prompt: str, images: list[Any], clips: list[video.Clip] = ()) -> Any:
+    def inputs(self, prompt: str, images: list[Any], clips: "list[Clip]" = ()) -> Any:
         """What `generate` feeds the model for `prompt` (from `prompt()`), its images and its
         videos (`vlagent.video.load`): the fast path's inputs where it is on and sure to match
         (no videos), else the processor's."""
@@ -282,7 +286,7 @@ class TransformersModel:
             prompt, images, clips
         )
 
-    def _processor_inputs(self, prompt: str, images: list[Any], clips: list[video.Clip] = ()) -> Any:
+    def _processor_inputs(self, prompt: str, images: list[Any], clips: "list[Clip]" = ()) -> Any:
         """The stock path: the processor resizes, normalises and tokenizes. Videos come already
         sampled and sized (qwen-vl-utils' rules, `vlagent.video`): the processor is told to take
         every frame as it is, as qwen-vl-utils tells it."""
