@@ -171,6 +171,18 @@ class GroundingCache:
             self.entries, self.answers = self._read()
 
     # grounding
+    @classmethod
+    def of(cls, cache: "GroundingCache | str | Path | bool | None") -> "GroundingCache | None":
+        """The cache a `cache=` setting names: a GroundingCache as it is, True for the default
+        file, a path for that file, False or None for none."""
+        if isinstance(cache, GroundingCache):
+            return cache
+        if cache is True:
+            return cls(default_cache_path())
+        if cache is False or cache is None:
+            return None
+        return cls(Path(cache))
+
     def lookup(self, instruction: str, image: Image.Image, device_size: tuple[int, int],
                *, screen: PHash | None = None) -> CacheHit | None:
         key = normalize_instruction(instruction)

@@ -33,14 +33,14 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 
 from . import actions as A
-from .answers import CHECK_PROMPT, QUERY_PROMPT, VIDEO_QUERY_PROMPT, AnswerMismatch, Located, ScreenModel, Verdict, answer_of, \
-    answer_schema, dump_answer, verdict_of
+from .answers import (CHECK_PROMPT, QUERY_PROMPT, VIDEO_QUERY_PROMPT, AnswerMismatch, Located, ScreenModel, Verdict,
+                      answer_of, answer_schema, dump_answer, verdict_of)
 from .errors import (
     AssertionFailed, GroundingFailed, QueryFailed, RecoverableError, UserError, VLAgentError, WaitTimeout,
 )
-from .grounding import GroundingCache, TargetNotFound, default_cache_path
+from .grounding import GroundingCache, TargetNotFound
 from .session_log import Event, SessionLog
-from .session_points import direction_swipe, exact_point
+from .session_points import as_given, direction_swipe, exact_point
 from .settle import wait_until_stable
 from .trajectory import Trajectory
 
@@ -64,7 +64,7 @@ class Session:
     ) -> None:
         self.device = device
         self.out = Path(out) if out is not None else None
-        self.screen_model = ScreenModel(model, _make_cache(cache))
+        self.screen_model = ScreenModel(model, GroundingCache.of(cache))
         self.log = SessionLog(self.out, name=name, model=model, device=device)
         self.settle_timeout = settle_timeout
         self._closer = closer or contextlib.ExitStack()
@@ -140,7 +140,7 @@ class Session:
             p1, p2 = points
             if frame is None:
                 frame = self._frame_for_record()
-            arguments = {"from": _arg(start, p1), "to": _arg(end, p2), "duration_ms": duration_ms}
+            arguments = {"from": as_given(start, p1), "to": as_given(end, p2), "duration_ms": duration_ms}
         action = A.Swipe(x1=p1[0], y1=p1[1], x2=p2[0], y2=p2[1], duration_ms=duration_ms)
         self._act("swipe", arguments, [action], frame, text, started, calls=calls, cached=grounded and cached)
 
@@ -406,18 +406,3 @@ class Session:
         self.log.record(name, arguments, frame, actions, text, result=result, started=started,
                         device_size=tuple(self.device.size), is_error=is_error)
 
-
-# -- helpers -------------------------------------------------------------------------------------
-
-def _arg(given: Any, point: tuple[int, int]) -> Any:
-    return given if isinstance(given, str) else [point[0], point[1]]
-
-
-def _make_cache(cache: Any) -> GroundingCache | None:
-    if isinstance(cache, GroundingCache):
-        return cache
-    if cache is True:
-        return GroundingCache(default_cache_path())
-    if cache is False or cache is None:
-        return None
-    return GroundingCache(Path(cache))

@@ -13,6 +13,11 @@ DIRECTIONS = {  # finger start and end, as fractions of (width, height)
 }
 
 
+def as_given(given: Any, point: tuple[int, int]) -> Any:
+    """How a step's record names a point: the description the script gave, else the point."""
+    return given if isinstance(given, str) else [point[0], point[1]]
+
+
 def exact_point(verb: str, point: Any, size: tuple[int, int]) -> tuple[int, int]:
     """`point`, an (x, y) in device pixels, rounded; UserError for anything else or a point off
     the `size` screen (`verb` names the step in the message)."""
