@@ -25,10 +25,12 @@ class FastInputs:
         self.pixels = PixelCache()
         self.turn_tokens: TurnTokenizer | None = None
 
-    def build(self, processor: Any, prompt: str, images: list[Any], *, min_pixels: int, max_pixels: int) -> Any:
+    def build(self, processor: Any, prompt: str, images: list[Any], *, min_pixels: int, max_pixels: int,
+              lazy_pixels: bool = False) -> Any:
         """The inputs `processor` makes of `prompt` and `images`, made faster; None where it
         cannot be sure to match (an unusual processor or tokenizer, a placeholder count that does
-        not add up)."""
+        not add up). lazy_pixels: `pixel_values` is a `LazyPixelValues`, whose rows are made per
+        image when asked for (see there)."""
         import torch
         from PIL import Image
         from transformers import BatchFeature
@@ -53,7 +55,11 @@ class FastInputs:
             return None
         data: dict[str, Any] = {}
         if images:
-            pixel_values, grid = self._pixel_values(images, settings, min_pixels, max_pixels)
+            if lazy_pixels:
+                grid = self._grid(images, settings, min_pixels, max_pixels)
+                pixel_values = LazyPixelValues(self, images, grid, settings, min_pixels, max_pixels)
+            else:
+                pixel_values, grid = self._pixel_values(images, settings, min_pixels, max_pixels)
             # One placeholder per image becomes t*h*w / merge² of them, as the processor writes.
             repeats = torch.ones_like(ids[0])
             per_image = (grid.prod(-1) // settings["merge_size"] ** 2).to(repeats.dtype)
@@ -81,6 +87,19 @@ class FastInputs:
         self.pixels.remember(images, values, grid)
         return values, grid
 
+    def _grid(self, images: list[Any], settings: dict[str, Any], min_pixels: int, max_pixels: int) -> Any:
+        """image_grid_thw for `images`, from their sizes alone (as vision.pixel_values has it)."""
+        import torch
+
+        from ..coords import smart_resize
+
+        patch, factor = settings["patch_size"], settings["patch_size"] * settings["merge_size"]
+        rows = []
+        for image in images:
+            h, w = smart_resize(image.height, image.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+            rows.append([1, h // patch, w // patch])
+        return torch.tensor(rows, dtype=torch.long)
+
     def prepare(self, processor: Any, image: Any, *, min_pixels: int, max_pixels: int) -> None:
         """Make `image`'s pixel values now, for the `build` that shows it (nothing for an image
         the fast path does not take)."""
@@ -97,3 +116,44 @@ class FastInputs:
             return values, tuple(grid[0].tolist())
 
         self.pixels.prepare(image, compute)
+
+
+class LazyPixelValues:
+    """The `pixel_values` of a call whose earlier screenshots' keys and values are cached (an
+    incremental prefill): it reads only the rows of the images after the cached part, one image
+    at a time (`values[rows]`, rows being one image's), so the screens the cache covers are not
+    made, copied or concatenated again; `full()` makes the whole tensor for the stock path. Each
+    image's values come from the PixelCache (prepared while the screen settled, or shown before)
+    or are made then and kept there."""
+
+    def __init__(self, fast: FastInputs, images: list[Any], grid: Any, settings: dict[str, Any],
+                 min_pixels: int, max_pixels: int) -> None:
+        self._fast, self._images, self._grid = fast, images, grid
+        self._settings, self._min, self._max = settings, min_pixels, max_pixels
+        self.device: Any = None  # where the rows go (BatchFeature.to moves tensors only)
+        bounds = [0, *grid.prod(-1).cumsum(0).tolist()]
+        self._image_at = {start: n for n, start in enumerate(bounds[:-1])}
+        fast.pixels.remember_known(images)
+
+    def __getitem__(self, rows: slice) -> Any:
+        n = self._image_at.get(rows.start)
+        if not isinstance(rows, slice) or n is None:
+            raise IndexError(f"LazyPixelValues gives one image's rows at a time, not {rows!r}")
+        values = self._one(n)
+        return values if self.device is None else values.to(self.device)
+
+    def _one(self, n: int) -> Any:
+        from .. import vision
+
+        image = self._images[n]
+        known = self._fast.pixels.known([image])[0]
+        if known is None:
+            values, grid = vision.pixel_values([image], min_pixels=self._min, max_pixels=self._max, **self._settings)
+            known = (values, tuple(grid[0].tolist()))
+            self._fast.pixels.add(image, known)
+        return known[0]
+
+    def full(self) -> Any:
+        values, _ = self._fast._pixel_values(self._images, self._settings, self._min, self._max)
+        return values if self.device is None else values.to(self.device)
+

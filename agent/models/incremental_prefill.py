@@ -57,11 +57,16 @@ class IncrementalPrefill:
         grid = inputs.get("image_grid_thw")
         if not images or grid is None or "pixel_values" not in inputs:
             return keys, length, contextlib.nullcontext()
+        lazy = hasattr(inputs["pixel_values"], "full")  # fast_inputs.LazyPixelValues: rows made when asked for
+        if lazy:
+            inputs["pixel_values"].device = device
         starts = [i for i, k in enumerate(keys) if k < 0 and (i == 0 or keys[i - 1] != k)]
         later = [n for n, start in enumerate(starts) if start >= length]  # images still to prefill
         vision.keep_only(image_keys)
         visual = hf_model.model.visual
         if len(later) == len(images) and not any(vision.has(image_keys[n]) for n in later):
+            if lazy:
+                inputs["pixel_values"] = inputs["pixel_values"].full()
             return keys, length, vision.capture(visual, image_keys, grid, visual.spatial_merge_size)
         # The images the cache covers are not fed again, the others come embedded; the grid
         # stays whole: generate computes every token's position from it.

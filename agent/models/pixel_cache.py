@@ -58,6 +58,21 @@ class PixelCache:
             rows = g[0] * g[1] * g[2]
             recent[id(image)] = (weakref.ref(image), stamp(image), (values[row:row + rows], tuple(g)))
             row += rows
+        self._set_recent(images, recent)
+
+    def remember_known(self, images: Sequence[Any]) -> None:
+        """As `remember`, for a call whose pixel values are made per image when asked for: the
+        values known now are kept as this call's, the others join when `add`ed."""
+        recent = {id(im): (weakref.ref(im), stamp(im), known)
+                  for im, known in zip(images, self.known(images)) if known is not None}
+        self._set_recent(images, recent)
+
+    def add(self, image: Any, values: Values) -> None:
+        """`image`'s values, made for the call showing it."""
+        with self._lock:
+            self._recent[id(image)] = (weakref.ref(image), stamp(image), values)
+
+    def _set_recent(self, images: Sequence[Any], recent: dict[int, tuple[Any, Any, Values]]) -> None:
         with self._lock:
             # The previous call's tensors (tens of MB) are freed by the next `prepare`, on its
             # worker thread: unmapping them here costs the step ~4 ms.

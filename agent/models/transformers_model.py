@@ -196,7 +196,8 @@ class TransformersModel:
         from .. import video  # here: `import vlagent` stays cheap (issue #20)
 
         clips = [video.load(video.from_part(part)) for part in video.video_parts(messages)]
-        inputs = self.inputs(prompt, images, clips).to(self.device)
+        # With the prompt cache, a screen it covers needs no pixel values: they are made per image.
+        inputs = self.inputs(prompt, images, clips, lazy_pixels=self.prefix_cache and not clips).to(self.device)
         prompt_ids = inputs["input_ids"]
         preprocess = time.perf_counter() - start
 
@@ -277,14 +278,14 @@ class TransformersModel:
 
     # -- preprocessing ------------------------------------------------------------------------
 
-    def inputs(self, prompt: str, images: list[Any], clips: "list[Clip]" = ()) -> Any:
+    def inputs(self, prompt: str, images: list[Any], clips: "list[Clip]" = (), *, lazy_pixels: bool = False) -> Any:
         """What `generate` feeds the model for `prompt` (from `prompt()`), its images and its
         videos (`vlagent.video.load`): the fast path's inputs where it is on and sure to match
-        (no videos), else the processor's."""
+        (no videos), else the processor's. lazy_pixels: on the fast path, `pixel_values` is made
+        per image when asked for (fast_inputs.LazyPixelValues: for the incremental prefill)."""
         fast = self.fast_preprocess and not clips
-        return (self._fast_inputs(prompt, images) if fast else None) or self._processor_inputs(
-            prompt, images, clips
-        )
+        return (self._fast_inputs(prompt, images, lazy_pixels=lazy_pixels) if fast else None) or \
+            self._processor_inputs(prompt, images, clips)
 
     def _processor_inputs(self, prompt: str, images: list[Any], clips: "list[Clip]" = ()) -> Any:
         """The stock path: the processor resizes, normalises and tokenizes. Videos come already
@@ -305,11 +306,11 @@ class TransformersModel:
             text=[prompt], images=images or None, return_tensors="pt", images_kwargs={"size": size}, **extra
         )
 
-    def _fast_inputs(self, prompt: str, images: list[Any]) -> Any:
+    def _fast_inputs(self, prompt: str, images: list[Any], *, lazy_pixels: bool = False) -> Any:
         """The same inputs as `_processor_inputs`, made faster (see fast_inputs); None where they
         might not match."""
         return self._fast.build(self.processor, prompt, images, min_pixels=self.min_pixels,
-                                max_pixels=self.max_pixels)
+                                max_pixels=self.max_pixels, lazy_pixels=lazy_pixels)
 
     def prepare_image(self, image: Any) -> None:
         """Make `image`'s pixel values now (the loop calls this from a worker thread while the

@@ -125,6 +125,36 @@ def test_a_reply_cut_at_a_stop_string_still_reuses_the_prompt(model: Transformer
     assert all(c.usage["cached_tokens"] > 0 for _, _, c, _ in steps[1:])
 
 
+def test_a_screen_the_cache_covers_gets_no_pixel_values_again(model: TransformersModel, monkeypatch) -> None:
+    """The pixel values of the screens in the window are made (or copied into a batch) once,
+    when each is new: a call whose cache covers the earlier screens reads only the new one's
+    rows (LazyPixelValues), not a tensor of the whole window's."""
+    from vlagent import vision
+
+    made: list[int] = []
+    real = vision.pixel_values
+
+    def counting(images, **kwargs):
+        made.append(len(images))
+        return real(images, **kwargs)
+
+    monkeypatch.setattr(vision, "pixel_values", counting)
+    model._prefill = IncrementalPrefill()
+    conversation = Conversation("Open Settings", ui_tool="mobile_use", system=model.coordinate_system,
+                                history_images=2, secrets=Secrets({}), roll=2)
+    history: list[Step] = []
+    for index in range(STEPS):
+        image = screenshot(100 + index)
+        screen = Screen(image_size=image.size, device_size=image.size, model_size=image.size)
+        model.generate(conversation.messages(history, image, screen),
+                       [ui_tool_schema("mobile_use", screen, model.coordinate_system)], min_new_tokens=NEW_TOKENS)
+        conversation.see(index, image)
+        history.append(Step(index=index, started_at=0.0, screenshot_size=image.size, device_size=image.size,
+                            model_output="ok", calls=[CallRecord(name="mobile_use", arguments={})],
+                            results=[ResultRecord(name="mobile_use", content=f"ok {index}")]))
+    assert made == [1] * STEPS, made  # each screen once, when new
+
+
 def test_an_image_drawn_on_in_place_is_not_taken_for_the_one_cached(model: TransformersModel) -> None:
     """Same Image object, new pixels: its key changes, so nothing from the image on is reused."""
     model._prefill = IncrementalPrefill()
