@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -65,19 +66,25 @@ def line_height(px: int) -> int:
     return int(px * 1.4)
 
 
-@functools.lru_cache(maxsize=4096)
-def ellipsize(s: str, px: int, max_w: int) -> str:
-    s = s.replace("\n", " ")
-    if text_width(s, px) <= max_w:
-        return s
-    lo, hi = 0, len(s)
-    while lo < hi:  # longest prefix that fits with the ellipsis
+def _most_that_fit(n: int, fits: Callable[[int], bool]) -> int:
+    """The largest k in 0..n for which fits(k), where fits holds up to some k and not after."""
+    lo, hi = 0, n
+    while lo < hi:
         mid = (lo + hi + 1) // 2
-        if text_width(s[:mid] + "…", px) <= max_w:
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
-    return s[:lo] + "…"
+    return lo
+
+
+@functools.lru_cache(maxsize=4096)
+def ellipsize(s: str, px: int, max_w: int) -> str:
+    """`s` on one line, or its longest beginning that fits with an ellipsis after it."""
+    s = s.replace("\n", " ")
+    if text_width(s, px) <= max_w:
+        return s
+    return s[:_most_that_fit(len(s), lambda k: text_width(s[:k] + "…", px) <= max_w)] + "…"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -86,14 +93,7 @@ def tail_fit(s: str, px: int, max_w: int) -> str:
     s = s.replace("\n", " ")
     if text_width(s, px) <= max_w:
         return s
-    lo, hi = 0, len(s)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if text_width(s[mid:], px) <= max_w:
-            hi = mid
-        else:
-            lo = mid + 1
-    return s[lo:]
+    return s[len(s) - _most_that_fit(len(s), lambda k: text_width(s[len(s) - k:], px) <= max_w):]
 
 
 @functools.lru_cache(maxsize=1024)
