@@ -76,6 +76,7 @@ def run(
     max_tokens: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Stop once the run used this many model tokens.")] = None,
     secret: Annotated[list[str], typer.Option(metavar="NAME[=VALUE]", help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
+    show_transitions: Annotated[bool, typer.Option("--show-transitions", help="Show the model, before each screen, a video of what the screen did while the last action took effect (a toast that came and went, an animation): for models that read video, at its video tokens' cost.")] = False,
     policy: Annotated[str, typer.Option(metavar="ask|deny|allow", help="Sensitive actions (send, call, pay, install, delete, data-losing settings, password entry): ask on the terminal, deny, or allow. Without a terminal, ask denies.")] = "ask",
     allow_app: Annotated[list[str], typer.Option(metavar="APP", help="Only act in these apps (package or label). Repeatable.")] = [],
     deny_app: Annotated[list[str], typer.Option(metavar="APP", help="Never act in these apps (package or label). Repeatable.")] = [],
@@ -121,6 +122,7 @@ def run(
                 llm, dev, max_steps=max_steps, max_seconds=max_seconds,
                 history_images=history_images, out_dir=out, on_step=_print_step,
                 max_tokens=max_tokens, secrets=secrets, dry_run=dry_run, policy=guard,
+                show_transitions=show_transitions,
             )
             console.print(f"[dim]{escape(_describe_device(device, dev))}  model={escape(model)}[/]", highlight=False)
             if dry_run:
@@ -131,7 +133,8 @@ def run(
                 # The run keeps its settings but for those given here; its own script goes on where
                 # the run stopped (a step undone: its output again).
                 given = {name: value for name, value in (("max_steps", max_steps), ("max_seconds", max_seconds),
-                         ("history_images", history_images), ("max_tokens", max_tokens), ("dry_run", dry_run))
+                         ("history_images", history_images), ("max_tokens", max_tokens), ("dry_run", dry_run),
+                         ("show_transitions", show_transitions))
                          if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
                 result = agent.resume(resume, same_script=isinstance(llm, ScriptedModel), **given)
             else:

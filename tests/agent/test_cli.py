@@ -99,6 +99,15 @@ def test_chat_rejects_unknown_tools(tmp_path):
     assert result.exit_code == 2 and "teleport" in result.output
 
 
+def test_show_transitions_is_saved_with_the_run(tmp_path):
+    model = scripted(tmp_path, {"action": "terminate", "status": "success"})
+    for flag, expected in (([], False), (["--show-transitions"], True)):
+        out = tmp_path / f"run{expected}"
+        result = runner.invoke(app, ["run", "x", "-d", screenshot(tmp_path), "-m", model, "-o", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        assert Trajectory.load(out).config.show_transitions is expected
+
+
 def test_secret_and_dry_run_flags(tmp_path):
     model = scripted(tmp_path, {"action": "type", "text": "{{PIN}}"}, {"action": "terminate", "status": "success"})
     out = tmp_path / "run"
