@@ -105,11 +105,31 @@ class Trajectory(BaseModel):
         path = Path(path)
         if path.is_dir():
             path = path / TrajectoryWriter.FILENAME
-        return cls.model_validate(_read_document(_decode(path.read_bytes())))
+        return cls.model_validate(_read_while_written(path))
 
 
 _CLOSE = "\n]}\n"  # ends the file after every write; the next record is written over it
 _OPEN_STEPS = ',"steps":['
+
+
+def _read_while_written(path: Path, attempts: int = 5) -> dict[str, Any]:
+    """The trajectory at `path` as plain data, read safely while a run may be writing it (a
+    report or a progress callback reads a live run). A read is not atomic with the writer's
+    pwrite: it can take the first page before the write and the next after it, and so see the old
+    closing `]}` followed by new records. Such a read fails to parse while the file changed under
+    it; it is read again. A file that fails to parse and did not change is damaged: that error
+    is raised."""
+    for attempt in range(attempts):
+        before = path.stat()
+        try:
+            return _read_document(_decode(path.read_bytes()))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            after = path.stat()
+            if attempt == attempts - 1 or (before.st_mtime_ns, before.st_size, before.st_ino) == \
+                    (after.st_mtime_ns, after.st_size, after.st_ino):
+                raise
+            time.sleep(0.005)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _decode(raw: bytes) -> str:

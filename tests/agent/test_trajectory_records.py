@@ -163,6 +163,34 @@ def test_damage_before_the_last_record_is_an_error_not_a_silent_loss(tmp_path: P
         Trajectory.load(tmp_path)
 
 
+def test_a_read_torn_by_the_writers_append_is_read_again(tmp_path: Path, monkeypatch) -> None:
+    """A read that took the file's first page before an append and the next after it sees the
+    old closing and then the new records; the file changed under it, so it is read again. The
+    same bytes left on disk, unchanged, are damage and raise."""
+    writer = TrajectoryWriter(tmp_path, _traj())
+    _record_like_the_loop(writer, _step(0))
+    before = writer.path.read_bytes()
+    _record_like_the_loop(writer, _step(1))
+    after = writer.path.read_bytes()
+    torn = before + after[len(before) - 4:]  # the old "\n]}\n", then what the append wrote over it
+    real_read = Path.read_bytes
+    reads = []
+
+    def read_during_an_append(self: Path) -> bytes:
+        reads.append(self)
+        if len(reads) == 1:
+            os.utime(self, ns=(time.time_ns(), time.time_ns() + 1))  # the write lands meanwhile
+            return torn
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_during_an_append)
+    assert [s.index for s in Trajectory.load(tmp_path).steps] == [0, 1] and len(reads) == 2
+    monkeypatch.undo()
+    writer.path.write_bytes(torn)
+    with pytest.raises(ValueError):
+        Trajectory.load(tmp_path)
+
+
 WRITER = """
 import sys
 from vlagent import actions as A
