@@ -182,9 +182,19 @@ def test_the_cli_prints_json_and_exits_0_when_flat(adb_server: int, tmp_path: Pa
 @pytest.mark.timeout(900)
 def test_a_1000_step_soak_with_the_tiny_model_stays_flat(adb_server: int, tiny_model_path: Path,  # noqa: F811
                                                           tmp_path: Path) -> None:
-    from vlagent.bench.soak import render_table, run_soak
+    """`vlagent bench soak` as a user runs it: a process of its own. In this one, after the
+    slow tier's other tests, twice the threads and their allocator arenas hold fragments that
+    no trim hands back (+79 MB over the window once, with Python objects flat to the object)."""
+    import subprocess
+    import sys
 
-    result = run_soak(1000, model=str(tiny_model_path), out_dir=tmp_path)
+    from vlagent.bench.soak import render_table
+
+    vlagent = Path(sys.executable).with_name("vlagent")
+    done = subprocess.run([str(vlagent), "bench", "soak", "--steps", "1000", "--model", str(tiny_model_path),
+                           "--out", str(tmp_path), "--json"], capture_output=True, text=True, timeout=880)
+    assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: not flat, checked below with the figures
+    result = json.loads(done.stdout)
     from rich.console import Console
 
     Console(width=120, stderr=True).print(render_table(result))  # shown with -s, and on failure
@@ -195,6 +205,7 @@ def test_a_1000_step_soak_with_the_tiny_model_stays_flat(adb_server: int, tiny_m
     assert f["rss_mb"]["slope_per_1000_steps"] < 50, f["rss_mb"]
     for metric in ("fds", "threads", "python_threads"):
         assert f[metric]["growth"] <= 2 and f[metric]["max"] - f[metric]["start"] <= 2, (metric, f[metric])
+    assert done.returncode == 0
 
 
 def test_the_prompt_of_a_long_run_stays_bounded(tmp_path: Path) -> None:
