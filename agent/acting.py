@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import actions as A
-from .calls import ResultRecord, ToolCall
+from .call_records import ResultRecord
+from .calls import ToolCall
 from .coords import Screen
 from .devices.base import ui_tree
 from .errors import PolicyViolation, RecoverableError, ToolArgumentsError

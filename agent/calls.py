@@ -1,17 +1,11 @@
-"""A call and its result, in the two forms each takes: as the model made the call and the tool
-answered it (`ToolCall`, `ToolResult`), and as a trajectory records them (`CallRecord`,
-`ResultRecord`: plain JSON, with the secrets scrubbed and images as placeholders)."""
+"""A call and its result as the model made the call and the tool answered it (`ToolCall`,
+`ToolResult`). A trajectory records them as `vlagent.call_records`' `CallRecord` and
+`ResultRecord` (plain JSON, with the secrets scrubbed and images as placeholders)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
-
-# Validators are built on a model's first use, not at import: `from vlagent import Agent` stays
-# cheap (issue #20, cold start).
-_DEFERRED = ConfigDict(defer_build=True)
 
 Content = str | list[dict[str, Any]]
 
@@ -43,21 +37,3 @@ class ToolResult:
             return self.content
         return "\n".join(p["text"] if p.get("type") == "text" else f"[{p.get('type')}]" for p in self.content)
 
-
-class CallRecord(BaseModel):
-    """A call as the trajectory keeps it."""
-
-    model_config = _DEFERRED
-
-    name: str
-    arguments: dict[str, Any]
-
-
-class ResultRecord(BaseModel):
-    """A call's result as the trajectory keeps it (text)."""
-
-    model_config = _DEFERRED
-
-    name: str
-    content: str
-    is_error: bool = False

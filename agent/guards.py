@@ -10,11 +10,12 @@ import functools
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from PIL import Image, ImageStat
 
-from .actions import _Action
+if TYPE_CHECKING:
+    from .actions import _Action
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 

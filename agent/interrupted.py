@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
-from .calls import ResultRecord
+from .call_records import ResultRecord
 from .guards import is_black
 from .settle import wait_until_stable
 from .trajectory import Step, Trajectory

@@ -6,18 +6,22 @@
 `classify` says what a subject risks: a UI action by what it touches on the screen
 (`vlagent.screen_risks`), a tool call by what the tool declares (`@tool(risk=...)`, MCP
 annotations), else `unknown`. Pure: no I/O but the optional reading of pixels.
+
+Cold start (issue #20): the action models and the screen rules (pydantic) are imported by the
+first action checked, not with this module, so `from vlagent import Policy` stays cheap.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
 
-from . import actions as A
 from .calls import ToolCall
 from .errors import PolicyViolation
 from .risks import ALL_RISKS, KEYWORDS, TOOL_WORDS, Assessment, Findings, Risk
-from .screen_risks import GuardContext, classify_action
+
+if TYPE_CHECKING:
+    from .screen_risks import GuardContext
 
 __all__ = ["Policy", "app_matches", "classify"]
 
@@ -37,6 +41,9 @@ def classify(subject: Any, ui_xml: str | None = None, *, focused: Mapping[str, A
     """
     if isinstance(subject, ToolCall):
         return _classify_call(subject, tool)
+    from . import actions as A  # see the module docstring (cold start)
+    from .screen_risks import classify_action
+
     if not isinstance(subject, A._Action):
         raise TypeError(f"expected an Action or a ToolCall, not {type(subject).__name__}")
     return classify_action(subject, ui_xml, focused=focused, context=context)
@@ -137,12 +144,8 @@ class Policy:
         the run's GuardContext) when the policy lets it run; else PolicyViolation, worded for logs
         and for the model."""
         a = classify(subject, ui_xml, focused=focused, tool=tool, context=context)
-        leaving = isinstance(subject, (A.Wait, A.Terminate, A.AskUser)) or (
-            isinstance(subject, A.SystemButton) and subject.button != "enter")
-        if isinstance(subject, A._Action) and not leaving:
-            apps = [a.package] if isinstance(subject, A.OpenApp) else [foreground, a.package]
-            for app in dict.fromkeys(p for p in apps if p):
-                self._check_app(app, a)
+        if not isinstance(subject, ToolCall):  # an action: classify refuses anything else
+            self._check_apps(subject, foreground, a)
         hits = [r for r in a.risks if r in self.guarded]
         if not hits or self.mode == "allow":
             return a
@@ -156,6 +159,17 @@ class Policy:
         if self.confirm(a, subject) is not True:
             raise PolicyViolation(f"blocked: {what} needs the user's confirmation and the user declined.{advice}")
         return a
+
+    def _check_apps(self, action: Any, foreground: str | None, a: Assessment) -> None:
+        """The app lists, for the apps `action` acts in; leaving an app is always allowed."""
+        from . import actions as A  # loaded already: classify imported it for this action
+
+        leaving = isinstance(action, (A.Wait, A.Terminate, A.AskUser)) or (
+            isinstance(action, A.SystemButton) and action.button != "enter")
+        if not leaving:
+            apps = [a.package] if isinstance(action, A.OpenApp) else [foreground, a.package]
+            for app in dict.fromkeys(p for p in apps if p):
+                self._check_app(app, a)
 
     def _check_app(self, app: str, a: Assessment) -> None:
         if any(app_matches(e, app) for e in self.deny_apps):

@@ -8,9 +8,12 @@ tools, secrets (their values never reach a file), the policy, the output folder 
 
 from __future__ import annotations
 
+from typing import Any
+
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["RunConfig"]
+__all__ = ["RunConfig", "configured"]
 
 
 class RunConfig(BaseModel):
@@ -46,3 +49,13 @@ class RunConfig(BaseModel):
         "action took effect (a toast that came and went, an animation), when the screen moved "
         "at all. For models that read video (the Qwen2-VL family); each costs its video tokens "
         "and turns off the in-process model's prompt reuse for the step."))
+
+
+def configured(base: RunConfig, settings: dict[str, Any]) -> RunConfig:
+    """`base` with `settings` (RunConfig's fields by name, as an Agent takes them) changed, validated."""
+    try:
+        return RunConfig(**{**base.model_dump(), **settings})
+    except pydantic.ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"Agent: {'.'.join(map(str, first['loc']))}: {first['msg']} (the settings are "
+                         f"RunConfig's: {', '.join(RunConfig.model_fields)})") from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from PIL import Image
 
-from .calls import ResultRecord
+from .call_records import ResultRecord
 from .conversation import Conversation
 from .guards import RepeatDetector
 from .screen_risks import GuardContext

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from . import actions as A
-from .calls import CallRecord, ResultRecord
+from .call_records import CallRecord, ResultRecord
 from .errors import ScriptError
 from .trajectory import Step, Trajectory, TrajectoryWriter
 

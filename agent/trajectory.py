@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from .actions import Action
-from .calls import CallRecord, ResultRecord
+from .call_records import CallRecord, ResultRecord
 from .run_config import RunConfig
 from .atomic import write_atomic
 from .errors import UserError

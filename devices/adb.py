@@ -26,13 +26,8 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
-
-from ..actions import (
-    Action, AskUser, Click, Drag, Key, LongPress, MouseMove, OpenApp, Scroll, Swipe, SystemButton,
-    Tap, Terminate, TypeText, Wait,
-)
 from ..errors import DeviceCommandError, DeviceError, DeviceOffline, ToolArgumentsError, UserError
 from .adb_apps import match_app
 from .adb_display import ORIENTATION_COMMAND, PROPERTIES_COMMAND, frame_turned, read_display, read_rotation
@@ -43,6 +38,11 @@ from .adb_text import (
     text_commands_pressing_tab,
 )
 from .adb_transport import ADB_SERVER_TIMEOUT, AdbTransport, adb_binary, ensure_adb_server, env_or, parse_v2
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..actions import Action
 
 
 class AdbDevice:
@@ -185,16 +185,18 @@ class AdbDevice:
 
     # -- actions ------------------------------------------------------------------------------
     def execute(self, action: Action) -> None:
+        from .. import actions as A  # loaded by whoever made `action`; not at import (issue #20)
+
         match action:
-            case Tap(x=x, y=y):
+            case A.Tap(x=x, y=y):
                 self._input(f"input tap {x} {y}")
-            case LongPress(x=x, y=y, duration_ms=ms):
+            case A.LongPress(x=x, y=y, duration_ms=ms):
                 self._input(f"input swipe {x} {y} {x} {y} {ms}")
-            case Swipe(x1=x1, y1=y1, x2=x2, y2=y2, duration_ms=ms):
+            case A.Swipe(x1=x1, y1=y1, x2=x2, y2=y2, duration_ms=ms):
                 self._input(f"input swipe {x1} {y1} {x2} {y2} {ms}")
-            case TypeText(text=text):
+            case A.TypeText(text=text):
                 self.type_text(text)
-            case Key(keys=keys):
+            case A.Key(keys=keys):
                 codes = [keycode(k) for k in keys]
                 if len(codes) == 1:
                     self._input(f"input keyevent {codes[0]}")
@@ -202,26 +204,26 @@ class AdbDevice:
                     raise DeviceCommandError(f"key combinations need Android 13 or later (this phone runs SDK {self._sdk})")
                 else:
                     self._input("input keycombination " + " ".join(codes))
-            case SystemButton(button=button):
+            case A.SystemButton(button=button):
                 self._input(f"input keyevent {SYSTEM_BUTTONS[button]}")
-            case OpenApp(name=name):
+            case A.OpenApp(name=name):
                 self.open_app(name)
-            case Click(x=None) | Click(y=None):
+            case A.Click(x=None) | A.Click(y=None):
                 raise ToolArgumentsError("a phone has no pointer: give the click a coordinate")
-            case Click(x=x, y=y, button=button, clicks=clicks):
+            case A.Click(x=x, y=y, button=button, clicks=clicks):
                 if button == "right":
                     self._input(f"input swipe {x} {y} {x} {y} 800")
                 else:
                     self._input("; ".join([f"input tap {x} {y}"] * clicks))
-            case MouseMove():
+            case A.MouseMove():
                 pass  # a touchscreen has no hover; nothing to do
-            case Drag(start=None):
+            case A.Drag(start=None):
                 raise ToolArgumentsError("a phone has no pointer: give the drag a start coordinate")
-            case Drag(x=x, y=y, start=(sx, sy), duration_ms=ms):
+            case A.Drag(x=x, y=y, start=(sx, sy), duration_ms=ms):
                 self._input(f"input swipe {sx} {sy} {x} {y} {max(ms, 300)}")
-            case Scroll(amount=amount, x=x, y=y):
+            case A.Scroll(amount=amount, x=x, y=y):
                 self._scroll(amount, x, y)
-            case Wait() | Terminate() | AskUser():
+            case A.Wait() | A.Terminate() | A.AskUser():
                 raise ValueError(f"{action.type} is handled by the agent loop, not sent to a device")
             case _:
                 raise ValueError(f"AdbDevice cannot execute {action!r}")

@@ -2,15 +2,19 @@
 
 Raw frames skip a PNG encode on the phone and a decode here: a header (width, height, format,
 and on Android 9+ a colour space) as little-endian uint32, then the pixels row by row.
+
+Pillow is imported by the first frame decoded, not with `vlagent.devices` (cold start, issue #20).
 """
 
 from __future__ import annotations
 
 import io
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ..errors import DeviceCommandError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class TruncatedFrame(Exception):
@@ -27,6 +31,8 @@ _RAW_FORMATS = {1: (4, "RGBX"), 2: (4, "RGBX"), 3: (3, "RGB"), 4: (2, "BGR;16"),
 
 def decode_raw_frame(data: bytes | bytearray, sdk: int) -> Image.Image:
     """The RGB image in `screencap`'s raw output from a phone running Android SDK `sdk` (0: unknown)."""
+    from PIL import Image
+
     if len(data) < 12:
         raise TruncatedFrame(f"{len(data)} bytes")
     data = _strip_text_prefix(data)
@@ -53,6 +59,8 @@ def decode_raw_frame(data: bytes | bytearray, sdk: int) -> Image.Image:
 
 def decode_png_frame(data: bytes) -> Image.Image:
     """The RGB image in `screencap -p`'s output."""
+    from PIL import Image
+
     try:
         image = Image.open(io.BytesIO(data))
         image.load()

@@ -14,11 +14,12 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
-from ..actions import Action
+    from ..actions import Action
 
 
 @runtime_checkable

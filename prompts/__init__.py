@@ -19,15 +19,17 @@ import re
 import sys
 import threading
 from functools import lru_cache
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# jinja2 (~35 ms) is imported by the first render, not at import, so that `from vlagent import
-# Agent` stays cheap (issue #20, cold start). Qwen-Agent is imported by the first prompt that
-# writes tools, through `_qwen_agent` below.
+# jinja2 (~35 ms) and importlib.resources (which imports tempfile) are imported by the first
+# render, not at import, so that `from vlagent import Agent` stays cheap (issue #20, cold start).
+# Qwen-Agent is imported by the first prompt that writes tools, through `_qwen_agent` below.
 
 from ..errors import ParseError
 from ..parsing import parse_tool_calls
+
+if TYPE_CHECKING:
+    import jinja2
 
 TOOL_FORMATS = ("hermes", "qwen")
 # Qwen-Agent's own test for a Chinese conversation (utils.has_chinese_chars).
@@ -40,7 +42,7 @@ def _compact_json(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def _env() -> "jinja2.Environment":
+def _env() -> jinja2.Environment:
     import jinja2  # deferred: see the note at the imports
 
     env = jinja2.Environment(
@@ -54,6 +56,8 @@ def _env() -> "jinja2.Environment":
 
 
 def _load_template(name: str) -> str:
+    from importlib import resources  # deferred: see the note at the imports
+
     return resources.files(__name__).joinpath("templates", f"{name}.j2").read_text(encoding="utf-8")
 
 

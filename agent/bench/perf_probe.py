@@ -74,11 +74,11 @@ class Probe:
         if run is not None:
             device._run = timed_run
 
-        # The image path: the loop's fit_to_model and the model's vision.pixel_values, looked up
+        # The image path: the steps' fit_to_model and the model's vision.pixel_values, looked up
         # as module globals at call time, so they are timed by rebinding them until restore().
-        from .. import loop, vision
+        from .. import stepping, vision
 
-        self._globals = [(loop, "fit_to_model", loop.fit_to_model), (vision, "pixel_values", vision.pixel_values)]
+        self._globals = [(stepping, "fit_to_model", stepping.fit_to_model), (vision, "pixel_values", vision.pixel_values)]
         for module, name, function in self._globals:
             setattr(module, name, self._timed(function))
 

@@ -1,7 +1,7 @@
 """Trajectories to a training set: each step of each run becomes one sample, the conversation the
 agent sent at that step and the model's reply as the target.
 
-The conversation is rebuilt by the loop's own code (`Agent._compose`: system prompt, goal,
+The conversation is rebuilt by the loop's own code (`Conversation`, as `Stepper._compose` uses it: system prompt, goal,
 summarised old steps, recent steps with their screenshots, the current screen) from what
 trajectory.json records, with each screenshot resized to the size the model saw (`model_size`)
 by the same resize the in-process model uses. So `model.render(sample messages, sample tools)`

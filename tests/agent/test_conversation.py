@@ -15,7 +15,7 @@ from PIL import Image
 from vlagent.conversation import CURRENT_SCREEN_QUESTION, ROLL_STEPS, Conversation
 from vlagent.coords import Screen
 from vlagent.guards import Secrets
-from vlagent.calls import CallRecord, ResultRecord
+from vlagent.call_records import CallRecord, ResultRecord
 from vlagent.trajectory import Step
 from vlagent.ui_tools import ui_tool_schema
 

@@ -21,7 +21,7 @@ from vlagent.coords import Screen
 from vlagent.guards import Secrets
 from vlagent.models.incremental_prefill import IncrementalPrefill
 from vlagent.models.transformers_model import TransformersModel
-from vlagent.calls import CallRecord, ResultRecord
+from vlagent.call_records import CallRecord, ResultRecord
 from vlagent.trajectory import Step
 from vlagent.ui_tools import ui_tool_schema
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vlagent import actions as A
-from vlagent.calls import CallRecord, ResultRecord
+from vlagent.call_records import CallRecord, ResultRecord
 from vlagent.trajectory import Step, Trajectory, TrajectoryWriter
 
 
@@ -194,7 +194,7 @@ def test_a_read_torn_by_the_writers_append_is_read_again(tmp_path: Path, monkeyp
 WRITER = """
 import sys
 from vlagent import actions as A
-from vlagent.calls import ResultRecord
+from vlagent.call_records import ResultRecord
 from vlagent.trajectory import Step, Trajectory, TrajectoryWriter
 traj = Trajectory(goal="g", model="m", device="d", coordinate_system="relative-1000")
 writer = TrajectoryWriter(sys.argv[1], traj)
