@@ -6,7 +6,7 @@ from __future__ import annotations
 from vlagent.bench.task_env import parse_nodes
 from vlagent.bench.tasks import select
 from vlagent.devices.sim.apps import registry
-from vlagent.devices.sim.apps.launcher import LAYOUT_SETTING, home_slots
+from vlagent.devices.sim.apps.launcher import LAYOUT_SETTING, home_slots, wallpaper
 from vlagent.devices.sim import Phone
 
 
@@ -38,3 +38,16 @@ def test_the_task_draws_app_and_layout_from_the_seed():
     assert len({p["layout"] for p in drawn}) == 40
     assert len({p["label"] for p in drawn}) == 7
     assert drawn[3] == task.instance(3, {})[0]
+
+
+def test_the_wallpaper_tells_where_a_patch_is_across_and_down():
+    # A learned model finds an icon's column and row from the colours around it (docs/training.md):
+    # the wallpaper must differ from cell to cell of the scattered grid, in both directions.
+    for dark in (False, True):
+        paper = wallpaper(270, 600, dark)
+        cells = [paper.getpixel((16 + (col * 2 + 1) * 238 // 8, 180 + row * 70)) for row in range(5) for col in range(4)]
+        assert len(set(cells)) == 20
+        reds = [paper.getpixel((135, y))[0] for y in range(0, 600, 60)]
+        greens = [paper.getpixel((x, 300))[1] for x in range(0, 270, 27)]
+        assert reds == sorted(reds) and reds[0] < reds[-1]        # down: red rises
+        assert greens == sorted(greens) and greens[0] < greens[-1]  # across: green rises

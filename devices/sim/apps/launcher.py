@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import random
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..phone import ui, widgets as w
 from ..phone.glyphs import glyph
@@ -41,11 +41,17 @@ def home_slots(count: int, cells: int, layout: str | None) -> list[int]:
 
 @functools.lru_cache(maxsize=8)
 def wallpaper(width: int, height: int, dark: bool) -> Image.Image:
-    # Rendered once per size: a vertical gradient costs ~a frame's budget if drawn every time.
-    top, bottom = ((24, 38, 74), (64, 42, 94)) if dark else ((66, 110, 196), (150, 110, 200))
-    column = ImageOps.colorize(Image.linear_gradient("L").crop((0, 0, 1, 256)), top, bottom)
-    column = column.resize((1, height), Image.Resampling.BILINEAR)
-    return column.resize((width, height), Image.Resampling.NEAREST)   # widening a column: just copies
+    """Graded down (red: blue to purple) and across (green: towards teal on the right), as many stock
+    wallpapers are; a patch's colour tells where on the screen it is, which a model that learns
+    to point (docs/training.md) can read. Rendered once per size: a gradient costs ~a frame's
+    budget if drawn every time."""
+    (r0, r1), (g0, g1), b = ((24, 64), (30, 72), 84) if dark else ((66, 150), (84, 164), 198)
+    down = Image.linear_gradient("L").resize((width, height), Image.Resampling.BILINEAR)
+    across = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90)  # rises left to right
+    across = across.resize((width, height), Image.Resampling.BILINEAR)
+    return Image.merge("RGB", (down.point(lambda v: r0 + (r1 - r0) * v // 255),
+                               across.point(lambda v: g0 + (g1 - g0) * v // 255),
+                               Image.new("L", (width, height), b)))
 
 
 def app_icon(f: Frame, app, cx: int, top: int, cell_w: int, on_tap, label_colour) -> View:
