@@ -192,21 +192,26 @@ def test_on_a_cpu_with_sdpa_a_small_share_is_prefilled_whole(tiny_model_path: Pa
 def test_freed_memory_is_handed_back_only_after_rss_crept_up(tiny_model_path: Path, monkeypatch) -> None:
     """Not a prefix-cache test, but the same long-run concern: RSS must stay flat. The release
     (glibc malloc_trim) runs when RSS at the end of a call is RELEASE_SLACK above the lowest
-    end-of-call level; a call that still ends above the band right after a release means the
-    working set grew, and its level becomes the floor."""
+    end-of-call level, at most once every RELEASE_EVERY calls (a call's own churn ends above the
+    band every other call); a call that still ends above the band right after a release means
+    the working set grew, and its level becomes the floor."""
     from vlagent.models import memory_release
 
-    slack = memory_release.RELEASE_SLACK
+    slack, every = memory_release.RELEASE_SLACK, memory_release.RELEASE_EVERY
+    high = 100 + slack + 1
     trims: list[int] = []
-    levels = [100, 110, 100 + slack + 1, 105, 120, 100 + slack + 5, 100 + slack + 10, 100 + slack + 20]
+    levels = [100, 110, high, 105, 120]             # floor 100; 110 inside; over the band: release; inside again
+    churn = ([high, 105] * every)[:every - 3]       # over the band and back: no release this soon after one
+    levels += churn
+    levels += [high + 4, 100 + slack + 10, 100 + slack + 20]  # then one; still over: the new floor; inside it
     rss = iter(levels)
     monkeypatch.setattr(memory_release, "_malloc_trim", lambda: trims.append)
     monkeypatch.setattr(memory_release, "_rss_bytes", lambda: next(rss))
     model = TransformersModel(tiny_model_path, max_new_tokens=1)
-    for _ in levels[:5]:  # floor 100; 110 inside; over the band: release; 105, 120 inside again
+    for _ in range(5 + len(churn)):
         model._memory.after_call()
     assert trims == [0] and model._memory.floor == 100
-    model._memory.after_call()  # over the band again: release
+    model._memory.after_call()  # RELEASE_EVERY calls since the last release, over the band: release
     model._memory.after_call()  # still over it after the release: the new floor
     model._memory.after_call()  # inside the band of the new floor
     assert trims == [0, 0] and model.memory_releases == 2 and model._memory.floor == 100 + slack + 10
