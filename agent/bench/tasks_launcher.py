@@ -2,8 +2,10 @@
 by a layout drawn from the seed (`settings put secure simphone_launcher_layout N`), so a model must
 find the icon it is asked for on the screen; no fixed tap learned from other seeds lands on it.
 
-This is the family `vlagent train` is benchmarked on (docs/training.md): trained on some seeds'
-oracle runs, scored on seeds it never saw.
+`launcher.open_app` is the family `vlagent train` is benchmarked on (docs/training.md): trained
+on some seeds' oracle runs, scored on seeds it never saw. `launcher.open_lone_app` is its first
+lesson: the app asked for is the only icon on the home screen (the others removed from it), so a
+model learns where an icon is before it must learn which one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ APPS = {
     "Calculator": "com.android.calculator2", "Notes": "com.simphone.notes", "Browser": "com.android.chrome",
 }
 LAYOUT_SETTING = "secure simphone_launcher_layout"
+HOME_APPS_SETTING = "secure simphone_launcher_home"
 
 
 class OpenFromHome(Task):
@@ -44,4 +47,13 @@ class OpenFromHome(Task):
         return [tap(desc=p["label"]), finish()]
 
 
-TASKS = [OpenFromHome]
+class OpenLoneApp(OpenFromHome):
+    id = "launcher.open_lone_app"
+    description = "that app is in front (its icon alone on the home screen, in a cell drawn from the seed)"
+
+    def prepare(self, env, p):
+        super().prepare(env, p)
+        env.shell(f"settings put {HOME_APPS_SETTING} {APPS[p['label']]}")
+
+
+TASKS = [OpenFromHome, OpenLoneApp]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from vlagent.bench.task_env import parse_nodes
 from vlagent.bench.tasks import select
+from vlagent.bench.tasks_launcher import APPS
 from vlagent.devices.sim.apps import registry
-from vlagent.devices.sim.apps.launcher import LAYOUT_SETTING, home_slots, wallpaper
+from vlagent.devices.sim.apps.launcher import HOME_APPS_SETTING, LAYOUT_SETTING, home_slots, wallpaper
 from vlagent.devices.sim import Phone
 
 
@@ -33,7 +34,7 @@ def test_the_layout_setting_scatters_icons_by_seed_and_its_absence_keeps_the_def
 
 
 def test_the_task_draws_app_and_layout_from_the_seed():
-    (task,) = select("launcher.*")
+    (task,) = select("launcher.open_app")
     drawn = [task.instance(seed, {})[0] for seed in range(40)]
     assert len({p["layout"] for p in drawn}) == 40
     assert len({p["label"] for p in drawn}) == 7
@@ -51,3 +52,21 @@ def test_the_wallpaper_tells_where_a_patch_is_across_and_down():
         greens = [paper.getpixel((x, 300))[1] for x in range(0, 270, 27)]
         assert reds == sorted(reds) and reds[0] < reds[-1]        # down: red rises
         assert greens == sorted(greens) and greens[0] < greens[-1]  # across: green rises
+
+
+def test_the_lone_app_family_keeps_only_the_goals_icon_in_a_cell_of_the_same_grid():
+    phone = Phone(270, 600, density=105)
+    phone.settings_put(*LAYOUT_SETTING, "4")
+    everyone = icon_centres(phone)
+    phone.settings_put(*HOME_APPS_SETTING, "com.android.deskclock")
+    assert icon_centres(phone) == {"Clock": everyone["Clock"]}  # the same cell as among the others
+    phone.settings_put(*HOME_APPS_SETTING, "com.android.deskclock,com.android.chrome")
+    assert icon_centres(phone) == {k: everyone[k] for k in ("Clock", "Browser")}
+    # Rows stay put whichever cells are taken: every centre is one of the full grid's.
+    grid_rows = set()
+    for seed in range(30):
+        phone.settings_put(*LAYOUT_SETTING, str(seed))
+        grid_rows |= {y for _, y in icon_centres(phone).values()}
+    assert len(grid_rows) == 5
+    (task,) = select("launcher.open_lone_app")
+    assert {p["label"] for p in (task.instance(seed, {})[0] for seed in range(40))} == set(APPS)

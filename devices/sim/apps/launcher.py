@@ -4,8 +4,10 @@ The home screen keeps the apps in registry order, one after another, then the ap
 since (adb install, pm install, the package installer) that have a launcher activity, in the
 order they came. A task that must make an
 agent look at the screen sets `settings put secure simphone_launcher_layout SEED`: the icons are
-then scattered over a grid of HOME_SLOTS cells, the arrangement drawn from SEED (a fresh phone
-has no such setting, so every other task sees the usual layout).
+then scattered over a grid of HOME_SLOTS cells, the arrangement drawn from SEED, the grid's rows
+always in the same place (a fresh phone has no such setting, so every other task sees the usual
+layout). `settings put secure simphone_launcher_home PKG[,PKG...]` keeps only those apps' icons on
+the home screen, as a person who removed the others would (they stay in the app drawer).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .base import Activity
 PACKAGE = "com.android.launcher3"
 RID = PACKAGE + ":id/"
 LAYOUT_SETTING = ("secure", "simphone_launcher_layout")
+HOME_APPS_SETTING = ("secure", "simphone_launcher_home")
 HOME_SLOTS = 20  # cells of the scattered home screen: 5 rows of 4 in portrait
 
 
@@ -118,7 +121,12 @@ class Launcher(Activity):
         layout = self.host.settings_get(*LAYOUT_SETTING)
         cells = max(len(apps), HOME_SLOTS if layout is not None else 0)
         slots = home_slots(len(apps), cells, layout)
-        rows = (max(slots) + cols) // cols
+        kept = self.host.settings_get(*HOME_APPS_SETTING)
+        if kept is not None:  # the others' cells stay empty, as after removing their icons
+            shown = [(slot, app) for slot, app in zip(slots, apps) if app.package in kept.split(",")]
+            slots, apps = [slot for slot, _ in shown], [app for _, app in shown]
+        # A scattered grid keeps all its rows, so a cell is always in one place on the screen.
+        rows = -(-cells // cols) if layout is not None else (max(slots, default=0) + cols) // cols
         top = f.bottom - f.dp(72) - rows * row_h
         white = (255, 255, 255)
         date = self.host.date_text()
