@@ -162,6 +162,14 @@ def patchify(
     return out, (1, gh, gw)
 
 
+def grid_thw(height: int, width: int, *, min_pixels: int, max_pixels: int, patch_size: int = 14,
+             merge_size: int = 2) -> tuple[int, int, int]:
+    """The (t, h, w) patch grid of one image of `height` x `width`, as the processor's
+    `image_grid_thw` has it: the image resized to multiples of patch_size * merge_size."""
+    h, w = smart_resize(height, width, factor=patch_size * merge_size, min_pixels=min_pixels, max_pixels=max_pixels)
+    return 1, h // patch_size, w // patch_size
+
+
 def pixel_values(
     images: Sequence[Image.Image],
     *,
@@ -183,7 +191,6 @@ def pixel_values(
     """
     import torch
 
-    factor = patch_size * merge_size
     plan: list[tuple[Any, tuple[int, int, int], tuple[int, int] | None]] = []
     for i, image in enumerate(images):
         if known is not None and known[i] is not None:
@@ -191,9 +198,9 @@ def pixel_values(
             plan.append((values, tuple(grid), None))
             continue
         array = image_array(image)
-        h, w = smart_resize(array.shape[0], array.shape[1], factor=factor,
-                            min_pixels=min_pixels, max_pixels=max_pixels)
-        plan.append((array, (1, h // patch_size, w // patch_size), (h, w)))
+        grid = grid_thw(array.shape[0], array.shape[1], min_pixels=min_pixels, max_pixels=max_pixels,
+                        patch_size=patch_size, merge_size=merge_size)
+        plan.append((array, grid, (grid[1] * patch_size, grid[2] * patch_size)))
     dim = 3 * temporal_patch_size * patch_size * patch_size
     total = sum(t * gh * gw for _, (t, gh, gw), _ in plan)
     out = torch.empty(total, dim, dtype=torch.float32)

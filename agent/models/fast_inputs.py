@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pixel_cache import PixelCache
+from .pixel_cache import PixelCache, Values
 from .prompt_tokens import TurnTokenizer
 
 
@@ -88,17 +88,14 @@ class FastInputs:
         return values, grid
 
     def _grid(self, images: list[Any], settings: dict[str, Any], min_pixels: int, max_pixels: int) -> Any:
-        """image_grid_thw for `images`, from their sizes alone (as vision.pixel_values has it)."""
+        """image_grid_thw for `images`, from their sizes alone."""
         import torch
 
-        from ..coords import smart_resize
+        from .. import vision
 
-        patch, factor = settings["patch_size"], settings["patch_size"] * settings["merge_size"]
-        rows = []
-        for image in images:
-            h, w = smart_resize(image.height, image.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
-            rows.append([1, h // patch, w // patch])
-        return torch.tensor(rows, dtype=torch.long)
+        return torch.tensor([vision.grid_thw(im.height, im.width, min_pixels=min_pixels, max_pixels=max_pixels,
+                                             patch_size=settings["patch_size"], merge_size=settings["merge_size"])
+                             for im in images], dtype=torch.long)
 
     def prepare(self, processor: Any, image: Any, *, min_pixels: int, max_pixels: int) -> None:
         """Make `image`'s pixel values now, for the `build` that shows it (nothing for an image
@@ -110,12 +107,15 @@ class FastInputs:
         settings = vision.processor_settings(getattr(processor, "image_processor", None))
         if settings is None or not isinstance(image, Image.Image):
             return
+        self.pixels.prepare(image, lambda im: one_image(im, settings, min_pixels, max_pixels))
 
-        def compute(im: Any) -> Any:
-            values, grid = vision.pixel_values([im], min_pixels=min_pixels, max_pixels=max_pixels, **settings)
-            return values, tuple(grid[0].tolist())
 
-        self.pixels.prepare(image, compute)
+def one_image(image: Any, settings: dict[str, Any], min_pixels: int, max_pixels: int) -> Values:
+    """One image's pixel values and (t, h, w) grid, as the PixelCache keeps them."""
+    from .. import vision
+
+    values, grid = vision.pixel_values([image], min_pixels=min_pixels, max_pixels=max_pixels, **settings)
+    return values, tuple(grid[0].tolist())
 
 
 class LazyPixelValues:
@@ -143,13 +143,10 @@ class LazyPixelValues:
         return values if self.device is None else values.to(self.device)
 
     def _one(self, n: int) -> Any:
-        from .. import vision
-
         image = self._images[n]
         known = self._fast.pixels.known([image])[0]
         if known is None:
-            values, grid = vision.pixel_values([image], min_pixels=self._min, max_pixels=self._max, **self._settings)
-            known = (values, tuple(grid[0].tolist()))
+            known = one_image(image, self._settings, self._min, self._max)
             self._fast.pixels.add(image, known)
         return known[0]
 
