@@ -62,11 +62,15 @@ def test_the_lone_app_family_keeps_only_the_goals_icon_in_a_cell_of_the_same_gri
     assert icon_centres(phone) == {"Clock": everyone["Clock"]}  # the same cell as among the others
     phone.settings_put(*HOME_APPS_SETTING, "com.android.deskclock,com.android.chrome")
     assert icon_centres(phone) == {k: everyone[k] for k in ("Clock", "Browser")}
-    # Rows stay put whichever cells are taken: every centre is one of the full grid's.
-    grid_rows = set()
+    # A cell is always in one place, whichever cells the seed leaves empty (the last row too).
+    phone.settings_put(*HOME_APPS_SETTING, ",".join(registry()))
+    labels = [app.label for app in registry().values()]
+    where: dict[int, set[tuple[int, int]]] = {}
     for seed in range(30):
         phone.settings_put(*LAYOUT_SETTING, str(seed))
-        grid_rows |= {y for _, y in icon_centres(phone).values()}
-    assert len(grid_rows) == 5
+        centres = icon_centres(phone)
+        for slot, label in zip(home_slots(len(labels), 20, str(seed)), labels):
+            where.setdefault(slot, set()).add(centres[label])
+    assert len(where) == 20 and all(len(places) == 1 for places in where.values())
     (task,) = select("launcher.open_lone_app")
     assert {p["label"] for p in (task.instance(seed, {})[0] for seed in range(40))} == set(APPS)

@@ -123,7 +123,8 @@ class Launcher(Activity):
         slots = home_slots(len(apps), cells, layout)
         kept = self.host.settings_get(*HOME_APPS_SETTING)
         if kept is not None:  # the others' cells stay empty, as after removing their icons
-            shown = [(slot, app) for slot, app in zip(slots, apps) if app.package in kept.split(",")]
+            packages = set(kept.split(","))
+            shown = [(slot, app) for slot, app in zip(slots, apps) if app.package in packages]
             slots, apps = [slot for slot, _ in shown], [app for _, app in shown]
         # A scattered grid keeps all its rows, so a cell is always in one place on the screen.
         rows = -(-cells // cols) if layout is not None else (max(slots, default=0) + cols) // cols
