@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,10 @@ class TransformersModel:
         self._cache_name = "past_key_values"  # or "cache": what this transformers calls it (load())
         self._fast = FastInputs()
         self._prefill = IncrementalPrefill()
+        # One load and one call at a time: `bench sim -j N` shares one loaded model between N
+        # threads, and the prompt cache, the vision cache, Qwen2-VL's M-RoPE offsets and the heap
+        # releaser are this object's state, and two calls at once corrupted them.
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"TransformersModel({self.model_name!r}, device={self.device!r})"
@@ -124,6 +129,12 @@ class TransformersModel:
         """Read the checkpoint onto the device; `generate` calls this the first time."""
         if self.hf_model is not None:
             return self
+        with self._lock:
+            if self.hf_model is None:  # another thread may have loaded it while this one waited
+                self._load()
+        return self
+
+    def _load(self) -> None:
         import torch
         import transformers
 
@@ -151,14 +162,14 @@ class TransformersModel:
             raise UserError(f"cannot load {self.model_name} ({e}); {how_to_get(self.model_name)}") from None
         if self.adapter:
             model = merge_adapter(model, self.adapter)
-        # .to() rather than device_map: device_map needs accelerate, which we do not require.
-        self.hf_model = model.to(self.device).eval()
         if self.max_new_tokens is None:  # a checkpoint may say how long its answers run
             self.max_new_tokens = getattr(model.generation_config, "max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS
         # transformers renamed generate's and forward's `past_key_values` to `cache`; pass the
         # name this release reads, so neither release warns nor ignores the prefix cache.
         self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        return self
+        # .to() rather than device_map: device_map needs accelerate, which we do not require. Set
+        # last: `load` takes a model with hf_model set as loaded, without waiting for the lock.
+        self.hf_model = model.to(self.device).eval()
 
     # -- generation ------------------------------------------------------------------------
 
@@ -182,8 +193,12 @@ class TransformersModel:
         self, messages: list[Message], tools: list[ToolSchema] | None = None, **options: Any
     ) -> Completion:
         """Answer `messages`; options: max_new_tokens, min_new_tokens, temperature, top_k, top_p,
-        stop (strings)."""
+        stop (strings). Threads sharing this model take turns."""
         self.load()
+        with self._lock:
+            return self._generate(messages, tools, options)
+
+    def _generate(self, messages: list[Message], tools: list[ToolSchema] | None, options: dict[str, Any]) -> Completion:
         import torch
 
         start = time.perf_counter()

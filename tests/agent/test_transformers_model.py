@@ -180,3 +180,53 @@ def test_an_answer_cut_by_max_new_tokens_reports_length(model: TransformersModel
     # min_new_tokens holds the end-of-turn token back, so only the limit can end this answer.
     out = model.generate(screenshot_messages((280, 560)), max_new_tokens=2, min_new_tokens=2, stop=[])
     assert out.usage["completion_tokens"] == 2 and out.finish_reason == "length"
+
+
+def test_threads_sharing_one_model_get_the_answers_each_would_alone(
+        tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench sim -j N` with a local checkpoint shares one model between N threads. Each call
+    reuses the cached system prompt of whichever thread called last and evicts that thread's
+    screens from the vision cache; the first calls also race to load the model. Every answer must
+    be the one the same conversation gets from a model of its own, one call at a time."""
+    import threading
+
+    import numpy as np
+
+    from vlagent.models import kv_reuse
+
+    monkeypatch.setattr(kv_reuse, "CPU_SDPA_MIN_SHARE", 0.0)  # reuse any shared prefix, as on a GPU
+
+    threads, steps = 4, 6
+    # The same Image objects from step to step, as an agent's history shows them.
+    screens = [[Image.fromarray(np.random.default_rng([t, s]).integers(0, 256, (448, 224, 3), dtype=np.uint8))
+                for s in range(steps)] for t in range(threads)]
+
+    def conversation(thread: int, step: int) -> list[dict]:
+        shown = screens[thread][max(0, step - 1):step + 1]  # this screen and the last one
+        return [{"role": "user", "content": [*({"type": "image", "image": s} for s in shown),
+                                             {"type": "text", "text": f"Thread {thread}, step {step}."}]}]
+
+    alone = TransformersModel(tiny_model_path, max_new_tokens=4)
+    expected = {(t, s): alone.generate(conversation(t, s), min_new_tokens=4).text
+                for t in range(threads) for s in range(steps)}
+
+    shared = TransformersModel(tiny_model_path, max_new_tokens=4)  # not loaded: the threads race to
+    start = threading.Barrier(threads)
+    got: dict[tuple[int, int], str] = {}
+    errors: list[BaseException] = []
+
+    def run(thread: int) -> None:
+        start.wait()
+        try:
+            for step in range(steps):
+                got[thread, step] = shared.generate(conversation(thread, step), min_new_tokens=4).text
+        except BaseException as e:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(e)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert got == expected
