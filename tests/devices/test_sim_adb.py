@@ -55,6 +55,28 @@ def test_adb_connect_then_devices_lists_it_as_device(adb):
 
 
 @adb_only
+def test_connect_adb_starts_a_missing_adb_server_quietly(adb_bin, monkeypatch, capfd):
+    """Where no adb server answers, connect_adb starts one without adb's "daemon not running"
+    lines on the terminal (workers of `bench sim -j N` race to start it)."""
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    try:
+        with SimPhoneServer() as server:
+            assert connect_adb(server) == server.serial
+            disconnect_adb(server)
+        out, err = capfd.readouterr()
+        assert "daemon" not in out + err, out + err
+    finally:
+        subprocess.run([adb_bin, "-P", str(port), "kill-server"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+
+
+@adb_only
 def test_wm_size(adb, shared_sim):
     out = adb("shell", "wm", "size", serial=shared_sim.serial)
     assert out.returncode == 0
