@@ -119,17 +119,16 @@ def _read_while_written(path: Path, attempts: int = 5) -> dict[str, Any]:
     closing `]}` followed by new records. Such a read fails to parse while the file changed under
     it; it is read again. A file that fails to parse and did not change is damaged: that error
     is raised."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         before = path.stat()
         try:
             return _read_document(_decode(path.read_bytes()))
         except (json.JSONDecodeError, UnicodeDecodeError):
             after = path.stat()
-            if attempt == attempts - 1 or (before.st_mtime_ns, before.st_size, before.st_ino) == \
-                    (after.st_mtime_ns, after.st_size, after.st_ino):
+            if (before.st_mtime_ns, before.st_size, before.st_ino) == (after.st_mtime_ns, after.st_size, after.st_ino):
                 raise
             time.sleep(0.005)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _read_document(_decode(path.read_bytes()))  # the last attempt: its error, if any, is raised
 
 
 def _decode(raw: bytes) -> str:
