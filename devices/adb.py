@@ -37,7 +37,7 @@ from .adb_text import (
     ADB_KEYBOARD, ADB_KEYBOARD_HELP, TYPABLE, adb_keyboard_commands, batch, shell_quote, text_commands,
     text_commands_pressing_tab,
 )
-from .adb_transport import ADB_SERVER_TIMEOUT, AdbTransport, adb_binary, ensure_adb_server, env_or, parse_v2
+from .adb_transport import ADB_SERVER_TIMEOUT, AdbTransport, adb_client, parse_v2
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -98,13 +98,8 @@ class AdbDevice:
     def connect(self) -> "AdbDevice":
         import adbutils
 
-        adb = adb_binary()
-        host = self._adb_host or env_or("ANDROID_ADB_SERVER_HOST", "127.0.0.1")
-        port = int(self._adb_port or env_or("ANDROID_ADB_SERVER_PORT", "5037"))
-        self._adb_host, self._adb_port = host, port
-        ensure_adb_server(adb, host, port)
-        # socket_timeout: a hung adb server must not block list() and friends forever
-        client = adbutils.AdbClient(host=host, port=port, socket_timeout=ADB_SERVER_TIMEOUT)
+        client = adb_client(self._adb_host, self._adb_port, timeout=ADB_SERVER_TIMEOUT)
+        host, port = self._adb_host, self._adb_port = client.host, client.port
         transport = self._transport = AdbTransport(client, host, port, self._serial)
         try:
             if self._serial is None:

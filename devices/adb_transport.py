@@ -323,6 +323,19 @@ def adb_binary() -> str:
         ) from None
 
 
+def adb_client(host: str | None = None, port: int | str | None = None, *, timeout: float = ADB_SERVER_TIMEOUT) -> Any:
+    """An adbutils client of the adb server at host:port (default $ANDROID_ADB_SERVER_HOST/PORT,
+    else 127.0.0.1:5037), the server started first, quietly, where a local one does not answer.
+    timeout: how long a call waits for the server's answer."""
+    import adbutils
+
+    host = host or env_or("ANDROID_ADB_SERVER_HOST", "127.0.0.1")
+    port = int(port or env_or("ANDROID_ADB_SERVER_PORT", "5037"))
+    ensure_adb_server(adb_binary(), host, port)
+    # socket_timeout: a hung adb server must not block list() and friends forever
+    return adbutils.AdbClient(host=host, port=port, socket_timeout=timeout)
+
+
 def ensure_adb_server(adb: str, host: str, port: int) -> None:
     """Start a local adb server on `port` when none answers (adbutils would start one on the
     default port, not necessarily ours)."""

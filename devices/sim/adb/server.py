@@ -21,7 +21,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from ...adb_transport import ADB_SERVER_TIMEOUT, adb_binary, ensure_adb_server
+from ...adb_transport import adb_client
 from ..shell.device_state import DeviceState
 from ..shell.fs import FakeFS
 from . import services
@@ -210,16 +210,9 @@ class SimPhoneServer:
 
 
 def _client(client: Any = None) -> Any:
-    """`client`, else one for adbutils' default server, started first where none answers: quietly,
-    as adbutils would not be (workers of `bench sim -j N` race to start it, and the loser's adb
-    printed "failed to start daemon" on the terminal)."""
-    if client is not None:
-        return client
-    import adbutils
-
-    client = adbutils.AdbClient(socket_timeout=ADB_SERVER_TIMEOUT)
-    ensure_adb_server(adb_binary(), client.host, client.port)
-    return client
+    """`client`, else one of the default adb server, started quietly where it is missing: adbutils
+    would start it with adb's output on the terminal, and the workers of `bench sim -j N` race to."""
+    return client if client is not None else adb_client()
 
 
 def _state_of(client: Any, serial: str) -> str | None:
