@@ -31,8 +31,13 @@ def _workers() -> list:
     """This process's worker processes, alive now."""
     import psutil
 
-    return [p for p in psutil.Process().children(recursive=True)
-            if "child_main" in " ".join(p.cmdline() if p.is_running() else [])]
+    def cmdline(p) -> str:
+        try:
+            return " ".join(p.cmdline())
+        except psutil.NoSuchProcess:  # it ended between the listing and this read: not alive now
+            return ""
+
+    return [p for p in psutil.Process().children(recursive=True) if "child_main" in cmdline(p)]
 
 
 def _sim_serials(port: int) -> set[str]:
@@ -45,9 +50,15 @@ def _sim_serials(port: int) -> set[str]:
 def _gone(pids: list[int], within: float) -> bool:
     import psutil
 
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]:
+        if not [p for p in pids if alive(p)]:
             return True
         time.sleep(0.1)
     return False
