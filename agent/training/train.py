@@ -165,7 +165,7 @@ def _time_limit(minutes: float | None) -> Any:
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train as `cfg` says; returns what training.json holds."""
     import torch
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
     check_request(cfg, cuda)
@@ -194,7 +194,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         save_only_model=False, prediction_loss_only=True,
     )
     pad = model.processor.tokenizer.pad_token_id
-    trainer_class = _shared_prefix_trainer(model.hf_model) if cfg.share_prefix and not args.gradient_checkpointing else Trainer
+    trainer_class = _trainer_class(model.hf_model, share_prefix=cfg.share_prefix and not args.gradient_checkpointing)
     trainer = trainer_class(model=network, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
                       data_collator=partial(collate, pad_token_id=pad), callbacks=[_time_limit(cfg.max_minutes)])
     resume = _latest_checkpoint(out)
@@ -207,15 +207,31 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     return {}
 
 
-def _shared_prefix_trainer(hf_model: Any) -> Any:
-    """A Trainer whose every forward (training and validation) runs the batch's shared prefix once."""
+def _trainer_class(hf_model: Any, share_prefix: bool) -> Any:
+    """The Trainer to run: one that resumes a full fine-tune with its checkpoint's weights and,
+    with `share_prefix`, runs the batch's shared prefix once in every forward (training and
+    validation)."""
     from transformers import Trainer
 
     from .prefix import rope_index_of, shared_prefix_inputs, stop_ids_of
 
+    class ResumingTrainer(Trainer):
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            network = self.accelerator.unwrap_model(model if model is not None else self.model)  # DDP's module
+            if hasattr(network, "peft_config") or self.is_fsdp_enabled:
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            # save_pretrained writes a Qwen-VL's weights under the names of the released
+            # checkpoints (visual.*, model.layers.*), which the Trainer's own loader hands to
+            # load_state_dict unmapped: no key matches, a warning, and the rerun trains on from
+            # the base weights. from_pretrained maps them (at the cost of a second copy in memory).
+            saved = type(network).from_pretrained(resume_from_checkpoint, dtype=next(network.parameters()).dtype)
+            network.load_state_dict(saved.state_dict())
+
+    if not share_prefix:
+        return ResumingTrainer
     rope_index, stops = rope_index_of(hf_model), stop_ids_of(hf_model)
 
-    class SharedPrefixTrainer(Trainer):
+    class SharedPrefixTrainer(ResumingTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = shared_prefix_inputs(model, inputs, rope_index, stops)
             return super().compute_loss(model, inputs, return_outputs=return_outputs,

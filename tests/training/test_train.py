@@ -56,14 +56,24 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_loss(tiny_models, datasets, tmp_
     assert [h["loss"] for h in saved["log_history"] if "loss" in h][0] == record["first_loss"]
 
 
-def test_a_rerun_resumes_from_the_latest_checkpoint(tiny_models, datasets, tmp_path):
-    base, data, out = tiny_models["qwen2-vl"], datasets["qwen2-vl"], tmp_path / "lora"
-    cfg = TrainConfig(model=str(base), data=str(data), out=str(out), method="lora", max_steps=4, save_steps=2,
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_a_rerun_resumes_from_the_latest_checkpoint_with_its_weights(method, tiny_models, datasets, tmp_path):
+    from safetensors.torch import load_file
+
+    base, data, out = tiny_models["qwen2-vl"], datasets["qwen2-vl"], tmp_path / method
+    weights = "model.safetensors" if method == "full" else "adapter_model.safetensors"
+    cfg = TrainConfig(model=str(base), data=str(data), out=str(out), method=method, max_steps=4, save_steps=2,
                       learning_rate=1e-2)
     train(cfg)
+    (out / weights).unlink()
+    record = train(cfg)  # resumes at step 4 of 4: no step, so it saves exactly what it resumed from
+    assert record["resumed_from"] == str(out / "checkpoint-4") and record["steps"] == 4
+    saved, resumed = load_file(out / "checkpoint-4" / weights), load_file(out / weights)
+    assert saved.keys() == resumed.keys()
+    for name, tensor in saved.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
     cfg.max_steps = 6
-    record = train(cfg)
-    assert record["resumed_from"] == str(out / "checkpoint-4") and record["steps"] == 6
+    assert train(cfg)["steps"] == 6
 
 
 def test_an_adapter_loads_back_with_the_logits_it_was_saved_with(tiny_models, datasets, tmp_path):
