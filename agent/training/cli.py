@@ -32,8 +32,8 @@ EXPORT_HELP = (
     "and the model's reply, written as the profile's model writes calls.\n\n"
     "RUNS are run directories (`vlagent run --out`) or folders of them (`vlagent bench sim --out`). "
     "Samples are split into train and validation by task and seed (a run's steps never on both "
-    "sides) and deduplicated. Besides train.jsonl and validation.jsonl, sharegpt_*.jsonl holds the "
-    "same samples as ShareGPT-style {messages, images} for other trainers."
+    "sides) and deduplicated (unless --keep-duplicates). Besides train.jsonl and validation.jsonl, "
+    "sharegpt_*.jsonl holds the same samples as ShareGPT-style {messages, images} for other trainers."
 )
 
 
@@ -47,6 +47,9 @@ def export_cmd(
     only_success: Annotated[bool, typer.Option("--only-success", help="Leave out runs that did not succeed "
                             "(a benchmark episode's check, else the run's own status).")] = False,
     validation: Annotated[float, typer.Option(help="Share of (task, seed) groups held out for validation.")] = 0.1,
+    keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep a sample as often as the runs "
+                               "took that step (never on both sides of the split): the runs' own mix of steps, "
+                               "where deduplication would keep few of the screens that recur across seeds.")] = False,
 ) -> None:
     from rich.progress import Progress
 
@@ -56,6 +59,7 @@ def export_cmd(
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("reading runs", total=None)
             stats = export(runs, out, profile=profile, only_success=only_success, validation=validation,
+                           keep_duplicates=keep_duplicates,
                            on_run=lambda path: progress.update(task, advance=1, description=f"{path.name}"))
     except (UserError, VLAgentError) as e:
         fail(str(e))
@@ -63,7 +67,8 @@ def export_cmd(
     table.add_row("samples", *(str(stats.samples[s]) for s in ("train", "validation")))
     table.add_row("task/seed groups", *(str(stats.groups[s]) for s in ("train", "validation")))
     console.print(table)
-    console.print(f"{stats.runs} runs exported, {stats.images} images, {stats.duplicates} duplicate samples dropped")
+    console.print(f"{stats.runs} runs exported, {stats.images} images, {stats.duplicates} duplicate samples dropped"
+                  + (" (seen on the other side of the split)" if keep_duplicates else ""))
     for why, n in {**stats.runs_skipped, **stats.steps_skipped}.items():
         console.print(f"  skipped {n}: {why}")
 

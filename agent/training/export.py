@@ -17,7 +17,10 @@ A dataset directory holds:
     images/HASH.png              each image once, at the size the model saw it
 
 Samples are split by (task, seed), never a run's steps on both sides, and duplicates (the same
-prompt, images and target) are dropped.
+prompt, images and target) are dropped. With `keep_duplicates` a sample stays as often as the runs
+took that step, which keeps the mix of steps the runs had (deduplicated, a family whose first
+screen recurs across seeds and whose later screens do not keeps few of its first steps), but never
+on the other side of the split from where it first came.
 """
 
 from __future__ import annotations
@@ -224,7 +227,8 @@ def split_of(group: str, validation: float) -> str:
 
 
 def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None = None, only_success: bool = False,
-           validation: float = 0.1, on_run: Callable[[Path], None] | None = None) -> ExportStats:
+           validation: float = 0.1, keep_duplicates: bool = False,
+           on_run: Callable[[Path], None] | None = None) -> ExportStats:
     """Write the dataset of `runs` (run directories or folders of them) to `out`; see the module."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -239,7 +243,7 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
     images_dir.mkdir(parents=True)
     stats = ExportStats()
     groups: dict[str, set[str]] = {s: set() for s in SPLITS}
-    seen_keys: set[str] = set()
+    first_split: dict[str, str] = {}  # sample key -> the split it was first written to
     files = {(kind, s): open(out / f"{kind}{s}.jsonl", "w", encoding="utf-8")
              for kind in ("", "sharegpt_") for s in SPLITS}
     try:
@@ -268,10 +272,10 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
                 full, completion = rendered
                 refs = _with_refs(messages, images_dir, written)
                 key = hashlib.sha256(json.dumps([refs, tools, completion], sort_keys=True).encode()).hexdigest()
-                if key in seen_keys:
+                if key in first_split and not (keep_duplicates and first_split[key] == split):
                     stats.duplicates += 1
                     continue
-                seen_keys.add(key)
+                first_split.setdefault(key, split)
                 sample = {"id": key[:16], "run": str(run.dir), "task": run.task, "seed": run.seed, "step": step.index,
                           "messages": refs, "tools": tools, "target": target, "completion": completion}
                 files[("", split)].write(json.dumps(sample, ensure_ascii=False) + "\n")
@@ -289,7 +293,8 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
                         "record runs whose steps made valid calls")
     meta = {"format": DATASET_FORMAT, "profile": chosen.name, "tool_format": chosen.tool_format,
             "coordinate_system": chosen.coordinate_system, "validation": validation, "only_success": only_success,
-            "runs": stats.runs, "samples": stats.samples, "groups": stats.groups, "duplicates": stats.duplicates,
+            "keep_duplicates": keep_duplicates, "runs": stats.runs, "samples": stats.samples, "groups": stats.groups,
+            "duplicates": stats.duplicates,
             "runs_skipped": stats.runs_skipped, "steps_skipped": stats.steps_skipped, "images": stats.images}
     (out / "dataset.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return stats

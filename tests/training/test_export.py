@@ -1,5 +1,5 @@
 """Export: each step's sample is the prompt the agent sent then, as the model renders it, with the
-images it saw; the split keeps a task and seed on one side; duplicates go."""
+images it saw; the split keeps a task and seed on one side; duplicates go (or stay, on their side)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from vlagent.errors import UserError
 from vlagent.training.dataset import Encoder
-from vlagent.training.export import export
+from vlagent.training.export import export, read_run, split_of
 
 from training_fixtures import REPLIES, samples
 
@@ -62,6 +62,13 @@ def test_split_keeps_groups_apart_and_duplicates_are_dropped(recorded, tmp_path)
         shutil.copytree(run_dir, runs[-1])
     stats = export(runs, tmp_path / "data", validation=0.5)
     assert stats.duplicates == 11 * 4 and sum(stats.samples.values()) == 4
+    # kept as often as the runs took them, but only on the side where each sample first came
+    sides = [split_of(read_run(r).group, 0.5) for r in sorted(runs)]
+    assert len(set(sides)) == 2, "the copies fall on both sides of the split"
+    stats = export(runs, tmp_path / "kept", validation=0.5, keep_duplicates=True)
+    first, other = sides[0], next(s for s in sides if s != sides[0])
+    assert stats.samples == {first: 4 * sides.count(first), other: 0}
+    assert stats.duplicates == 4 * sides.count(other)
     # distinct samples per group: give each copy its own goal
     for i, r in enumerate(runs):
         record = json.loads((r / "trajectory.json").read_text())
