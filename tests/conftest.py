@@ -8,12 +8,12 @@ a developer's own adb server or phones.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +22,6 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vlagent.testing import tiny_checkpoint
 
     return tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen2-vl"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +35,7 @@ def adb_bin() -> str:
 
 @pytest.fixture(scope="session")
 def adb_port(adb_bin: str) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     saved = os.environ.get("ANDROID_ADB_SERVER_PORT")
     os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
     subprocess.run([adb_bin, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL,

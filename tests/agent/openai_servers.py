@@ -173,8 +173,3 @@ def chunk(content: str | None = None, finish: str | None = None, tool_calls: lis
     return event
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

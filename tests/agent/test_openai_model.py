@@ -23,10 +23,8 @@ from vlagent.models.openai_model import API_KEY_ENV_VARS, OpenAIModel
 from vlagent.calls import ToolCall
 from vlagent.parsing import parse_tool_calls
 
-try:
-    from openai_servers import FakeOpenAIServer, Reply, chat, chunk, free_port, tool_call
-except ImportError:  # pragma: no cover - run as a package
-    from .openai_servers import FakeOpenAIServer, Reply, chat, chunk, free_port, tool_call
+from openai_servers import FakeOpenAIServer, Reply, chat, chunk, tool_call
+from ports import free_port
 
 FAST_RETRY = {"initial": 0.01, "maximum": 0.02}
 WEATHER = {"type": "function", "function": {

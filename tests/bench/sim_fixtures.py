@@ -10,21 +10,15 @@ import atexit
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from ports import free_port
 
 SMALL = (560, 1232)   # ~a quarter of 1080x2400's pixels, and multiples of 28: the loop has nothing to resize
 _SERVER: dict[str, Any] = {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_adb_server() -> int:
@@ -35,7 +29,7 @@ def ensure_adb_server() -> int:
             binary = adbutils.adb_path()
         except Exception:
             pytest.skip("no adb binary (adbutils ships one; install adbutils or platform-tools)")
-        port = _free_port()
+        port = free_port()
         subprocess.run([binary, "-P", str(port), "start-server"], stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=60, check=True)
         _SERVER.update(port=port, binary=binary)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from ports import free_port
 
 pytest.importorskip("mcp")
 
@@ -108,15 +109,9 @@ def test_a_server_that_cannot_start_says_why():
             pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def http_url():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, SERVER, "--http", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
