@@ -65,6 +65,17 @@ def crop(cache: Any, length: int) -> None:
         cache.crop(-extra)
 
 
+def can_crop(cache: Any, length: int) -> bool:
+    """Whether `cache` can be cut back to `length` tokens. A sliding-window layer (Qwen2's
+    `use_sliding_window`) keeps only its last window of keys and values: once a call has gone
+    past the window, the older ones are gone and no shorter prefix can be restored."""
+    for layer in getattr(cache, "layers", ()):
+        if getattr(layer, "is_sliding", False) and not getattr(layer, "record_past", False):
+            if length < layer.get_seq_length() and layer.get_seq_length() >= layer.sliding_window:
+                return False
+    return True
+
+
 class PromptCache:
     """The last call's cache and the keys of the tokens it covers (prompt, then reply)."""
 
@@ -75,7 +86,7 @@ class PromptCache:
     def take(self, keys: list[int], min_share: float = 0.0) -> tuple[Any, int]:
         """(the cache cut back to the longest reusable prefix of `keys`, that prefix's length),
         or (None, 0) when less than MIN_REUSE tokens, or less than `min_share` of `keys`, are
-        shared. At least the last token of `keys` is left to prefill: generate needs one to
+        shared, or the cache cannot go back that far (`can_crop`). At least the last token of `keys` is left to prefill: generate needs one to
         compute the first logits from."""
         cache, self.cache = self.cache, None  # generate extends it in place: it is the call's now
         if cache is None:
@@ -83,7 +94,7 @@ class PromptCache:
         n = min(common_prefix(self.keys, keys), cache.get_seq_length(), len(keys) - 1)
         while 0 < n < len(keys) and keys[n] < 0 and keys[n - 1] == keys[n]:
             n -= 1  # never inside an image: back to its first placeholder
-        if n < max(MIN_REUSE, min_share * len(keys)):
+        if n < max(MIN_REUSE, min_share * len(keys)) or not can_crop(cache, n):
             return None, 0
         crop(cache, n)
         return cache, n

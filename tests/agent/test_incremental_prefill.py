@@ -238,3 +238,25 @@ def test_a_screenshot_generate_encoded_is_not_encoded_again(model: TransformersM
     assert runs == [] and cached.usage["cached_tokens"] < cached.usage["prompt_tokens"] - 128
     assert cached.text == plain.text
     np.testing.assert_allclose(model.last_scores, plain_scores, rtol=0, atol=LOGITS_ATOL)
+
+
+def test_a_sliding_window_checkpoint_is_answered_in_full_once_past_its_window(tiny_model_path: Path, tmp_path: Path) -> None:
+    """Qwen2's sliding-window layers keep only their last window of keys and values, so a prompt
+    longer than the window cannot be cut back to a shared prefix: every step prefills in full
+    (before, the second step raised from the cache's crop) and answers as a full prefill does."""
+    import json
+    import shutil
+
+    path = tmp_path / "sliding"
+    shutil.copytree(tiny_model_path, path)
+    config = json.loads((path / "config.json").read_text())
+    config["text_config"].update(use_sliding_window=True, sliding_window=64,
+                                 layer_types=["sliding_attention", "full_attention"])
+    (path / "config.json").write_text(json.dumps(config))
+    model = keep_scores(TransformersModel(path, max_new_tokens=NEW_TOKENS).load())
+    assert model.hf_model.config.text_config.layer_types[0] == "sliding_attention"
+    steps = run_both_ways(model)
+    for index, (plain, plain_scores, cached, cached_scores) in enumerate(steps):
+        assert cached.text == plain.text, index
+        np.testing.assert_allclose(cached_scores, plain_scores, rtol=0, atol=LOGITS_ATOL, err_msg=f"step {index}")
+        assert cached.usage["cached_tokens"] == 0, index
