@@ -309,13 +309,15 @@ def test_drop_during_commands_from_another_client(device, sim):
 
 
 @adb_only
-def test_offline_phone_raises_device_offline(device, adb, sim):
-    adb("shell", "cmd", "simphone", "fault", "offline", "1", serial=sim.serial)
-    _, error, took = timed(device.screenshot)
-    assert isinstance(error, DeviceOffline) and took < 30
-    assert "adb devices" in str(error)
-    _, error, took = timed(lambda: device.execute(A.Tap(x=1, y=1)))
-    assert isinstance(error, DeviceOffline) and took < 30
+def test_offline_phone_raises_device_offline(adb, sim):
+    # A 1 s reconnect window instead of the default 5 s: each failed call waits it out in full.
+    with AdbDevice(sim.serial, reconnect_window=1.0) as device:
+        adb("shell", "cmd", "simphone", "fault", "offline", "1", serial=sim.serial)
+        _, error, took = timed(device.screenshot)
+        assert isinstance(error, DeviceOffline) and took < 30
+        assert "adb devices" in str(error)
+        _, error, took = timed(lambda: device.execute(A.Tap(x=1, y=1)))
+        assert isinstance(error, DeviceOffline) and took < 30
 
 
 @adb_only
