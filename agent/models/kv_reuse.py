@@ -86,8 +86,8 @@ class PromptCache:
     def take(self, keys: list[int], min_share: float = 0.0) -> tuple[Any, int]:
         """(the cache cut back to the longest reusable prefix of `keys`, that prefix's length),
         or (None, 0) when less than MIN_REUSE tokens, or less than `min_share` of `keys`, are
-        shared, or the cache cannot go back that far (`can_crop`). At least the last token of `keys` is left to prefill: generate needs one to
-        compute the first logits from."""
+        shared, or the cache cannot go back that far (`can_crop`). At least the last token of
+        `keys` is left to prefill: generate needs one to compute the first logits from."""
         cache, self.cache = self.cache, None  # generate extends it in place: it is the call's now
         if cache is None:
             return None, 0

@@ -171,5 +171,3 @@ def chunk(content: str | None = None, finish: str | None = None, tool_calls: lis
     if usage is not None:
         event.update(choices=[], usage={"prompt_tokens": usage[0], "completion_tokens": usage[1]})
     return event
-
-
