@@ -89,7 +89,9 @@ def test_a_piped_logcat_dumps_and_exits(sim_shell):
     assert out.returncode == 0 and b"Entered the Android system server!" in out.stdout
 
 
-def test_adb_shell_client_stops_a_streaming_logcat(shared_sim):
+def test_adb_shell_client_stops_a_streaming_logcat(sim_shell, shared_sim):
+    # sim_shell resets the shared phone, and with it the log: it holds the boot lines this
+    # waits for even when a test before it ran `logcat -c`.
     adb_shell_device = pytest.importorskip("adb_shell.adb_device")
     device = adb_shell_device.AdbDeviceTcp("127.0.0.1", shared_sim.port, default_transport_timeout_s=10)
     assert device.connect(rsa_keys=None, auth_timeout_s=1, read_timeout_s=10)
