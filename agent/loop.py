@@ -54,6 +54,8 @@ class Agent:
         from .ui_tools import UI_TOOL_NAMES
 
         self.config = configured(config or RunConfig(), settings)  # settings: RunConfig's fields by name
+        if self.config.prompt_style is None:  # the model's, written down so a resumed run keeps it
+            self.config = configured(self.config, {"prompt_style": getattr(model, "prompt_style", None) or "full"})
         self.model = model
         self.device = device
         self.tools = {t.name: t for t in tools}

@@ -8,7 +8,7 @@ tools, secrets (their values never reach a file), the policy, the output folder 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +49,13 @@ class RunConfig(BaseModel):
         "action took effect (a toast that came and went, an animation), when the screen moved "
         "at all. For models that read video (the Qwen2-VL family); each costs its video tokens "
         "and turns off the in-process model's prompt reuse for the step."))
+    prompt_style: Literal["full", "bare"] | None = Field(None, description=(
+        "What the model reads besides the tool block and the screens. 'full': the agent's rules "
+        "(the system prompt), the task in a turn of its own and, after each screen, a request for "
+        "the next action, which a model not trained on vlagent's runs needs. 'bare': the task "
+        "after each screen and nothing else of ours, for a checkpoint fine-tuned on samples "
+        "exported that way (`vlagent data export --prompt-style bare`). None: the model's own "
+        "(a checkpoint `vlagent train` made says which it was trained on), else 'full'."))
 
 
 def configured(base: RunConfig, settings: dict[str, Any]) -> RunConfig:

@@ -127,7 +127,8 @@ class Stepper:
 
     def _conversation(self, goal: str) -> Conversation:
         return Conversation(goal, ui_tool=self.ui_tool, system=self.system, history_images=self.config.history_images,
-                            secrets=self.secrets, roll=self.config.history_roll)
+                            secrets=self.secrets, roll=self.config.history_roll,
+                            bare=self.config.prompt_style == "bare")
 
     def _run(self, run: RunState) -> RunResult:
         traj = run.traj

@@ -47,7 +47,8 @@ class Model(Protocol):
     Optional: `prepare_image(image)`, which the loop calls from a worker thread with the next
     screenshot (already at the model's size) while the screen settles, so a model that does its
     own image work (TransformersModel's pixel values) can do it before `generate` needs it;
-    `render(messages, tools)`, the exact text it would be fed.
+    `render(messages, tools)`, the exact text it would be fed; `prompt_style`, the
+    RunConfig.prompt_style it was fine-tuned on (the Agent's default for it).
     """
 
     coordinate_system: CoordinateSystem

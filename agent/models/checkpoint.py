@@ -1,6 +1,7 @@
 """Finding and reading a checkpoint for TransformersModel: a local path or a Hub id (the local
 cache first, the network after one short probe), the kernel packages a quantized checkpoint
-needs, the dtype to load it in, and a LoRA adapter merged into its weights.
+needs, the dtype to load it in, a LoRA adapter merged into its weights, and the prompt style a
+checkpoint `vlagent train` made was trained on.
 
 torch, transformers and peft are imported inside the functions (see transformers_model).
 """
@@ -8,6 +9,7 @@ torch, transformers and peft are imported inside the functions (see transformers
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ _QUANT_REQUIREMENTS = {
 }
 
 HUB_PROBE_TIMEOUT = 3.0
+# Written by `vlagent train` into its output (and OUT/merged): what else than weights a model
+# made there needs to be run as it was trained, {"prompt_style": "full" | "bare"}.
+VLAGENT_FILE = "vlagent.json"
 
 
 def how_to_get(name: str) -> str:
@@ -114,3 +119,19 @@ def merge_adapter(model: Any, adapter: str) -> Any:
         return PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load the adapter {adapter} ({e}); give the --out of `vlagent train`") from None
+
+
+def trained_prompt_style(*dirs: str | None) -> str | None:
+    """The RunConfig.prompt_style the first of `dirs` that `vlagent train` wrote says its model
+    was trained on; None for any other checkpoint (a Hub id, a released model)."""
+    for folder in dirs:
+        path = Path(folder).expanduser() / VLAGENT_FILE if folder else None
+        if path is not None and path.is_file():
+            try:
+                style = json.loads(path.read_text(encoding="utf-8")).get("prompt_style")
+            except (OSError, ValueError, AttributeError) as e:
+                raise UserError(f"{path} is unreadable ({e}); `vlagent train` writes it, or delete it") from None
+            if style not in (None, "full", "bare"):
+                raise UserError(f"{path}: unknown prompt_style {style!r} (full or bare)")
+            return style
+    return None

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelError, UserError
 from ..profiles import PROFILES, Profile, get_profile, profile_for_model_type, profile_for_name
 from ..prompts import continues_final, render_messages, strip_continuation
-from .checkpoint import check_quantization, how_to_get, load_config, merge_adapter, torch_dtype
+from .checkpoint import check_quantization, how_to_get, load_config, merge_adapter, torch_dtype, trained_prompt_style
 from .fast_inputs import FastInputs
 from .incremental_prefill import IncrementalPrefill
 from .memory_release import HeapReleaser
@@ -78,6 +78,8 @@ class TransformersModel:
         # its weights at load(), so generation runs the plain model at the plain model's speed.
         self.adapter = str(adapter) if adapter is not None else None
         self.description = f"transformers:{self.model_name}" + (f"+{self.adapter}" if self.adapter else "")
+        # The prompt a checkpoint fine-tuned here was trained on, which the Agent sends it.
+        self.prompt_style = trained_prompt_style(self.adapter, self.model_name)
         self.device = device
         self.dtype = dtype
         self.attn_implementation = attn_implementation

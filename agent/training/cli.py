@@ -50,6 +50,11 @@ def export_cmd(
     keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep a sample as often as the runs "
                                "took that step (never on both sides of the split): the runs' own mix of steps, "
                                "where deduplication would keep few of the screens that recur across seeds.")] = False,
+    prompt_style: Annotated[Optional[str], typer.Option(metavar="full|bare", help="Render every sample in this "
+                            "prompt style (RunConfig.prompt_style): full has the agent's rules, the task in a "
+                            "turn of its own and a question after each screen; bare only the task after each "
+                            "screen, for a model trained from scratch here. The trained model asks for it. "
+                            "Default: as the runs were prompted.")] = None,
 ) -> None:
     from rich.progress import Progress
 
@@ -59,7 +64,7 @@ def export_cmd(
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("reading runs", total=None)
             stats = export(runs, out, profile=profile, only_success=only_success, validation=validation,
-                           keep_duplicates=keep_duplicates,
+                           keep_duplicates=keep_duplicates, prompt_style=prompt_style,
                            on_run=lambda path: progress.update(task, advance=1, description=f"{path.name}"))
     except (UserError, VLAgentError) as e:
         fail(str(e))

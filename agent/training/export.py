@@ -5,11 +5,13 @@ The conversation is rebuilt by the loop's own code (`Conversation`, as `Stepper.
 summarised old steps, recent steps with their screenshots, the current screen) from what
 trajectory.json records, with each screenshot resized to the size the model saw (`model_size`)
 by the same resize the in-process model uses. So `model.render(sample messages, sample tools)`
-is the prompt the agent fed the model at that step, and training sees the images it saw.
+is the prompt the agent fed the model at that step, and training sees the images it saw. A run
+is rendered in the prompt style its model was sent (RunConfig.prompt_style), or in the one asked
+for: an oracle's runs, whose model reads no prompt, can teach a model to act on bare prompts.
 
 A dataset directory holds:
 
-    dataset.json                 what it was made from and for (profile, counts, the split)
+    dataset.json                 what it was made from and for (profile, prompt style, counts, the split)
     train.jsonl, validation.jsonl   one sample a line (vlagent's format: messages, tools, target)
     sharegpt_train.jsonl, sharegpt_validation.jsonl   the same samples as ShareGPT-style
                                  {"messages": [...], "images": [...]}, tools and calls written in the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -130,9 +133,16 @@ def model_image(frame: Image.Image, model_size: tuple[int, int], profile: Profil
     return Image.frombuffer("RGB", (w, h), array, "raw", "RGB", 0, 1)
 
 
-def step_conversations(run: Run, profile: Profile, stats: ExportStats) -> Iterator[tuple[Step, list, list]]:
-    """(step, messages, tool schemas) of each usable step: what the agent sent the model then,
-    composed by the loop's own `Conversation` from the record."""
+def recorded_style(run: Run) -> str:
+    """The prompt style the run's model was sent (runs from before the setting: full)."""
+    return (run.trajectory.config.prompt_style if run.trajectory.config else None) or "full"
+
+
+def step_conversations(run: Run, profile: Profile, stats: ExportStats,
+                       prompt_style: str) -> Iterator[tuple[Step, list, list]]:
+    """(step, messages, tool schemas) of each usable step: what the agent sent the model then
+    (or would have, in another `prompt_style`), composed by the loop's own `Conversation` from
+    the record."""
     from ..conversation import Conversation
     from ..coords import Screen
     from ..guards import Secrets, is_black
@@ -146,7 +156,8 @@ def step_conversations(run: Run, profile: Profile, stats: ExportStats) -> Iterat
     # Secret values never reach the record, so a run that had secrets cannot be told from one
     # that had none: its intro lacks the secrets note.
     conversation = Conversation(traj.goal, ui_tool=ui_tool, system=system,
-                                history_images=(traj.config or RunConfig()).history_images, secrets=Secrets({}))
+                                history_images=(traj.config or RunConfig()).history_images, secrets=Secrets({}),
+                                bare=prompt_style == "bare")
     for step in traj.steps:
         current = None
         if step.screenshot and step.model_size and (run.dir / step.screenshot).is_file():
@@ -227,18 +238,35 @@ def split_of(group: str, validation: float) -> str:
 
 
 def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None = None, only_success: bool = False,
-           validation: float = 0.1, keep_duplicates: bool = False,
+           validation: float = 0.1, keep_duplicates: bool = False, prompt_style: str | None = None,
            on_run: Callable[[Path], None] | None = None) -> ExportStats:
-    """Write the dataset of `runs` (run directories or folders of them) to `out`; see the module."""
+    """Write the dataset of `runs` (run directories or folders of them) to `out`; see the module.
+    prompt_style: render every sample so (RunConfig.prompt_style); None: as each run's model
+    was prompted, which must then be the same for all. An export that fails leaves `out` as
+    it found it, so the same command can run again."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out} is not empty; choose a new directory for the dataset")
     if not 0 <= validation < 1:
         raise UserError(f"--validation {validation}: give the share of (task, seed) groups held out, from 0 to 0.9")
+    if prompt_style not in (None, "full", "bare"):
+        raise UserError(f"--prompt-style {prompt_style}: use full or bare")
+    existed = out.exists()
+    try:
+        return _export(find_runs(runs), out, profile, only_success, validation, keep_duplicates, prompt_style, on_run)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        if existed:
+            out.mkdir()
+        raise
+
+
+def _export(run_dirs: list[Path], out: Path, profile: str | None, only_success: bool, validation: float,
+            keep_duplicates: bool, prompt_style: str | None, on_run: Callable[[Path], None] | None) -> ExportStats:
     from ..prompts import in_tool_format
 
-    run_dirs = find_runs(runs)
     chosen = get_profile(profile) if profile else None
+    style = prompt_style
     images_dir = out / "images"
     images_dir.mkdir(parents=True)
     stats = ExportStats()
@@ -260,10 +288,14 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
                 continue
             chosen = chosen or default_profile(run.trajectory.coordinate_system)
             check_profile(run, chosen)
+            style = style or recorded_style(run)
+            if prompt_style is None and recorded_style(run) != style:
+                raise UserError(f"{run.dir} was prompted {recorded_style(run)}, earlier runs {style}; export them "
+                                "apart, or render all alike with --prompt-style full|bare")
             stats.runs += 1
             split = split_of(run.group, validation)
             written: dict[int, str] = {}
-            for step, messages, tools in step_conversations(run, chosen, stats):
+            for step, messages, tools in step_conversations(run, chosen, stats, style):
                 target = in_tool_format(step.model_output, step.calls, chosen.tool_format)
                 rendered = completion_text(messages, tools, target, chosen)
                 if rendered is None:
@@ -291,7 +323,7 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
     if not sum(stats.samples.values()):
         raise UserError(f"no step of {len(run_dirs)} run(s) could be exported ({_reasons(stats)}); "
                         "record runs whose steps made valid calls")
-    meta = {"format": DATASET_FORMAT, "profile": chosen.name, "tool_format": chosen.tool_format,
+    meta = {"format": DATASET_FORMAT, "profile": chosen.name, "prompt_style": style, "tool_format": chosen.tool_format,
             "coordinate_system": chosen.coordinate_system, "validation": validation, "only_success": only_success,
             "keep_duplicates": keep_duplicates, "runs": stats.runs, "samples": stats.samples, "groups": stats.groups,
             "duplicates": stats.duplicates,

@@ -11,11 +11,13 @@ resumes from the latest. What comes out:
     OUT/adapter_config.json, adapter_model.safetensors   (lora, qlora)  or the full checkpoint (full)
     OUT/merged/                  base + adapter as one checkpoint (lora, qlora with merge=True)
     OUT/training.json            what was trained on what, and the loss history
+    OUT/vlagent.json             (and OUT/merged/) the prompt style the data had, which the Agent
+                                 sends the trained model (RunConfig.prompt_style)
     OUT/training_curves.png      loss and validation loss by step
 
 Both OUT and OUT/merged load with `TransformersModel(OUT)` / `--model OUT`.
 
-Every sample begins with the same system prompt and tool block; unless `share_prefix` is off
+Every sample begins with the same system turn (the tool block, after the system prompt); unless `share_prefix` is off
 (or gradient checkpointing is on: its recomputation would run the cache twice) a step runs that
 prefix once under no_grad and the samples' suffixes over its cache (prefix.py): the same loss,
 cheaper (1.4-2.3x a step for the small model, docs/training.md), without the gradient through
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..models.checkpoint import VLAGENT_FILE
 from .dataset import EncodedDataset, Encoder, check_profile, collate, load_split, read_meta
 
 METHODS = ("lora", "qlora", "full")
@@ -250,15 +253,21 @@ def _finish(trainer: Any, network: Any, model: Any, cfg: TrainConfig, meta: dict
     from .plots import plot_curves
 
     model.processor.save_pretrained(out)
+    folders = [out]
     if cfg.merge and cfg.method != "full":
         merged = out / "merged"
         network.merge_and_unload().save_pretrained(merged)
         model.processor.save_pretrained(merged)
+        folders.append(merged)
+    for folder in folders:  # datasets from before the setting were rendered full
+        (folder / VLAGENT_FILE).write_text(json.dumps({"prompt_style": meta.get("prompt_style") or "full"}) + "\n",
+                                           encoding="utf-8")
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     record = {
         "config": asdict(cfg), "base_model": model.model_name, "profile": model.profile.name,
+        "prompt_style": meta.get("prompt_style") or "full",
         "samples": meta["samples"], "steps": trainer.state.global_step, "epochs": trainer.state.epoch,
         "minutes": round(minutes, 2), "resumed_from": str(resumed) if resumed else None,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,

@@ -103,3 +103,23 @@ def test_the_default_roll() -> None:
     prompts, _ = run(ROLL_STEPS + 2, history_images=2)
     counts = [len(images_of(m)) for m in prompts]
     assert max(counts) == 2 + ROLL_STEPS - 1 and counts[-1] == 2
+
+
+def test_a_bare_prompt_has_the_task_after_each_screen_and_no_text_of_ours() -> None:
+    """RunConfig.prompt_style "bare": the same screens in the same places as the full prompt, no
+    system turn (the model's tool block will be all of it), the task after every screen instead
+    of the question, and the prompt still only grows between rolls."""
+    full, _ = run(7, history_images=2, roll=4, black=(3,))
+    bare, _ = run(7, history_images=2, roll=4, black=(3,), bare=True)
+    for index, messages in enumerate(bare):
+        assert images_of(messages) == images_of(full[index])
+        assert all(m["role"] != "system" for m in messages)
+        text = repr([m["content"] for m in messages])
+        assert "Rules" not in text and "The user's task" not in text and CURRENT_SCREEN_QUESTION not in text
+        screen_turns = [m["content"] for m in messages if isinstance(m["content"], list)]
+        assert len(screen_turns) == len(images_of(messages))
+        assert all(turn[-1] == {"type": "text", "text": "Open Settings"} for turn in screen_turns)
+        assert (index != 5) == (index == 0 or messages[:len(bare[index - 1])] == bare[index - 1]), index
+    assert {"role": "user", "content": "black 3\n\nOpen Settings"} in bare[4]  # a black frame's note too
+    assert bare[0] == [bare[0][-1]]  # the first step: its screen and the task, nothing before
+    assert bare[5][0]["content"].startswith("Steps taken so far") and bare[5][0]["content"].count("-> clicked") == 4

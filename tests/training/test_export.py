@@ -13,7 +13,7 @@ from vlagent.errors import UserError
 from vlagent.training.dataset import Encoder
 from vlagent.training.export import export, read_run, split_of
 
-from training_fixtures import REPLIES, samples
+from training_fixtures import REPLIES, samples, screens
 
 
 @pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl"])
@@ -32,6 +32,36 @@ def test_each_sample_renders_to_the_prompt_the_agent_sent(family, recorded, data
             assert np.array_equal(np.asarray(saved), np.asarray(seen))
     # the target is the reply as that family writes calls (here the reply itself)
     assert [s["target"] for s in exported] == REPLIES[family]
+
+
+def test_a_bare_prompt_is_exported_as_sent_and_other_runs_can_be_rendered_bare(recorded, tmp_path):
+    """A run whose Agent sent bare prompts exports as it was sent; a full run (an oracle's, say)
+    exported with prompt_style="bare" becomes those very samples; runs prompted differently are
+    not mixed unless a style is asked for."""
+    import vlagent
+    from vlagent.models.scripted import ScriptedModel
+    from vlagent.testing import ImageDevice
+
+    full_run, model, _ = recorded["qwen2-vl"]
+    scripted = ScriptedModel(REPLIES["qwen2-vl"], coordinate_system=model.coordinate_system,
+                             min_pixels=model.min_pixels, max_pixels=model.max_pixels)
+    agent = vlagent.Agent(scripted, ImageDevice(screens()), out_dir=tmp_path / "bare-run", max_steps=6,
+                          prompt_style="bare")
+    assert agent.run("Say hello").status == "success"
+    export([tmp_path / "bare-run"], tmp_path / "as-sent", validation=0.0)
+    export([full_run], tmp_path / "rendered", validation=0.0, prompt_style="bare")
+    encoder = Encoder(model, tmp_path / "as-sent")
+    for data in ("as-sent", "rendered"):
+        assert json.loads((tmp_path / data / "dataset.json").read_text())["prompt_style"] == "bare"
+        exported = samples(tmp_path / data)
+        assert len(exported) == len(scripted.requests) == 4
+        for sample, (sent, tools) in zip(exported, scripted.requests):
+            assert "Rules" not in model.render(sent, tools)
+            assert model.render(encoder.messages(sample)[0], sample["tools"]) == model.render(sent, tools)
+    with pytest.raises(UserError, match="--prompt-style"):
+        export([full_run, tmp_path / "bare-run"], tmp_path / "mixed", validation=0.0)
+    assert not (tmp_path / "mixed").exists()  # the failed export left nothing behind to clear
+    export([full_run, tmp_path / "bare-run"], tmp_path / "mixed", validation=0.0, prompt_style="full")
 
 
 def test_calls_of_another_format_are_written_as_the_profile_writes_them(recorded, tmp_path):
