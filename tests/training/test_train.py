@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 
+from vlagent.conversation import CURRENT_SCREEN_QUESTION
 from vlagent.errors import UserError
 from vlagent.models.transformers_model import TransformersModel
 from vlagent.specs import load_model
@@ -94,6 +95,31 @@ def test_an_adapter_loads_back_with_the_logits_it_was_saved_with(tiny_models, da
             got = loaded.load().hf_model(**batch).logits
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(plain, expected, atol=1e-3)  # the adapter does change the model
+
+
+def test_a_trained_model_is_prompted_in_the_style_of_its_data(recorded, tiny_models, tmp_path):
+    """Trained on bare samples, the adapter and its merged checkpoint both say so, and an Agent
+    given either sends bare prompts without being told; a released checkpoint gets full ones."""
+    import vlagent
+    from vlagent.testing import ImageDevice
+    from vlagent.training.export import export
+
+    from training_fixtures import screens
+
+    run_dir, _, _ = recorded["qwen2-vl"]
+    export([run_dir], tmp_path / "bare", validation=0.0, prompt_style="bare")
+    out = tmp_path / "out"
+    record = train(TrainConfig(model=str(tiny_models["qwen2-vl"]), data=str(tmp_path / "bare"), out=str(out),
+                               method="lora", max_steps=1, merge=True))
+    assert record["prompt_style"] == "bare"
+    for path, style in ((out, "bare"), (out / "merged", "bare"), (tiny_models["qwen2-vl"], "full")):
+        agent = vlagent.Agent(load_model(str(path)), ImageDevice(screens()))
+        messages, _ = agent.first_prompt("Say hello")
+        assert agent.config.prompt_style == style, path
+        assert any(m["role"] == "system" for m in messages) == (style == "full")
+        assert messages[-1]["content"][-1]["text"] == ("Say hello" if style == "bare" else CURRENT_SCREEN_QUESTION)
+    agent = vlagent.Agent(load_model(str(out)), ImageDevice(screens()), prompt_style="full")  # the user's word wins
+    assert agent.config.prompt_style == "full"
 
 
 def test_qlora_without_a_gpu_says_what_to_use_instead(tiny_models, datasets, tmp_path):
