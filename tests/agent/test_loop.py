@@ -289,7 +289,9 @@ def test_the_run_config_is_saved_and_a_resume_goes_on_with_it(tmp_path):
     Agent(ScriptedModel([wait, wait]), ImageDevice([WHITE]), out_dir=tmp_path, max_steps=2, history_images=1,
           settle_timeout=0.05).run("wait")
     saved = json.loads((tmp_path / "trajectory.json").read_text())["config"]
-    assert saved == {**RunConfig().model_dump(), "max_steps": 2, "history_images": 1, "settle_timeout": 0.05}
+    # prompt_style as the model asked for it (a scripted model asks for none: full), written down
+    assert saved == {**RunConfig().model_dump(), "max_steps": 2, "history_images": 1, "settle_timeout": 0.05,
+                     "prompt_style": "full"}
     # A resume with another Agent's settings keeps the run's own: its budget is spent, nothing runs.
     model = ScriptedModel([wait, DONE])
     again = Agent(model, ImageDevice([WHITE]), out_dir=tmp_path, max_steps=20).resume(tmp_path)
@@ -297,7 +299,8 @@ def test_the_run_config_is_saved_and_a_resume_goes_on_with_it(tmp_path):
     # Settings given to the resume change the run's: two more steps.
     more = Agent(model, ImageDevice([WHITE]), out_dir=tmp_path).resume(tmp_path, max_steps=4)
     assert (more.status, more.steps) == ("success", 4)
-    assert Trajectory.load(tmp_path).config == RunConfig(max_steps=4, history_images=1, settle_timeout=0.05)
+    assert Trajectory.load(tmp_path).config == RunConfig(max_steps=4, history_images=1, settle_timeout=0.05,
+                                                         prompt_style="full")
     assert len(model.requests[0][0]) == len(model.requests[1][0])  # history_images=1 held: same layout
 
 
