@@ -21,7 +21,7 @@ from .cli_chat import chat
 from .cli_flows import flow_app, replay_cmd
 from .errors import UserAbort, UserError, VLAgentError
 from .terminal import confirm_on_terminal, console, fail, printable
-from .specs import ANIMATIONS_HELP, DEVICE_HELP, MODEL_HELP, PROFILE_HELP
+from .specs import ANIMATIONS_HELP, DEVICE_HELP, MODEL_HELP, PROFILE_HELP, PROMPT_STYLE_HELP, model_options
 
 app = typer.Typer(
     name="vlagent",
@@ -73,6 +73,7 @@ def run(
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step at least (RunConfig.history_images: the window grows in chunks so prompts extend each other).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
+    prompt_style: Annotated[Optional[str], typer.Option(metavar="full|bare", help=PROMPT_STYLE_HELP)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Stop once the run used this many model tokens.")] = None,
     secret: Annotated[list[str], typer.Option(metavar="NAME[=VALUE]", help="NAME=VALUE (or NAME alone: the value of $VLAGENT_SECRET_NAME) the model may type as {{NAME}} without seeing it; never recorded. Typing it is guarded: confirm it when asked, or pass --policy allow. Repeatable.")] = [],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and record, but execute nothing on the device.")] = False,
@@ -110,9 +111,7 @@ def run(
             prepare_run_dir(out, overwrite=overwrite)
     except (ValueError, UserError) as e:
         fail(str(e))
-    options: dict = {"profile": profile} if profile else {}
-    if max_pixels:
-        options["max_pixels"] = max_pixels
+    options = model_options(profile, max_pixels, prompt_style)
     try:
         llm = load_model(model, **({} if model.startswith("scripted:") else options))
         if hasattr(llm, "load"):  # a missing or unreachable checkpoint fails before the device starts
@@ -166,6 +165,7 @@ def prompt_cmd(
     device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help=f"Whose screen goes in the prompt: {DEVICE_HELP}.")] = "sim",
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="A checkpoint (dir or Hugging Face id), tiny, or a server URL.")] = "Qwen/Qwen2-VL-2B-Instruct",
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
+    prompt_style: Annotated[Optional[str], typer.Option(metavar="full|bare", help=PROMPT_STYLE_HELP)] = None,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="PIXELS", help="Largest image area fed to the model (default 1280*28*28).")] = None,
 ) -> None:
     """Print exactly what the model receives for GOAL's first step: the text with its special
@@ -181,9 +181,7 @@ def prompt_cmd(
 
     if model.startswith("scripted:"):
         fail("a scripted model replays answers and has no prompt; give a checkpoint, tiny or a server URL")
-    options: dict = {"profile": profile} if profile else {}
-    if max_pixels:
-        options["max_pixels"] = max_pixels
+    options = model_options(profile, max_pixels, prompt_style)
     try:
         llm = load_model(model, **options)
         if hasattr(llm, "load"):

@@ -8,10 +8,12 @@ tools, secrets (their values never reach a file), the policy, the output folder 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
+
+from .models.base import PromptStyle
 
 __all__ = ["RunConfig", "configured"]
 
@@ -49,7 +51,7 @@ class RunConfig(BaseModel):
         "action took effect (a toast that came and went, an animation), when the screen moved "
         "at all. For models that read video (the Qwen2-VL family); each costs its video tokens "
         "and turns off the in-process model's prompt reuse for the step."))
-    prompt_style: Literal["full", "bare"] | None = Field(None, description=(
+    prompt_style: PromptStyle | None = Field(None, description=(
         "What the model reads besides the tool block and the screens. 'full': the agent's rules "
         "(the system prompt), the task in a turn of its own and, after each screen, a request for "
         "the next action, which a model not trained on vlagent's runs needs. 'bare': the task "

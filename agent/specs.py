@@ -37,6 +37,19 @@ PROFILE_HELP = (
     "(`vlagent profiles` lists them)."
 )
 
+PROMPT_STYLE_HELP = (
+    "What the agent writes around the screens: full (its rules, the task, a question after each "
+    "screen) or bare (only the task after each screen, for a model fine-tuned on samples exported "
+    "with --prompt-style bare). Default: what a checkpoint `vlagent train` made learnt on, else full."
+)
+
+
+def model_options(profile: str | None, max_pixels: int | None, prompt_style: str | None = None) -> dict[str, Any]:
+    """The options the CLI's --profile, --max-pixels and --prompt-style give `load_model`."""
+    named = {"profile": profile, "max_pixels": max_pixels, "prompt_style": prompt_style}
+    return {k: v for k, v in named.items() if v}
+
+
 ANIMATIONS_HELP = (
     "SimPhone's transitions: off (every change redraws at once: fast, the default) or real (app open/close, "
     "dialogs, the shade and flings take Android's default times; see docs/simphone.md). Only for --device sim."

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..specs import ANIMATIONS_HELP, PROFILE_HELP, with_animations
+from ..specs import ANIMATIONS_HELP, PROFILE_HELP, PROMPT_STYLE_HELP, model_options, with_animations
 from ..terminal import console, fail
 
 bench_app = typer.Typer(
@@ -170,6 +170,7 @@ def sim(
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots the model sees per step at least (RunConfig.history_images).")] = 2,
     max_pixels: Annotated[Optional[int], typer.Option(help="Largest image area fed to the model.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
+    prompt_style: Annotated[Optional[str], typer.Option(metavar="full|bare", help=PROMPT_STYLE_HELP)] = None,
     policy: Annotated[Optional[str], typer.Option("--policy", help="Guard the agent's actions (vlagent.Policy): deny blocks sends, calls, installs, deletions and the like; allow lets them through; ask asks you at this terminal, and without a terminal declines; user is ask answered by each task's simulated user, who approves only what the goal asks for (false alarms then cost tasks). Default: no guard.")] = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
 ) -> None:
@@ -190,9 +191,7 @@ def sim(
     if out is None:
         raise typer.BadParameter("give the run directory with --out DIR (rerun with the same DIR to resume)",
                                  param_hint="--out")
-    options: dict[str, Any] = {"profile": profile} if profile else {}
-    if max_pixels:
-        options["max_pixels"] = max_pixels
+    options = model_options(profile, max_pixels, prompt_style)
     models = [m.strip() for m in model.split(",") if m.strip()]
     progress = RichProgress(console)
     guard = _suite_policy(policy, progress)

@@ -14,7 +14,7 @@ into the system prompt (`vlagent.prompts.render_messages`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 Message = dict[str, Any]
 ToolSchema = dict[str, Any]
@@ -23,6 +23,19 @@ ToolSchema = dict[str, Any]
 # units, Qwen2.5-VL in pixels of the image as resized by smart_resize.
 CoordinateSystem = Literal["relative-1000", "smart-resized"]
 ToolFormat = Literal["hermes", "qwen"]
+# What the Agent writes around the screens (RunConfig.prompt_style): its rules, the task and a
+# question ("full"), or only the task after each screen ("bare", for models fine-tuned so).
+PromptStyle = Literal["full", "bare"]
+PROMPT_STYLES: tuple[str, ...] = get_args(PromptStyle)
+
+
+def checked_prompt_style(style: str | None) -> PromptStyle | None:
+    """`style` when it is one (or None); a UserError naming them otherwise."""
+    if style is not None and style not in PROMPT_STYLES:
+        from ..errors import UserError
+
+        raise UserError(f"prompt style {style!r}: use {' or '.join(PROMPT_STYLES)}")
+    return style  # type: ignore[return-value]
 
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
 # 1280 visual tokens of 28x28 pixels: a 1080x2400 phone screenshot becomes 1272 image tokens.

@@ -32,7 +32,7 @@ from .openai_messages import DataURLs, native_messages, wire_message, with_calls
 from .openai_replies import read_stream, server_message
 from .stopping import cut_at_stop
 from .base import (
-    DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema,
+    DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, Completion, CoordinateSystem, Message, ToolSchema, checked_prompt_style,
 )
 
 API_KEY_ENV_VARS = ("VLAGENT_API_KEY", "OPENAI_API_KEY", "DASHSCOPE_API_KEY")
@@ -62,6 +62,7 @@ class OpenAIModel:
         deadline: float | None = 600.0, stream: bool = False,
         transport: httpx.BaseTransport | None = None, extra_body: dict[str, Any] | None = None,
         image_format: Literal["png", "jpeg"] = "png", retry: dict[str, Any] | None = None,
+        prompt_style: str | None = None,
     ) -> None:
         url = base_url.strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -72,6 +73,7 @@ class OpenAIModel:
         self.api_key = api_key or (os.environ[self.api_key_env] if self.api_key_env else None)
         # Named, else read from the served model's name (Qwen2-VL when that says nothing).
         self.profile: Profile = get_profile(profile) if profile else profile_for_name(model or "")
+        self.prompt_style = checked_prompt_style(prompt_style)  # a served fine-tune's (RunConfig.prompt_style)
         # Prompted by default: the Qwen2-VL and Qwen2.5-VL chat templates drop `tools` silently.
         # "auto" tries native and goes prompted for good once the server refuses tools.
         self.native_tools = native_tools

@@ -41,6 +41,7 @@ from .base import (
     CoordinateSystem,
     Message,
     ToolSchema,
+    checked_prompt_style,
 )
 
 # Special tokens the agent parses (Qwen2-VL grounding); every other special token is dropped.
@@ -72,14 +73,15 @@ class TransformersModel:
         prefix_cache: bool = True,
         release_memory: bool = True,
         adapter: str | Path | None = None,
+        prompt_style: str | None = None,
     ) -> None:
         self.model_name = str(model)
         # A peft (LoRA) adapter directory `vlagent train` wrote over this checkpoint: merged into
         # its weights at load(), so generation runs the plain model at the plain model's speed.
         self.adapter = str(adapter) if adapter is not None else None
         self.description = f"transformers:{self.model_name}" + (f"+{self.adapter}" if self.adapter else "")
-        # The prompt a checkpoint fine-tuned here was trained on, which the Agent sends it.
-        self.prompt_style = trained_prompt_style(self.adapter, self.model_name)
+        # The prompt the Agent sends it: named, else the one a checkpoint fine-tuned here learnt on.
+        self.prompt_style = checked_prompt_style(prompt_style) or trained_prompt_style(self.adapter, self.model_name)
         self.device = device
         self.dtype = dtype
         self.attn_implementation = attn_implementation

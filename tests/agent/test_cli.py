@@ -334,6 +334,18 @@ def test_prompt_prints_what_the_model_receives(tmp_path, tiny_model_path):
     assert "The screen's resolution is 672x1484." in forced.output  # pixels of the resized image
 
 
+def test_prompt_style_bare_leaves_our_text_out(tmp_path, tiny_model_path):
+    result = runner.invoke(app, ["prompt", "Turn on Wi-Fi", "-d", screenshot(tmp_path), "-m", str(tiny_model_path),
+                                 "--prompt-style", "bare"])
+    assert result.exit_code == 0, result.output
+    assert "You are a phone-use agent" not in result.output and "What is the next action" not in result.output
+    assert "<|im_start|>system\n# Tools" in result.output  # the tool block, as the profile writes it
+    assert result.output.rstrip("\n").endswith("<|vision_end|>Turn on Wi-Fi<|im_end|>\n<|im_start|>assistant")
+    wrong = runner.invoke(app, ["prompt", "x", "-d", screenshot(tmp_path), "-m", str(tiny_model_path),
+                                "--prompt-style", "short"])
+    assert wrong.exit_code == 2 and "use full or bare" in wrong.output, wrong.output
+
+
 def test_prompt_needs_a_real_model_and_a_known_profile(tmp_path, tiny_model_path):
     result = runner.invoke(app, ["prompt", "x", "-d", screenshot(tmp_path), "-m", scripted(tmp_path)])
     assert result.exit_code == 2 and "no prompt" in result.output
