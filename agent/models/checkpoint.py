@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .base import checked_prompt_style
 
 # Kernel packages a quantized checkpoint needs, as (import name, pip name). transformers 5 runs
 # AWQ through gptqmodel; transformers 4 used autoawq.
@@ -128,10 +129,7 @@ def trained_prompt_style(*dirs: str | None) -> str | None:
         path = Path(folder).expanduser() / VLAGENT_FILE if folder else None
         if path is not None and path.is_file():
             try:
-                style = json.loads(path.read_text(encoding="utf-8")).get("prompt_style")
-            except (OSError, ValueError, AttributeError) as e:
+                return checked_prompt_style(json.loads(path.read_text(encoding="utf-8")).get("prompt_style"))
+            except (OSError, ValueError, AttributeError, UserError) as e:
                 raise UserError(f"{path} is unreadable ({e}); `vlagent train` writes it, or delete it") from None
-            if style not in (None, "full", "bare"):
-                raise UserError(f"{path}: unknown prompt_style {style!r} (full or bare)")
-            return style
     return None

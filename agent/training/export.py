@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator
 from PIL import Image
 
 from ..errors import UserError
+from ..models.base import checked_prompt_style
 from ..profiles import PROFILES, Profile, get_profile
 from ..trajectory import Step, Trajectory, TrajectoryWriter
 
@@ -249,8 +250,7 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
         raise UserError(f"--out {out} is not empty; choose a new directory for the dataset")
     if not 0 <= validation < 1:
         raise UserError(f"--validation {validation}: give the share of (task, seed) groups held out, from 0 to 0.9")
-    if prompt_style not in (None, "full", "bare"):
-        raise UserError(f"--prompt-style {prompt_style}: use full or bare")
+    checked_prompt_style(prompt_style)
     existed = out.exists()
     try:
         return _export(find_runs(runs), out, profile, only_success, validation, keep_duplicates, prompt_style, on_run)
