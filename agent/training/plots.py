@@ -24,7 +24,10 @@ def plot_curves(history: list[dict[str, Any]], path: str | Path, *, title: str =
     ax.set_ylabel("loss (cross-entropy per target token)")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    if train or val:
+        ax.legend()
+    else:  # a run shorter than its logging interval
+        ax.text(0.5, 0.5, "no loss logged: fewer steps than --logging-steps", ha="center", transform=ax.transAxes)
     if title:
         ax.set_title(title)
     fig.tight_layout()
