@@ -155,13 +155,16 @@ class ModelPool:
     instructions on the screen: gullible.py), `attacker` (the oracle, but it first carries out the
     injection task's attacker plan: attacker.py), `random[:SEED]`, a factory
     (EpisodeContext -> Model), or anything `vlagent.load_model` takes, loaded once and shared by
-    the workers given it. Worker i gets spec i mod n: several server URLs spread the workers."""
+    the workers given it. Worker i gets spec i mod n: several server URLs spread the workers.
+    workers: how many run episodes at once on this pool's models (threads of one process)."""
 
-    def __init__(self, specs: Sequence[Any], **load_options: Any):
+    def __init__(self, specs: Sequence[Any], *, workers: int = 1, **load_options: Any):
         if not specs:
             raise UserError("give at least one model")
         self.specs = list(specs)
         self.load_options = load_options
+        # Episodes that take turns on each loaded model (threads): each keeps its prompt cache.
+        self.sharers = max(1, -(-workers // len(self.specs)))
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -195,6 +198,8 @@ class ModelPool:
 
                 options = {} if spec.startswith("scripted:") else self.load_options
                 self._loaded[spec] = load_model(spec, **options)
+                if hasattr(self._loaded[spec], "serve_conversations"):
+                    self._loaded[spec].serve_conversations(self.sharers)
             return self._loaded[spec]
 
 

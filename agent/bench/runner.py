@@ -237,7 +237,7 @@ def run_suite(out: str | Path, *, models: Sequence[str | ModelFactory] = ("oracl
 
     out = Path(out)
     episodes = plan_episodes(tasks, seed, repeats)
-    pool = ModelPool(models, **(model_options or {}))
+    pool = ModelPool(models, workers=jobs, **(model_options or {}))
     _claim(out, pool, tasks, seed, repeats, _describe_policy(policy))
     ep_root = out.resolve() / "episodes"
     done: dict[str, EpisodeResult] = {}

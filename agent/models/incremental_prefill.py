@@ -1,5 +1,5 @@
 """Incremental prefill for TransformersModel: each call prefills only what its prompt does not
-share with the last one.
+share with the last one (of its conversation, when several take turns on the model).
 
 The key/value cache of the last call (its prompt and the reply it generated) is handed to the
 next call cut back to the longest prefix the two share (`kv_reuse.PromptCache`), so an agent step
@@ -24,8 +24,8 @@ class IncrementalPrefill:
     """The last call's key/value cache and the vision-tower outputs of its screenshots, with
     counts of the calls that started a fresh cache (`builds`) and that reused one (`hits`)."""
 
-    def __init__(self) -> None:
-        self.prompt = PromptCache()
+    def __init__(self, conversations: int = 1) -> None:
+        self.prompt = PromptCache(slots=conversations)
         self.vision = VisionCache()
         self.builds = 0
         self.hits = 0
@@ -62,7 +62,7 @@ class IncrementalPrefill:
             inputs["pixel_values"].device = device
         starts = [i for i, k in enumerate(keys) if k < 0 and (i == 0 or keys[i - 1] != k)]
         later = [n for n, start in enumerate(starts) if start >= length]  # images still to prefill
-        vision.keep_only(image_keys)
+        vision.keep_only([*image_keys, *self.prompt.image_keys()])
         visual = hf_model.model.visual
         if len(later) == len(images) and not any(vision.has(image_keys[n]) for n in later):
             if lazy:
@@ -78,9 +78,9 @@ class IncrementalPrefill:
             gen_kwargs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(embeds))}
         return keys, length, contextlib.nullcontext()
 
-    def keep(self, keys: list[int], cache: Any) -> None:
-        """After generate: `cache` covers the first cache.get_seq_length() of `keys`."""
-        self.prompt.keep(keys, cache)
+    def keep(self, keys: list[int], reply: list[int], cache: Any) -> None:
+        """After generate: `cache` covers the prompt's `keys` and the `reply`'s ids but its last."""
+        self.prompt.keep(keys + reply, cache, prompt_length=len(keys))
 
 
 def min_reuse_share(device: Any, config: Any) -> float:

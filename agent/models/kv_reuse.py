@@ -1,4 +1,5 @@
-"""The key/value cache of the last call, reused for the longest prefix the next prompt shares.
+"""The key/value cache of the last call, reused for the longest prefix the next prompt shares
+(one per conversation when several take turns on one model).
 
 An agent's prompt at step n+1 is, between rolls of its screen window (`conversation.ROLL_STEPS`),
 step n's prompt, step n's reply, its tool results and the new screen. So the keys and values of
@@ -17,6 +18,7 @@ embedded whole.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 MIN_REUSE = 16  # shorter common prefixes are not worth an explicit-mask prefill
@@ -77,31 +79,52 @@ def can_crop(cache: Any, length: int) -> bool:
 
 
 class PromptCache:
-    """The last call's cache and the keys of the tokens it covers (prompt, then reply)."""
+    """The caches of the last calls, each with the keys of the tokens it covers (prompt, then
+    reply): one per conversation that takes turns on the model (`slots`: `bench sim -j N`
+    threads sharing one loaded model), the least recently used dropped beyond that."""
 
-    def __init__(self) -> None:
-        self.keys: list[int] = []
-        self.cache: Any = None
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = slots
+        self._entries: list[tuple[list[int], Any, int]] = []  # (keys, cache, prompt length), oldest first
 
     def take(self, keys: list[int], min_share: float = 0.0) -> tuple[Any, int]:
-        """(the cache cut back to the longest reusable prefix of `keys`, that prefix's length),
-        or (None, 0) when less than MIN_REUSE tokens, or less than `min_share` of `keys`, are
-        shared, or the cache cannot go back that far (`can_crop`). At least the last token of
-        `keys` is left to prefill: generate needs one to compute the first logits from."""
-        cache, self.cache = self.cache, None  # generate extends it in place: it is the call's now
-        if cache is None:
-            return None, 0
-        n = min(common_prefix(self.keys, keys), cache.get_seq_length(), len(keys) - 1)
-        while 0 < n < len(keys) and keys[n] < 0 and keys[n - 1] == keys[n]:
-            n -= 1  # never inside an image: back to its first placeholder
-        if n < max(MIN_REUSE, min_share * len(keys)) or not can_crop(cache, n):
-            return None, 0
-        crop(cache, n)
-        return cache, n
+        """(the kept cache that shares the longest reusable prefix with `keys`, cut back to it,
+        that prefix's length), or (None, 0) when none shares at least MIN_REUSE tokens and
+        `min_share` of `keys`, or can go back that far (`can_crop`). At least the last token of
+        `keys` is left to prefill: generate needs one to compute the first logits from.
 
-    def keep(self, keys: list[int], cache: Any) -> None:
-        """After a call: `cache` covers the first cache.get_seq_length() of `keys`."""
-        self.keys, self.cache = keys, cache
+        Generate extends the cache handed out in place, so it leaves the store: the one slot's
+        always; of several, the entry this prompt continues (it holds all of that entry's
+        prompt). A prompt that only shares a beginning with another conversation's (the system
+        turn) gets a copy of that part, and the other conversation keeps its cache."""
+        best, best_n = None, 0
+        for i, (kept, cache, _) in enumerate(self._entries):
+            n = min(common_prefix(kept, keys), cache.get_seq_length(), len(keys) - 1)
+            while 0 < n < len(keys) and keys[n] < 0 and keys[n - 1] == keys[n]:
+                n -= 1  # never inside an image: back to its first placeholder
+            if n > best_n and n >= max(MIN_REUSE, min_share * len(keys)) and can_crop(cache, n):
+                best, best_n = i, n
+        if best is None:
+            if len(self._entries) >= self.slots:  # its slot goes to this call's cache: free it first
+                del self._entries[0]
+            return None, 0
+        _, cache, prompt_length = self._entries[best]
+        if self.slots == 1 or best_n >= prompt_length:
+            del self._entries[best]
+        else:
+            cache = copy.deepcopy(cache)
+        crop(cache, best_n)
+        return cache, best_n
+
+    def keep(self, keys: list[int], cache: Any, prompt_length: int | None = None) -> None:
+        """After a call: `cache` covers the first cache.get_seq_length() of `keys`, whose first
+        `prompt_length` (all, by default) were the prompt and the rest the reply."""
+        self._entries.append((keys, cache, len(keys) if prompt_length is None else prompt_length))
+        del self._entries[:-self.slots]
+
+    def image_keys(self) -> set[int]:
+        """The keys of the images the kept caches cover (their vision outputs stay useful)."""
+        return {k for kept, _, _ in self._entries for k in kept if k < 0}
 
     def clear(self) -> None:
-        self.keys, self.cache = [], None
+        self._entries = []

@@ -109,6 +109,13 @@ class TransformersModel:
     def __repr__(self) -> str:
         return f"TransformersModel({self.model_name!r}, device={self.device!r})"
 
+    def serve_conversations(self, count: int) -> None:
+        """Keep the prompt cache of each of `count` conversations that take turns on this model
+        (`bench sim -j N` threads sharing it) instead of the last call's only, so each step
+        reuses its own conversation's keys and values. Memory: one prompt's cache each."""
+        with self._lock:
+            self._prefill.prompt.slots = max(1, count)
+
     @property
     def coordinate_system(self) -> CoordinateSystem:
         return self.profile.coordinate_system
@@ -260,7 +267,7 @@ class TransformersModel:
         new_ids = output[0, prompt_ids.shape[1]:].tolist()  # .tolist() waits for the device
         end = time.perf_counter()
         if keys is not None:  # the cache now covers the prompt and the reply but its last token
-            self._prefill.keep(keys + new_ids, gen_kwargs[self._cache_name])
+            self._prefill.keep(keys, new_ids, gen_kwargs[self._cache_name])
 
         if self.release_memory:
             self._memory.after_call()

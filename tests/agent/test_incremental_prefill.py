@@ -54,35 +54,48 @@ def screenshot(seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (448, 224, 3), dtype=np.uint8))
 
 
-def run_both_ways(model: TransformersModel, *, roll: int = 2, stop: tuple[str, ...] = (), steps: int = STEPS):
-    """(plain completion, plain scores, cached completion, cached scores) for each step."""
-    conversation = Conversation("Open Settings", ui_tool="mobile_use", system=model.coordinate_system,
-                                history_images=2, secrets=Secrets({}), roll=roll)
-    history: list[Step] = []
+def run_both_ways(model: TransformersModel, *, roll: int = 2, stop: tuple[str, ...] = (), steps: int = STEPS,
+                  goals: tuple[str, ...] = ("Open Settings",)):
+    """(plain completion, plain scores, cached completion, cached scores) for each step; with
+    several `goals`, their conversations take turns on the model, a step each."""
+    conversations = [Conversation(goal, ui_tool="mobile_use", system=model.coordinate_system,
+                                  history_images=2, secrets=Secrets({}), roll=roll) for goal in goals]
+    histories: list[list[Step]] = [[] for _ in goals]
     out = []
     for index in range(steps):
-        image = screenshot(index)
-        screen = Screen(image_size=image.size, device_size=image.size, model_size=image.size)
-        messages = conversation.messages(history, image, screen)
-        tools = [ui_tool_schema("mobile_use", screen, model.coordinate_system)]
-        model.prefix_cache = False
-        try:
-            plain = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
-            plain_scores = model.last_scores
-        finally:
-            model.prefix_cache = True
-        cached = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
-        out.append((plain, plain_scores, cached, model.last_scores))
-        conversation.see(index, image)
-        history.append(Step(index=index, started_at=0.0, screenshot_size=image.size, device_size=image.size,
-                            model_output=cached.text, calls=[CallRecord(name="mobile_use", arguments={})],
-                            results=[ResultRecord(name="mobile_use", content=f"ok {index}")]))
+        for turn, (conversation, history) in enumerate(zip(conversations, histories)):
+            image = screenshot(index + 100 * turn)
+            screen = Screen(image_size=image.size, device_size=image.size, model_size=image.size)
+            messages = conversation.messages(history, image, screen)
+            tools = [ui_tool_schema("mobile_use", screen, model.coordinate_system)]
+            model.prefix_cache = False
+            try:
+                plain = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
+                plain_scores = model.last_scores
+            finally:
+                model.prefix_cache = True
+            cached = model.generate(messages, tools, min_new_tokens=NEW_TOKENS, stop=list(stop))
+            out.append((plain, plain_scores, cached, model.last_scores))
+            conversation.see(index, image)
+            history.append(Step(index=index, started_at=0.0, screenshot_size=image.size, device_size=image.size,
+                                model_output=cached.text, calls=[CallRecord(name="mobile_use", arguments={})],
+                                results=[ResultRecord(name="mobile_use", content=f"ok {index}")]))
     return out
 
 
 def test_greedy_tokens_and_logits_are_those_of_a_full_prefill(model: TransformersModel) -> None:
     model._prefill = IncrementalPrefill()  # a fresh run
     steps = run_both_ways(model)
+    assert_answers_alike(steps)
+    computed = [c.usage["prefill_tokens"] / c.usage["prompt_tokens"] for _, _, c, _ in steps]
+    assert all(p.usage["cached_tokens"] == 0 for p, _, _, _ in steps)
+    # Between rolls only the reply's end, the tool turn and the new screen turn are prefilled.
+    assert computed[0] == 1 and max(computed[i] for i in (1, 2, 4)) < 0.35, computed
+    # A roll changes the prompt right after the system turn: more to prefill, but not everything.
+    assert 0 < steps[3][2].usage["cached_tokens"] < steps[2][2].usage["prompt_tokens"]
+
+
+def assert_answers_alike(steps) -> None:
     for index, (plain, plain_scores, cached, cached_scores) in enumerate(steps):
         assert cached.text == plain.text, index
         assert cached.usage["prompt_tokens"] == plain.usage["prompt_tokens"]
@@ -90,12 +103,28 @@ def test_greedy_tokens_and_logits_are_those_of_a_full_prefill(model: Transformer
         assert np.array_equal(finite, np.isfinite(cached_scores)), index
         np.testing.assert_allclose(cached_scores[finite], plain_scores[finite], rtol=0, atol=LOGITS_ATOL,
                                    err_msg=f"step {index}")
-    computed = [c.usage["prefill_tokens"] / c.usage["prompt_tokens"] for _, _, c, _ in steps]
-    assert all(p.usage["cached_tokens"] == 0 for p, _, _, _ in steps)
-    # Between rolls only the reply's end, the tool turn and the new screen turn are prefilled.
-    assert computed[0] == 1 and max(computed[i] for i in (1, 2, 4)) < 0.35, computed
-    # A roll changes the prompt right after the system turn: more to prefill, but not everything.
-    assert 0 < steps[3][2].usage["cached_tokens"] < steps[2][2].usage["prompt_tokens"]
+
+
+def test_conversations_taking_turns_each_reuse_their_own_cache(model: TransformersModel) -> None:
+    """Two episodes sharing one model (`bench sim -j 2` threads; ModelPool calls
+    serve_conversations): with a cache kept per conversation, each step reuses all of its own
+    last prompt and answers as a full prefill does; with the last call's cache alone, the other
+    conversation's call has replaced it and only the system turn they share is reused."""
+    goals = ("Open Settings", "Open the Clock app")
+    try:
+        model._prefill = IncrementalPrefill()
+        model.serve_conversations(2)
+        apart = run_both_ways(model, roll=4, steps=3, goals=goals)
+        model._prefill = IncrementalPrefill()
+        model.serve_conversations(1)
+        evicted = run_both_ways(model, roll=4, steps=3, goals=goals)
+    finally:
+        model._prefill = IncrementalPrefill()
+    assert_answers_alike(apart)
+    for call in range(2, 6):  # call n + 2 is the next step of call n's conversation
+        before = apart[call - 2][2].usage["prompt_tokens"]
+        assert apart[call][2].usage["cached_tokens"] >= before, call
+        assert 0 < evicted[call][2].usage["cached_tokens"] < before, call
 
 
 def test_each_screenshot_goes_through_the_vision_tower_once(model: TransformersModel) -> None:

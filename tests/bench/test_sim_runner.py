@@ -217,6 +217,17 @@ def test_model_urls_spread_over_workers():
     assert pool.describe(3) == "http://gpu2:8000/v1"
 
 
+def test_a_loaded_model_keeps_a_prompt_cache_per_worker_that_shares_it(tiny_model_path):
+    """-j 4 on threads over one checkpoint: its four episodes take turns on it, and each keeps its
+    own prompt cache (test_incremental_prefill checks what that buys); two checkpoints split them."""
+    from vlagent.bench.baselines import ModelPool
+
+    alone = ModelPool([str(tiny_model_path)], workers=4).build(0, None)
+    assert alone._prefill.prompt.slots == 4
+    pair = ModelPool([str(tiny_model_path), f"{tiny_model_path}/."], workers=4)
+    assert [pair.build(i, None)._prefill.prompt.slots for i in range(2)] == [2, 2]
+
+
 class _BuggyModel:
     """A model whose own code fails (a custom backend's bug): the agent's error, not the phone's."""
 
