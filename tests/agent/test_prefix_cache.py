@@ -122,9 +122,9 @@ def test_the_cache_is_started_once_and_reused_across_steps(tiny_model_path: Path
         assert usage["cached_tokens"] + usage["prefill_tokens"] == usage["prompt_tokens"]
     assert (model.prefix_cache_builds, model.prefix_cache_hits) == (1, 3)
     # kept for the next call: the last prompt and its reply but the reply's last token, never fed
-    kept = model._prefill.prompt
-    assert kept.cache.get_seq_length() == completion.usage["prompt_tokens"] + completion.usage["completion_tokens"] - 1
-    assert len(kept.keys) == kept.cache.get_seq_length() + 1
+    [(keys, cache, prompt_length)] = model._prefill.prompt._entries  # one conversation: one cache
+    assert cache.get_seq_length() == completion.usage["prompt_tokens"] + completion.usage["completion_tokens"] - 1
+    assert len(keys) == cache.get_seq_length() + 1 and prompt_length == completion.usage["prompt_tokens"]
 
 
 def test_a_changed_system_turn_reuses_only_what_precedes_the_change(tiny_model_path: Path) -> None:
