@@ -24,8 +24,8 @@ class IncrementalPrefill:
     """The last call's key/value cache and the vision-tower outputs of its screenshots, with
     counts of the calls that started a fresh cache (`builds`) and that reused one (`hits`)."""
 
-    def __init__(self, conversations: int = 1) -> None:
-        self.prompt = PromptCache(slots=conversations)
+    def __init__(self) -> None:
+        self.prompt = PromptCache()
         self.vision = VisionCache()
         self.builds = 0
         self.hits = 0
