@@ -288,9 +288,10 @@ def _export(run_dirs: list[Path], out: Path, profile: str | None, only_success: 
                 continue
             chosen = chosen or default_profile(run.trajectory.coordinate_system)
             check_profile(run, chosen)
-            style = style or recorded_style(run)
-            if prompt_style is None and recorded_style(run) != style:
-                raise UserError(f"{run.dir} was prompted {recorded_style(run)}, earlier runs {style}; export them "
+            recorded = recorded_style(run)
+            style = style or recorded
+            if prompt_style is None and recorded != style:
+                raise UserError(f"{run.dir} was prompted {recorded}, earlier runs {style}; export them "
                                 "apart, or render all alike with --prompt-style full|bare")
             stats.runs += 1
             split = split_of(run.group, validation)

@@ -17,11 +17,11 @@ resumes from the latest. What comes out:
 
 Both OUT and OUT/merged load with `TransformersModel(OUT)` / `--model OUT`.
 
-Every sample begins with the same system turn (the tool block, after the system prompt); unless `share_prefix` is off
-(or gradient checkpointing is on: its recomputation would run the cache twice) a step runs that
-prefix once under no_grad and the samples' suffixes over its cache (prefix.py): the same loss,
-cheaper (1.4-2.3x a step for the small model, docs/training.md), without the gradient through
-the prefix's keys and values.
+Every sample begins with the same system turn (the tool block, after the system prompt in a
+full-style prompt); unless `share_prefix` is off (or gradient checkpointing is on: its
+recomputation would run the cache twice) a step runs that prefix once under no_grad and the
+samples' suffixes over its cache (prefix.py): the same loss, cheaper (1.4-2.3x a step for the
+small model, docs/training.md), without the gradient through the prefix's keys and values.
 """
 
 from __future__ import annotations
@@ -253,21 +253,21 @@ def _finish(trainer: Any, network: Any, model: Any, cfg: TrainConfig, meta: dict
     from .plots import plot_curves
 
     model.processor.save_pretrained(out)
+    style = meta.get("prompt_style") or "full"  # datasets from before the setting were rendered full
     folders = [out]
     if cfg.merge and cfg.method != "full":
         merged = out / "merged"
         network.merge_and_unload().save_pretrained(merged)
         model.processor.save_pretrained(merged)
         folders.append(merged)
-    for folder in folders:  # datasets from before the setting were rendered full
-        (folder / VLAGENT_FILE).write_text(json.dumps({"prompt_style": meta.get("prompt_style") or "full"}) + "\n",
-                                           encoding="utf-8")
+    for folder in folders:
+        (folder / VLAGENT_FILE).write_text(json.dumps({"prompt_style": style}) + "\n", encoding="utf-8")
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     record = {
         "config": asdict(cfg), "base_model": model.model_name, "profile": model.profile.name,
-        "prompt_style": meta.get("prompt_style") or "full",
+        "prompt_style": style,
         "samples": meta["samples"], "steps": trainer.state.global_step, "epochs": trainer.state.epoch,
         "minutes": round(minutes, 2), "resumed_from": str(resumed) if resumed else None,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
