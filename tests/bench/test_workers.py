@@ -27,8 +27,9 @@ CHEAP = ["settings.wifi", "settings.bluetooth", "system.open_app", "notes.delete
 SAME = ("task_id", "seed", "outcome", "reason", "status", "answer", "steps", "goal", "params", "infra_stage")
 
 
-def _workers() -> list:
-    """This process's worker processes, alive now."""
+def _workers(pid: int | None = None) -> list:
+    """The worker processes of this process (or of `pid`), alive now: its direct children running
+    child_main, not a worker's own short-lived children (its `adb start-server`, say)."""
     import psutil
 
     def cmdline(p) -> str:
@@ -37,7 +38,7 @@ def _workers() -> list:
         except psutil.NoSuchProcess:  # it ended between the listing and this read: not alive now
             return ""
 
-    return [p for p in psutil.Process().children(recursive=True) if "child_main" in cmdline(p)]
+    return [p for p in psutil.Process(pid).children() if "child_main" in cmdline(p)]
 
 
 def _sim_serials(port: int) -> set[str]:
@@ -114,13 +115,11 @@ def _start_cli(out: Path) -> subprocess.Popen:
 
 def _wait_for_a_result(proc: subprocess.Popen, out: Path) -> list[int]:
     """Wait for the first finished episode; the worker processes' pids then."""
-    import psutil
-
     deadline = time.monotonic() + 120
     while not list(out.glob("episodes/*/result.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
         time.sleep(0.05)
-    return [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    return [p.pid for p in _workers(proc.pid)]
 
 
 def test_ctrl_c_at_the_terminal_stops_the_workers_and_a_rerun_resumes(adb_server, tmp_path):
