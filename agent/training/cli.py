@@ -113,6 +113,7 @@ def train_cmd(
     save_steps: Annotated[int, typer.Option(help="A checkpoint every this many steps (the last two are kept).")] = 200,
     logging_steps: Annotated[int, typer.Option(help="Training loss logged every this many steps.")] = 10,
     share_prefix: Annotated[bool, typer.Option("--share-prefix/--no-share-prefix", help="Run the prompt's beginning that every sample of a batch shares (system prompt, tools) once a step, without gradients, and only the rest of each sample with them: the same loss, cheaper (1.4-2.3x a step for the small model on a CPU). Off with gradient checkpointing (on a GPU).")] = True,
+    group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch samples of like length (one screen, two screens) so that a batch pads little: the same samples each epoch in another order, cheaper (a step of the small model's launcher data 0.82 s mixed, 0.45 or 0.91 grouped).")] = True,
     merge: Annotated[bool, typer.Option("--merge", help="Also write base + adapter as one checkpoint in OUT/merged.")] = False,
     deepspeed: Annotated[Optional[Path], typer.Option(help="A DeepSpeed config (e.g. docs/deepspeed_zero3.json) for models too large for one GPU.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the shuffling and initialisation.")] = 0,
@@ -123,7 +124,8 @@ def train_cmd(
                       max_steps=max_steps, learning_rate=learning_rate, batch_size=batch_size, grad_accum=grad_accum,
                       lora_rank=lora_rank, lora_alpha=lora_alpha, train_vision=train_vision, max_length=max_length,
                       max_pixels=max_pixels, max_minutes=max_minutes, eval_steps=eval_steps, save_steps=save_steps,
-                      logging_steps=logging_steps, merge=merge, share_prefix=share_prefix, lr_scheduler=lr_scheduler, deepspeed=str(deepspeed) if deepspeed else None,
+                      logging_steps=logging_steps, merge=merge, share_prefix=share_prefix,
+                      group_by_length=group_by_length, lr_scheduler=lr_scheduler, deepspeed=str(deepspeed) if deepspeed else None,
                       seed=seed)
     try:
         record = train(cfg)

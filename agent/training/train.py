@@ -22,6 +22,10 @@ full-style prompt); unless `share_prefix` is off (or gradient checkpointing is o
 recomputation would run the cache twice) a step runs that prefix once under no_grad and the
 samples' suffixes over its cache (prefix.py): the same loss, cheaper (1.4-2.3x a step for the
 small model, docs/training.md), without the gradient through the prefix's keys and values.
+Batches hold samples of like length (dataset.LengthGroupedBatches: an agent's data mixes one-
+and two-screen samples) unless `group_by_length` is off, and a trained vision tower embeds its
+patches with a matrix product instead of a convolution (kernels.py): the same arithmetic, each
+cheaper on a CPU.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..models.checkpoint import VLAGENT_FILE
-from .dataset import EncodedDataset, Encoder, check_profile, collate, load_split, read_meta
+from .dataset import EncodedDataset, Encoder, LengthGroupedBatches, check_profile, collate, load_split, read_meta
 
 METHODS = ("lora", "qlora", "full")
 # The language model's linear layers (peft matches module names against this); the vision
@@ -73,6 +77,7 @@ class TrainConfig:
     merge: bool = False
     deepspeed: str | None = None
     share_prefix: bool = True
+    group_by_length: bool = True
     lr_scheduler: str = "cosine"
     seed: int = 0
 
@@ -130,6 +135,10 @@ def load_model(cfg: TrainConfig, cuda: bool) -> Any:
 def trainable(model: Any, cfg: TrainConfig, cuda: bool) -> Any:
     """The network the Trainer updates: with adapters (peft) or with its own weights unfrozen."""
     hf = model.hf_model
+    if cfg.train_vision:
+        from .kernels import use_matmul_patch_projections
+
+        use_matmul_patch_projections(hf)
     if cfg.method == "full":
         for name, p in hf.named_parameters():
             p.requires_grad = cfg.train_vision or ".visual." not in f".{name}."
@@ -181,9 +190,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     val_set = EncodedDataset(load_split(cfg.data, "validation"), encoder)
     if not len(train_set):
         raise UserError(f"{cfg.data} has no training samples; export more runs (or a lower --validation)")
-    for dataset in (train_set, val_set):  # every sample once now: a too-long one fails here, not hours in
-        for i in range(len(dataset)):
-            dataset[i]
+    # every sample once now: a too-long one fails here, not hours in
+    lengths = [len(train_set[i]["input_ids"]) for i in range(len(train_set))]
+    for i in range(len(val_set)):
+        val_set[i]
     network = trainable(model, cfg, cuda)
     lr = cfg.learning_rate or (5e-5 if cfg.method == "full" else 2e-4)
     args = TrainingArguments(
@@ -197,7 +207,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         save_only_model=False, prediction_loss_only=True,
     )
     pad = model.processor.tokenizer.pad_token_id
-    trainer_class = _trainer_class(model.hf_model, share_prefix=cfg.share_prefix and not args.gradient_checkpointing)
+    trainer_class = _trainer_class(model.hf_model, share_prefix=cfg.share_prefix and not args.gradient_checkpointing,
+                                   lengths=lengths if cfg.group_by_length else None)
     trainer = trainer_class(model=network, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
                       data_collator=partial(collate, pad_token_id=pad), callbacks=[_time_limit(cfg.max_minutes)])
     resume = _latest_checkpoint(out)
@@ -210,10 +221,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     return {}
 
 
-def _trainer_class(hf_model: Any, share_prefix: bool) -> Any:
-    """The Trainer to run: one that resumes a full fine-tune with its checkpoint's weights and,
-    with `share_prefix`, runs the batch's shared prefix once in every forward (training and
-    validation)."""
+def _trainer_class(hf_model: Any, share_prefix: bool, lengths: list[int] | None) -> Any:
+    """The Trainer to run: one that resumes a full fine-tune with its checkpoint's weights, with
+    `lengths` (of the training samples) batches samples of like length, and with `share_prefix`
+    runs the batch's shared prefix once in every forward (training and validation)."""
     from transformers import Trainer
 
     from .prefix import rope_index_of, shared_prefix_inputs, stop_ids_of
@@ -229,6 +240,11 @@ def _trainer_class(hf_model: Any, share_prefix: bool) -> Any:
             # the base weights. from_pretrained maps them (at the cost of a second copy in memory).
             saved = type(network).from_pretrained(resume_from_checkpoint, dtype=next(network.parameters()).dtype)
             network.load_state_dict(saved.state_dict())
+
+        def _get_train_sampler(self, train_dataset=None):
+            if lengths is None:
+                return super()._get_train_sampler(train_dataset)
+            return LengthGroupedBatches(lengths, self.args.train_batch_size)
 
     if not share_prefix:
         return ResumingTrainer

@@ -43,14 +43,25 @@ def _batch_loss(model_dir, dataset, **options) -> float:
         return float(model.hf_model(**batch).loss)
 
 
-def test_a_few_steps_on_a_fixed_batch_lower_the_loss(tiny_models, datasets, tmp_path):
+def test_a_few_steps_on_a_fixed_batch_lower_the_loss(tiny_models, datasets, tmp_path, monkeypatch):
+    """Also: batches of two hold samples of like length (the short and the long halves of the
+    data, in either order each epoch), and the vision tower trains through PatchProjection."""
+    import vlagent.training.train as training
+
     base, data = tiny_models["qwen2-vl"], datasets["qwen2-vl"]
     before = _batch_loss(base, data)
+    batches: list[list[int]] = []
+    monkeypatch.setattr(training, "collate", lambda features, pad_token_id: batches.append(
+        sorted(len(f["input_ids"]) for f in features)) or collate(features, pad_token_id))
     out = tmp_path / "full"
     record = train(TrainConfig(model=str(base), data=str(data), out=str(out), method="full", max_steps=12,
-                               learning_rate=1e-2, warmup_ratio=0.0, logging_steps=1, save_steps=6))
+                               batch_size=2, train_vision=True, learning_rate=1e-2, warmup_ratio=0.0,
+                               logging_steps=1, save_steps=6))
     after = _batch_loss(out, data)
     assert after < 0.75 * before, (before, after)
+    lengths = sorted(batches[0] + batches[1])
+    assert len(set(lengths)) == 4 and len(batches) == 12
+    assert all(sorted([a, b]) == [lengths[:2], lengths[2:]] for a, b in zip(batches[::2], batches[1::2])), batches
     assert record["steps"] == 12 and record["last_loss"] < record["first_loss"]
     assert (out / "training_curves.png").stat().st_size > 1000
     saved = json.loads((out / "training.json").read_text())
