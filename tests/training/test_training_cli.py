@@ -38,11 +38,12 @@ def test_train_refuses_qlora_on_a_cpu_with_the_fix(tiny_models, datasets, tmp_pa
     assert result.exit_code == 2 and "use --method lora" in result.output
 
 
-def test_train_passes_the_prefix_and_schedule_options_through(tiny_models, datasets, tmp_path):
+def test_train_passes_the_prefix_batching_and_schedule_options_through(tiny_models, datasets, tmp_path):
     out = tmp_path / "o"
     result = runner.invoke(app, ["train", "--model", str(tiny_models["qwen2-vl"]), "--data", str(datasets["qwen2-vl"]),
                                  "--out", str(out), "--method", "full", "--max-steps", "1", "--no-share-prefix",
-                                 "--lr-scheduler", "constant_with_warmup"])
+                                 "--no-group-by-length", "--lr-scheduler", "constant_with_warmup"])
     assert result.exit_code == 0, result.output
     config = json.loads((out / "training.json").read_text())["config"]
     assert config["share_prefix"] is False and config["lr_scheduler"] == "constant_with_warmup"
+    assert config["group_by_length"] is False
