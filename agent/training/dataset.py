@@ -164,9 +164,9 @@ def collate(features: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]
 
 
 class LengthGroupedBatches:
-    """The training order: each epoch a fresh random permutation, cut into spans of `span`
-    batches; each span sorted by length and cut into batches; the batches then shuffled, with a
-    short last batch kept last (the DataLoader cuts the order into batches of `batch_size`).
+    """The training order: each epoch a random permutation, cut into spans of `span` batches;
+    each span sorted by length and cut into batches; the batches then shuffled, with a short last
+    batch kept last (the DataLoader cuts the order into batches of `batch_size`).
 
     A batch is padded to its longest sample, and an agent's dataset mixes samples of one screen
     with samples of two or more: drawn at random, nearly every batch of 8 holds a long one and
@@ -174,27 +174,34 @@ class LengthGroupedBatches:
     ones are ~830 or ~970; 0.82 s a step against 0.45 and 0.91). Shuffling the batches, not
     only the spans (transformers' LengthGroupedSampler runs each span long to short), keeps
     runs of one kind of sample (taps, terminates) from following each other for dozens of
-    steps. Random numbers come from torch's global generator, which the Trainer seeds and a
-    resumed run restores."""
+    steps. An epoch's order depends on `seed` and the epoch alone (the Trainer calls set_epoch),
+    so a run resumed in the middle of an epoch skips exactly the batches it had trained on."""
 
-    def __init__(self, lengths: list[int], batch_size: int, span: int = 50):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, span: int = 50):
         self.lengths = lengths
         self.batch_size = batch_size
+        self.seed = seed
         self.span = span
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def __iter__(self) -> Any:
         import torch
 
-        order = torch.randperm(len(self.lengths)).tolist()
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1  # the next pass differs even where nobody calls set_epoch
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
         size = self.batch_size * self.span
         batches = []
         for start in range(0, len(order), size):  # spans of whole batches; only the last can be short
             span = sorted(order[start:start + size], key=self.lengths.__getitem__)
             batches += [span[i:i + self.batch_size] for i in range(0, len(span), self.batch_size)]
         short = batches.pop() if batches and len(batches[-1]) < self.batch_size else []
-        for b in torch.randperm(len(batches)).tolist():
+        for b in torch.randperm(len(batches), generator=generator).tolist():
             yield from batches[b]
         yield from short

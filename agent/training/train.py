@@ -244,7 +244,7 @@ def _trainer_class(hf_model: Any, share_prefix: bool, lengths: list[int] | None)
         def _get_train_sampler(self, train_dataset=None):
             if lengths is None:
                 return super()._get_train_sampler(train_dataset)
-            return LengthGroupedBatches(lengths, self.args.train_batch_size)
+            return LengthGroupedBatches(lengths, self.args.train_batch_size, seed=self.args.seed)
 
     if not share_prefix:
         return ResumingTrainer

@@ -35,11 +35,14 @@ def test_the_patch_projection_as_a_product_gives_the_convolutions_outputs_and_gr
         AutoModelForImageTextToText.from_pretrained(tiny_models[family]).state_dict())
 
 
-def test_batches_group_samples_of_like_length_in_a_fresh_order_each_epoch():
+def test_batches_group_samples_of_like_length_in_a_fresh_order_each_epoch_and_again_on_resume():
     torch.manual_seed(0)
     lengths = [int(n) for n in torch.randint(0, 3, (203,)) * 100 + torch.randint(0, 9, (203,))]
-    order = LengthGroupedBatches(lengths, batch_size=4, span=10)
+    order = LengthGroupedBatches(lengths, batch_size=4, seed=7, span=10)
     epochs = [list(order), list(order)]
+    resumed = LengthGroupedBatches(lengths, batch_size=4, seed=7, span=10)
+    resumed.set_epoch(1)  # what the Trainer does for the epoch a resumed run is in
+    assert list(resumed) == epochs[1]
     for epoch in epochs:
         assert sorted(epoch) == list(range(203)) and len(order) == 203
         batches = [epoch[i:i + 4] for i in range(0, 203, 4)]
