@@ -4,8 +4,9 @@ find the icon it is asked for on the screen; no fixed tap learned from other see
 
 `launcher.open_app` is the family `vlagent train` is benchmarked on (docs/training.md): trained
 on some seeds' oracle runs, scored on seeds it never saw. `launcher.open_lone_app` is its first
-lesson: the app asked for is the only icon on the home screen (the others removed from it), so a
-model learns where an icon is before it must learn which one.
+lesson: one app, drawn from the seed, is the only icon on the home screen (the others removed
+from it) and the goal does not name it, so a model learns where an icon is before it must learn
+which one.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class OpenFromHome(Task):
 
 class OpenLoneApp(OpenFromHome):
     id = "launcher.open_lone_app"
+    # The goal does not name the app: with one icon on the screen the name says nothing about
+    # where to tap, and the small model, trained from nothing, sat on the floor of a model that
+    # does not look for as long as the name varied (docs/training.md, eighth pass).
+    template = "Open the app on the home screen."
     description = "that app is in front (its icon alone on the home screen, in a cell drawn from the seed)"
 
     def prepare(self, env, p):
