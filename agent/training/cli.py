@@ -18,10 +18,14 @@ from ..terminal import console, fail
 data_app = typer.Typer(
     help="Training data from recorded runs.\n\n"
     "\b\nThe loop, in four commands:\n"
-    "  vlagent bench sim --model oracle --tasks 'launcher.*' --repeats 400 --sim-size 270x600 --out runs\n"
+    "  vlagent bench sim --model oracle --tasks launcher.open_lone_app --repeats 1500 --sim-size 180x400 --out runs\n"
     "  vlagent data export runs --out data --only-success\n"
-    "  vlagent train --model small-model --data data --method full --out trained\n"
-    "  vlagent bench sim --model trained --tasks 'launcher.*' --seed 1000 --repeats 20 --sim-size 270x600 --out eval",
+    "  vlagent train --model BASE --data data --method lora --out trained\n"
+    "  vlagent bench sim --model trained --tasks launcher.open_lone_app --seed 10000 --repeats 100 "
+    "--sim-size 180x400 --out eval\n\n"
+    "A model from random weights (`vlagent tiny-model small --size small`) learns to point first: "
+    "`vlagent data export runs --out pointing --only-success --grounding`, train it on that, then "
+    "on data with --model set to that run. README and docs/training.md have the measured commands.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -55,6 +59,11 @@ def export_cmd(
                             "turn of its own and a question after each screen; bare only the task after each "
                             "screen, for a model trained from scratch here. The trained model asks for it. "
                             "Default: as the runs were prompted.")] = None,
+    grounding: Annotated[bool, typer.Option("--grounding", help="Write a pointing lesson instead: each step "
+                         "that tapped one point becomes the screen and the task, answered with the point "
+                         "(\"[x, y]\" in the runs' coordinates), without the tool block. A model trained from "
+                         "random weights (the small model) learns where to tap from these first; then train "
+                         "it on the agent's dataset with --model set to that run (docs/training.md).")] = False,
 ) -> None:
     from rich.progress import Progress
 
@@ -64,7 +73,7 @@ def export_cmd(
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("reading runs", total=None)
             stats = export(runs, out, profile=profile, only_success=only_success, validation=validation,
-                           keep_duplicates=keep_duplicates, prompt_style=prompt_style,
+                           keep_duplicates=keep_duplicates, prompt_style=prompt_style, grounding=grounding,
                            on_run=lambda path: progress.update(task, advance=1, description=f"{path.name}"))
     except (UserError, VLAgentError) as e:
         fail(str(e))
@@ -92,7 +101,7 @@ TRAIN_HELP = (
 
 
 def train_cmd(
-    model: Annotated[str, typer.Option("--model", "-m", help="Base checkpoint: a directory or Hugging Face id (e.g. Qwen/Qwen2-VL-2B-Instruct, or one from `vlagent tiny-model --size small`).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Base checkpoint: a directory or Hugging Face id (e.g. Qwen/Qwen2-VL-2B-Instruct, one from `vlagent tiny-model --size small`, or the OUT of an earlier full run, such as a --grounding lesson's).")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Dataset directory from `vlagent data export`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (rerun with the same one to resume).")],
     method: Annotated[str, typer.Option(help="lora (adapters), qlora (adapters over a 4-bit base; CUDA and bitsandbytes), or full (all language-model weights).")] = "lora",
@@ -133,11 +142,12 @@ def train_cmd(
         fail(str(e))
     if not record:
         return  # not the main process of a multi-GPU run
+    next_step = (f"next, teach it the agent's format: vlagent train --model {out} --data AGENT_DATASET ..."
+                 if record["data_kind"] == "grounding" else f"try it: vlagent bench sim --model {out} --tasks ... --out DIR")
     console.print(
         f"trained {record['steps']} steps ({record['epochs']:.2f} epochs) in {record['minutes']:.1f} min; loss "
         f"{record['first_loss']} -> {record['last_loss']}, validation loss {record['first_eval_loss']} -> "
-        f"{record['last_eval_loss']}\nmodel in {out} (curves: {out / 'training_curves.png'}); try it: "
-        f"vlagent bench sim --model {out} --tasks ... --out DIR")
+        f"{record['last_eval_loss']}\nmodel in {out} (curves: {out / 'training_curves.png'}); {next_step}")
 
 
 train_cmd.__doc__ = TRAIN_HELP

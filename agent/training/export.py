@@ -11,12 +11,20 @@ for: an oracle's runs, whose model reads no prompt, can teach a model to act on 
 
 A dataset directory holds:
 
-    dataset.json                 what it was made from and for (profile, prompt style, counts, the split)
+    dataset.json                 what it was made from and for (kind: agent or grounding, profile,
+                                 prompt style, counts, the split)
     train.jsonl, validation.jsonl   one sample a line (vlagent's format: messages, tools, target)
     sharegpt_train.jsonl, sharegpt_validation.jsonl   the same samples as ShareGPT-style
                                  {"messages": [...], "images": [...]}, tools and calls written in the
                                  profile's format and images as <image>, for other trainers
     images/HASH.png              each image once, at the size the model saw it
+
+With `grounding` the dataset is a pointing lesson instead: each step that tapped one point
+(click, long press, a mouse click) becomes the screen and the task in one user turn, with no
+system prompt or tools, and the point as the reply, "[x, y]" in the runs' coordinates. A model
+trained from random weights can learn where to tap from these within minutes, where the agent's
+samples, whose tool block and other steps dilute the same lesson, did not teach it in 15
+(docs/training.md); trained on them first, it then learns the agent's format from those.
 
 Samples are split by (task, seed), never a run's steps on both sides, and duplicates (the same
 prompt, images and target) are dropped. With `keep_duplicates` a sample stays as often as the runs
@@ -45,6 +53,7 @@ from ..trajectory import Step, Trajectory, TrajectoryWriter
 DATASET_FORMAT = "vlagent-sft-1"
 SPLITS = ("train", "validation")
 IMAGE_TAG = "<image>"
+POINTING_ACTIONS = ("click", "long_press", "left_click", "right_click", "middle_click", "double_click")
 
 
 @dataclass
@@ -140,10 +149,10 @@ def recorded_style(run: Run) -> str:
 
 
 def step_conversations(run: Run, profile: Profile, stats: ExportStats,
-                       prompt_style: str) -> Iterator[tuple[Step, list, list]]:
-    """(step, messages, tool schemas) of each usable step: what the agent sent the model then
-    (or would have, in another `prompt_style`), composed by the loop's own `Conversation` from
-    the record."""
+                       prompt_style: str) -> Iterator[tuple[Step, list, list, Image.Image]]:
+    """(step, messages, tool schemas, screen) of each usable step: what the agent sent the model
+    then (or would have, in another `prompt_style`), composed by the loop's own `Conversation`
+    from the record, and the screen as the model saw it."""
     from ..conversation import Conversation
     from ..coords import Screen
     from ..guards import Secrets, is_black
@@ -177,8 +186,21 @@ def step_conversations(run: Run, profile: Profile, stats: ExportStats,
             history = [s.model_copy(update={"model_output": in_tool_format(s.model_output, s.calls, fmt)})
                        for s in traj.steps[:step.index]]
             messages = conversation.messages(history, current, screen)
-            yield step, messages, [ui_tool_schema(ui_tool, screen, system)]
+            yield step, messages, [ui_tool_schema(ui_tool, screen, system)], current
         conversation.see(step.index, current)
+
+
+def pointing_sample(step: Step, screen: Image.Image, goal: str) -> tuple[list, list, str] | None:
+    """(messages, tools, target) of the grounding lesson for `step`: the screen and the goal,
+    answered with the point its one call tapped; None when it did anything else (typed, swiped,
+    pressed a key, ended the task) or more than one thing."""
+    if len(step.calls) != 1:
+        return None
+    args = step.calls[0].arguments
+    if args.get("action") not in POINTING_ACTIONS or "coordinate" not in args:
+        return None
+    turn = {"role": "user", "content": [{"type": "image", "image": screen}, {"type": "text", "text": goal}]}
+    return [turn], [], json.dumps(args["coordinate"])
 
 
 def completion_text(messages: list, tools: list, target: str, profile: Profile) -> tuple[list, str] | None:
@@ -187,8 +209,11 @@ def completion_text(messages: list, tools: list, target: str, profile: Profile) 
     rendered prompt (nothing the loop records does that)."""
     from ..prompts import render_messages
 
-    prompt = render_messages(messages, tools, profile.tool_format)
-    full = render_messages([*messages, {"role": "assistant", "content": target}], tools, profile.tool_format)
+    def render(conversation: list) -> list:  # as the models do: no tools, no tool format to apply
+        return render_messages(conversation, tools, profile.tool_format) if tools else conversation
+
+    prompt = render(messages)
+    full = render([*messages, {"role": "assistant", "content": target}])
     if len(full) != len(prompt) + 1 or full[-1]["role"] != "assistant" or not isinstance(full[-1]["content"], str):
         return None
     return full, full[-1]["content"]
@@ -240,8 +265,9 @@ def split_of(group: str, validation: float) -> str:
 
 def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None = None, only_success: bool = False,
            validation: float = 0.1, keep_duplicates: bool = False, prompt_style: str | None = None,
-           on_run: Callable[[Path], None] | None = None) -> ExportStats:
+           grounding: bool = False, on_run: Callable[[Path], None] | None = None) -> ExportStats:
     """Write the dataset of `runs` (run directories or folders of them) to `out`; see the module.
+    grounding: the pointing lesson of the runs' taps instead of the agent's samples.
     prompt_style: render every sample so (RunConfig.prompt_style); None: as each run's model
     was prompted, which must then be the same for all. An export that fails leaves `out` as
     it found it, so the same command can run again."""
@@ -253,7 +279,8 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
     checked_prompt_style(prompt_style)
     existed = out.exists()
     try:
-        return _export(find_runs(runs), out, profile, only_success, validation, keep_duplicates, prompt_style, on_run)
+        return _export(find_runs(runs), out, profile, only_success, validation, keep_duplicates, prompt_style,
+                       grounding, on_run)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         if existed:
@@ -262,7 +289,8 @@ def export(runs: Iterable[str | Path], out: str | Path, *, profile: str | None =
 
 
 def _export(run_dirs: list[Path], out: Path, profile: str | None, only_success: bool, validation: float,
-            keep_duplicates: bool, prompt_style: str | None, on_run: Callable[[Path], None] | None) -> ExportStats:
+            keep_duplicates: bool, prompt_style: str | None, grounding: bool,
+            on_run: Callable[[Path], None] | None) -> ExportStats:
     from ..prompts import in_tool_format
 
     chosen = get_profile(profile) if profile else None
@@ -296,8 +324,15 @@ def _export(run_dirs: list[Path], out: Path, profile: str | None, only_success: 
             stats.runs += 1
             split = split_of(run.group, validation)
             written: dict[int, str] = {}
-            for step, messages, tools in step_conversations(run, chosen, stats, style):
-                target = in_tool_format(step.model_output, step.calls, chosen.tool_format)
+            for step, messages, tools, screen in step_conversations(run, chosen, stats, style):
+                if grounding:
+                    lesson = pointing_sample(step, screen, run.trajectory.goal)
+                    if lesson is None:
+                        stats.skip(stats.steps_skipped, "not a tap (a grounding lesson is of taps)")
+                        continue
+                    messages, tools, target = lesson
+                else:
+                    target = in_tool_format(step.model_output, step.calls, chosen.tool_format)
                 rendered = completion_text(messages, tools, target, chosen)
                 if rendered is None:
                     stats.skip(stats.steps_skipped, "target not one assistant turn")
@@ -324,7 +359,7 @@ def _export(run_dirs: list[Path], out: Path, profile: str | None, only_success: 
     if not sum(stats.samples.values()):
         raise UserError(f"no step of {len(run_dirs)} run(s) could be exported ({_reasons(stats)}); "
                         "record runs whose steps made valid calls")
-    meta = {"format": DATASET_FORMAT, "profile": chosen.name, "prompt_style": style, "tool_format": chosen.tool_format,
+    meta = {"format": DATASET_FORMAT, "kind": "grounding" if grounding else "agent", "profile": chosen.name, "prompt_style": style, "tool_format": chosen.tool_format,
             "coordinate_system": chosen.coordinate_system, "validation": validation, "only_success": only_success,
             "keep_duplicates": keep_duplicates, "runs": stats.runs, "samples": stats.samples, "groups": stats.groups,
             "duplicates": stats.duplicates,

@@ -283,7 +283,7 @@ def _finish(trainer: Any, network: Any, model: Any, cfg: TrainConfig, meta: dict
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     record = {
         "config": asdict(cfg), "base_model": model.model_name, "profile": model.profile.name,
-        "prompt_style": style,
+        "prompt_style": style, "data_kind": meta.get("kind", "agent"),
         "samples": meta["samples"], "steps": trainer.state.global_step, "epochs": trainer.state.epoch,
         "minutes": round(minutes, 2), "resumed_from": str(resumed) if resumed else None,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,

@@ -121,3 +121,33 @@ def test_a_profile_of_other_coordinates_is_refused_with_the_fix(recorded, tmp_pa
     run_dir, _, _ = recorded["qwen2-vl"]  # relative-1000
     with pytest.raises(UserError, match="--profile qwen2-vl"):
         export([run_dir], tmp_path / "data", profile="qwen2.5-vl")
+
+
+@pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl"])
+def test_a_grounding_lesson_is_each_tap_as_its_screen_and_task_answered_with_the_point(family, recorded, datasets,
+                                                                                      tmp_path):
+    """Of the run's four steps only the tap (step 0) teaches pointing; its lesson is the screen the
+    agent sample showed at that step and the goal, with no tools, and the reply is the tapped
+    point in the run's coordinates, which the model learns alone (the loss is on it)."""
+    run_dir, model, _ = recorded[family]
+    stats = export([run_dir], tmp_path / "pointing", profile=family, validation=0.0, grounding=True)
+    [lesson] = samples(tmp_path / "pointing")
+    assert stats.steps_skipped == {"not a tap (a grounding lesson is of taps)": 3}
+    assert json.loads((tmp_path / "pointing" / "dataset.json").read_text())["kind"] == "grounding"
+    assert json.loads((datasets[family] / "dataset.json").read_text())["kind"] == "agent"
+    assert lesson["step"] == 0 and lesson["tools"] == []
+    tapped = {"qwen2-vl": [500, 300], "qwen2.5-vl": [100, 150]}[family]  # REPLIES' first calls
+    assert f'"coordinate": {tapped}' in REPLIES[family][0] and lesson["target"] == str(tapped)
+    [turn] = lesson["messages"]
+    assert turn["role"] == "user" and [p["type"] for p in turn["content"]] == ["image", "text"]
+    assert turn["content"][1]["text"] == "Say hello"
+    agent_sample = samples(datasets[family])[0]
+    shown = [p["image"] for m in agent_sample["messages"] if isinstance(m["content"], list)
+             for p in m["content"] if p["type"] == "image"]
+    assert turn["content"][0]["image"] == shown[-1]  # images are named by their pixels
+    prompt, target, images = Encoder(model, tmp_path / "pointing").texts(lesson)
+    assert target == lesson["target"] + "<|im_end|>" and len(images) == 1
+    assert "mobile_use" not in prompt and prompt.endswith("Say hello<|im_end|>\n<|im_start|>assistant\n")
+    [record] = [json.loads(line) for line in open(tmp_path / "pointing" / "sharegpt_train.jsonl")]
+    assert [m["role"] for m in record["messages"]] == ["user", "assistant"]
+    assert record["messages"][1]["content"] == lesson["target"] and len(record["images"]) == 1
